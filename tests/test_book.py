@@ -1,0 +1,81 @@
+"""The book's machinery: executed notebooks hold the current sources; parameters are checked."""
+
+import json
+
+import jupytext
+import pytest
+
+from lib import runner
+
+
+def _code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+
+
+@pytest.mark.parametrize("name", runner.notebook_names())
+def test_executed_notebook_holds_current_source(name):
+    """Sync test: book/NAME.ipynb was executed from the current notebooks/NAME.py."""
+    executed = runner.BOOK / f"{name}.ipynb"
+    assert executed.exists(), f"{executed} missing: run `make run NB={name}`"
+    src = [c.source.strip() for c in _code_cells(jupytext.read(runner.source_path(name)))]
+    done = [c.source.strip() for c in _code_cells(jupytext.read(executed))]
+    assert src == done, f"book/{name}.ipynb is stale: re-run `make run NB={name}`"
+    nb = json.loads(executed.read_text())
+    errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, f"book/{name}.ipynb holds an error output"
+
+
+@pytest.mark.parametrize("name", runner.notebook_names())
+def test_parameters_are_literals_with_valid_profiles(name):
+    quick = runner.default_parameters(name)
+    assert quick, "a chapter needs a parameters cell"
+    full = runner.profile_parameters(name, "full")
+    assert set(full) == set(quick)
+
+
+@pytest.mark.parametrize("name", runner.notebook_names())
+def test_chapter_has_checked_outputs_and_parameters_table(name):
+    text = runner.source_path(name).read_text()
+    assert "# NBVAL_CHECK_OUTPUT" in text
+    assert "parameters_table(" in text
+
+
+def test_unknown_parameter_is_an_error_listing_valid_ones():
+    names = runner.notebook_names()
+    if not names:
+        pytest.skip("no chapters yet")
+    with pytest.raises(runner.ParameterError, match="valid parameters:"):
+        runner.execute(names[0], overrides={"no_such_parameter": 1})
+
+
+def test_unknown_notebook_and_profile_are_clear_errors():
+    with pytest.raises(FileNotFoundError, match="available:"):
+        runner.default_parameters("no_such_chapter")
+    names = runner.notebook_names()
+    if names:
+        with pytest.raises(runner.ParameterError, match="unknown profile"):
+            runner.profile_parameters(names[0], "turbo")
+
+
+def test_cli_unknown_parameter_exit_code(capsys):
+    names = runner.notebook_names()
+    if not names:
+        pytest.skip("no chapters yet")
+    assert runner.main([names[0], "-p", "bogus=3"]) == 2
+    assert "valid parameters" in capsys.readouterr().err
+
+
+def test_parse_assignments_literals():
+    assert runner.parse_assignments(["n=10", "lr=0.5", "name=digits", "flag=true"]) == {
+        "n": 10, "lr": 0.5, "name": "digits", "flag": True}
+    with pytest.raises(runner.ParameterError):
+        runner.parse_assignments(["oops"])
+
+
+def test_dataset_registry_errors():
+    from lib import datasets
+
+    with pytest.raises(ValueError, match="known datasets"):
+        datasets.load("no_such_set")
+    ds = datasets.load("wine")
+    assert ds.X.shape == (178, 13) and ds.n_classes == 3
