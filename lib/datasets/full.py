@@ -1,0 +1,1 @@
+"""Full-profile loaders (filled in next)."""
