@@ -210,3 +210,36 @@ def test_quick_text_sets_are_balanced_and_capped():
     a = ds.load("austen6", per_class=3, passage_words=20, embed=False)
     np.testing.assert_array_equal(np.bincount(a.y), [3] * 6)
     assert all(len(t.split()) == 20 for t in a.meta["texts"])
+
+
+# --- the full-profile fetch, end to end, on a local archive (file:// URL, no network) -------
+
+def test_fetch_full_downloads_verifies_extracts_and_loads(tmp_path, monkeypatch):
+    import tarfile
+
+    batch = (FIXTURES_DIR / "cifar10" / "cifar-10-batches-py" / "data_batch_1").read_bytes()
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
+    archive = tmp_path / "src" / "cifar-10-python.tar.gz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz") as tar:
+        for n in names:
+            path = tmp_path / "src" / n
+            path.write_bytes(batch)
+            tar.add(path, arcname=f"cifar-10-batches-py/{n}")
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    md5 = hashlib.md5(batch).hexdigest()  # noqa: S324
+    reg = {"full": {"cifar10": {"archive": {"url": archive.as_uri(), "file": archive.name,
+                                            "bytes": archive.stat().st_size, "sha256": digest},
+                                "files": {f"cifar-10-batches-py/{n}": {"md5": md5} for n in names}}}}
+    monkeypatch.setattr(full, "load_registry", lambda: reg)
+    cache = tmp_path / "cache"
+    with pytest.raises(MissingDataError):
+        full.load_cifar10(root=cache)
+    full.fetch_full("cifar10", root=cache)
+    d = full.load_cifar10(root=cache)
+    assert d.X.shape == (50, 3072) and d.meta["image_shape"] == (3, 32, 32)
+    assert np.allclose(d.X[:10].reshape(10, 3, 32, 32) * 255, make_fixtures.cifar_images(10))
+    assert full.load_cifar10("test", root=cache).y.tolist() == list(range(9, -1, -1))
+    reg["full"]["cifar10"]["archive"]["sha256"] = "0" * 64  # a tampered download is refused
+    with pytest.raises(ChecksumError, match="sha256"):
+        full.fetch_full("cifar10", root=tmp_path / "cache2")
