@@ -124,12 +124,14 @@ def _encoder():
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import torch
         import transformers
         from sentence_transformers import SentenceTransformer
 
         transformers.utils.logging.disable_progress_bar()
         transformers.utils.logging.set_verbosity_error()
-        _MODEL = SentenceTransformer(str(model_path()), device="cpu")
+        device = "cuda" if torch.cuda.is_available() else "cpu"  # full profile: embedding 120k texts wants a GPU
+        _MODEL = SentenceTransformer(str(model_path()), device=device)
         _MODEL.max_seq_length = MAX_TOKENS
     return _MODEL
 
