@@ -243,3 +243,25 @@ def test_fetch_full_downloads_verifies_extracts_and_loads(tmp_path, monkeypatch)
     reg["full"]["cifar10"]["archive"]["sha256"] = "0" * 64  # a tampered download is refused
     with pytest.raises(ChecksumError, match="sha256"):
         full.fetch_full("cifar10", root=tmp_path / "cache2")
+
+
+def test_stl10_and_ag_news_loaders_read_a_prefilled_cache(tmp_path, monkeypatch):
+    import shutil
+
+    stl = tmp_path / "stl10" / "stl10_binary"
+    shutil.copytree(FIXTURES_DIR / "stl10" / "stl10_binary", stl)
+    ag = tmp_path / "ag_news"
+    ag.mkdir()
+    for rel in ("train.csv", "test.csv"):
+        shutil.copy(FIXTURES_DIR / "ag_news" / "train.csv", ag / rel)
+    ag_sha = hashlib.sha256((ag / "train.csv").read_bytes()).hexdigest()
+    reg = {"full": {"stl10": {"files": {"stl10_binary/train_X.bin": {"bytes": 3 * 27648},
+                                        "stl10_binary/train_y.bin": {"bytes": 3}}},
+                    "ag_news": {"files": {"train.csv": {"sha256": ag_sha}, "test.csv": {"sha256": ag_sha}}}}}
+    monkeypatch.setattr(full, "load_registry", lambda: reg)
+    d = ds.load("stl10", root=tmp_path)
+    assert d.X.shape == (3, 3 * 96 * 96) and d.meta["image_shape"] == (3, 96, 96)
+    np.testing.assert_allclose(d.X.reshape(3, 3, 96, 96) * 255, make_fixtures.stl_images(3), atol=1e-4)
+    a = ds.load("ag_news", root=tmp_path, per_class=1, embed=False)
+    np.testing.assert_array_equal(np.sort(a.y), [0, 1, 2, 3])
+    assert a.classes == ("World", "Sports", "Business", "Sci/Tech") and a.X.shape == (4, 0)
