@@ -39,7 +39,7 @@ n_loo = 125
 trim_seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
 real_dataset = "breast_cancer"
 l2_grid = [0.01, 0.1, 1.0, 10.0, 100.0]
-n_loo_real = 60
+n_loo_real = 40
 
 # %%
 import matplotlib.pyplot as plt
@@ -54,7 +54,7 @@ from lib.datasets.toy import ch_toy
 from lib.models import LogisticRegression
 from lib.trimming import trim
 
-rng = lib.reproducibility.setup(seed)
+rng = lib.reproducibility.setup(seed, threads=1)  # tiny models: one thread is faster than two
 lib.book.setup_plots()
 lib.book.parameters_table(globals(), "01_logistic_influence")
 
