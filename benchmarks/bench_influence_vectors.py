@@ -10,9 +10,10 @@ influence matrix ``P (n, K)`` ([PC] Eq. 1) including the Hessian of the training
 
 The loop runs only at the sizes in ``LOOP_SIZES``; elsewhere it is reported as "not run" (no
 extrapolation). The model parameters come from a fit on the first 1,000 samples: cost does not
-depend on convergence. Each measurement runs in a fresh process; peak memory is the increase of
-that process's peak resident set size (``ru_maxrss``) during the call (torch allocations are
-invisible to ``tracemalloc``). Writes ``benchmarks/results/influence_vectors.md``.
+depend on convergence. Each measurement runs in a fresh process (stopped after ``TIMEOUT_S``);
+peak memory is the largest resident set size sampled every millisecond during the call minus the
+one at its start (torch allocations are invisible to ``tracemalloc``). Writes
+``benchmarks/results/influence_vectors.md``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import platform
-import resource
+import threading
 import time
 from pathlib import Path
 
@@ -28,6 +29,7 @@ import numpy as np
 
 SIZES = (1_000, 10_000, 100_000)
 LOOP_SIZES = (1_000, 10_000)
+TIMEOUT_S = 150  #: a measurement still running after this is stopped and reported as "not run"
 D, K, N_VAL = 50, 10, 1_000
 THREADS = 2
 RESULTS = Path(__file__).parent / "results" / "influence_vectors.md"
@@ -59,6 +61,31 @@ def loop_influence_vectors(model, X, y, X_val, y_val) -> np.ndarray:
     return out
 
 
+class _RssSampler(threading.Thread):
+    """Largest resident set size of this process (bytes), sampled from /proc every millisecond."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.page = os.sysconf("SC_PAGE_SIZE")
+        self.start_rss = self.peak = self.rss()
+        self.running = True
+
+    def rss(self) -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * self.page
+
+    def run(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, self.rss())
+            time.sleep(0.001)
+
+    def stop(self) -> float:
+        self.running = False
+        self.join()
+        self.peak = max(self.peak, self.rss())
+        return (self.peak - self.start_rss) / 2**20
+
+
 def _measure(method: str, n: int, queue) -> None:
     import torch
 
@@ -70,24 +97,32 @@ def _measure(method: str, n: int, queue) -> None:
     model = LogisticRegression(max_iter=20).fit(X[:1000], y[:1000], n_classes=K)
     fn = influence_vectors if method == "vectorised" else loop_influence_vectors
     fn(model, X[:50], y[:50], Xv, yv)  # warm-up
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    sampler = _RssSampler()
+    sampler.start()
     t0 = time.perf_counter()
     P = fn(model, X, y, Xv, yv)
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base  # KiB on Linux
+    peak_mib = sampler.stop()
     check = None
     if method == "loop":  # agreement with the vectorised result on the first 200 samples
         ref = influence_vectors(model, X[:200], y[:200], Xv, yv, hessian=model.hessian(X, y))
         check = float(np.abs(P[:200] - ref).max() / np.abs(ref).max())
-    queue.put({"seconds": seconds, "peak_mib": max(peak, 0) / 1024, "rel_diff": check})
+    queue.put({"seconds": seconds, "peak_mib": peak_mib, "rel_diff": check})
 
 
-def measure(method: str, n: int) -> dict:
+def measure(method: str, n: int) -> dict | None:
+    """One measurement in a fresh process; ``None`` if it did not finish within ``TIMEOUT_S``."""
+    import queue as queue_mod
+
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     p = ctx.Process(target=_measure, args=(method, n, q))
     p.start()
-    out = q.get()
+    try:
+        out = q.get(timeout=TIMEOUT_S)
+    except queue_mod.Empty:
+        out = None
+        p.terminate()
     p.join()
     return out
 
@@ -114,6 +149,8 @@ def main() -> None:
     for n in SIZES:
         vec = measure("vectorised", n)
         loop = measure("loop", n) if n in LOOP_SIZES else None
+        if loop is None and n in LOOP_SIZES:
+            print(f"loop at n={n} did not finish within {TIMEOUT_S} s: reported as not run", flush=True)
         rows.append((n, vec, loop))
         print(n, vec, loop, flush=True)
 
@@ -125,6 +162,9 @@ def main() -> None:
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n, vec, loop in rows:
+        if vec is None:
+            lines.append(f"| {n:,} | not run (> {TIMEOUT_S} s) | not run | | | | |")
+            continue
         speed = "not run" if loop is None else f"{loop['seconds'] / vec['seconds']:.0f}x"
         lines.append(f"| {n:,} | {vec['seconds']:.3f} | {cell(loop, 'seconds', '.2f')} | {speed} | "
                      f"{vec['peak_mib']:.1f} | {cell(loop, 'peak_mib', '.1f')} | {cell(loop, 'rel_diff', '.1e')} |")
@@ -133,8 +173,9 @@ def main() -> None:
         "",
         f"Synthetic data: d = {D} features, K = {K} classes ({(D + 1) * K} parameters), {N_VAL:,} validation "
         "samples; both methods include building the Hessian of the training objective. Peak = increase of "
-        "the process's peak resident memory during the call (fresh process per measurement). \"not run\": "
-        "the loop was skipped at that size (nothing is extrapolated). Generated by "
+        "the process's resident memory during the call, sampled every ms (fresh process per measurement). "
+        f"\"not run\": "
+        f"the loop was skipped at that size or stopped after {TIMEOUT_S} s (nothing is extrapolated). Generated by "
         "`python -m benchmarks bench_influence_vectors`.",
         "",
         f"Machine: {info}.",
