@@ -201,3 +201,17 @@ def train(model: nn.Module, X, y, *, rng: np.random.Generator, sample_weight=Non
         counts = np.bincount(np.asarray(y_eval), minlength=K)
         overall = np.nansum(acc * counts, axis=1) / counts.sum()
     return TrainResult(class_accuracy=acc, accuracy=overall, loss=np.array(losses))
+
+
+@torch.no_grad()
+def class_metrics(model: nn.Module, X, y, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class accuracy (K,) and per-class *summed* cross-entropy ``L_{V_k}`` (K,) on ``(X, y)``:
+    the quantities category-wise influence predicts ([PC] §3)."""
+    y = np.asarray(y)
+    logits = predict_logits(model, _as_tensor(X, torch.float32))
+    loss = F.cross_entropy(logits, torch.as_tensor(y), reduction="none").numpy()
+    correct = (logits.argmax(1).numpy() == y).astype(float)
+    count = np.bincount(y, minlength=n_classes).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc = np.bincount(y, weights=correct, minlength=n_classes) / count
+    return acc, np.bincount(y, weights=loss, minlength=n_classes)

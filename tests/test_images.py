@@ -54,3 +54,10 @@ def test_fashion_mnist_missing_or_loaded():
         return
     assert ds.X.shape == (10000, 784)
     np.testing.assert_array_equal(np.bincount(ds.y), [1000] * 10)
+
+
+def test_pool_images_averages_blocks():
+    X = np.arange(16, dtype=np.float32).reshape(1, 16)
+    np.testing.assert_array_equal(images.pool_images(X, (1, 4, 4), 2), [[2.5, 4.5, 10.5, 12.5]])
+    with pytest.raises(ValueError, match="not divisible"):
+        images.pool_images(X, (1, 4, 4), 3)
