@@ -93,3 +93,40 @@ def run(P: np.ndarray, y_train: np.ndarray, fit: Callable[[np.ndarray, int], obj
         counts={kd: np.stack([np.bincount(y_train[idx], minlength=K) for idx in sets[kd]]) for kd in kinds},
         base_accuracy=base_acc,
     )
+
+
+@dataclass
+class Study:
+    """Output of :func:`deep_study`: influence ``P`` (n_train, K) from the seed-0 model and the
+    retraining result."""
+
+    P: np.ndarray
+    result: RemovalResult
+
+
+def deep_study(X_train, y_train, X_val, y_val, n_classes: int, *, kind: str, model_kwargs: dict,
+               train_kwargs: dict, damping: float | None, fraction: float = 0.1,
+               seeds: tuple[int, ...] | list[int] = (0, 1), fisher_samples: int = 1,
+               progress: bool = False) -> Study:
+    """[PC] §5.1 on a deep classifier: train on the full training set (seed ``seeds[0]``), compute
+    EKFAC category-wise influence on the validation classes, then run :func:`run`.
+
+    Model ``kind`` and kwargs as in :func:`lib.deep.build`; ``train_kwargs`` go to
+    :func:`lib.deep.train`. Seed ``s`` fixes the initial weights and the batch order, the same
+    for the full and every reduced training set.
+    """
+    from . import deep, ekfac
+
+    def fit(keep: np.ndarray, seed: int):
+        model = deep.build(kind, np.random.default_rng([seed, 1]), **model_kwargs)
+        deep.train(model, X_train[keep], y_train[keep], rng=np.random.default_rng([seed, 2]), **train_kwargs)
+        return model
+
+    def evaluate(model):
+        return deep.class_metrics(model, X_val, y_val, n_classes)
+
+    base = fit(np.arange(len(y_train)), seeds[0])
+    P = ekfac.category_influence(base, X_train, y_train, X_val, y_val, n_classes,
+                                 rng=np.random.default_rng([seeds[0], 3]), damping=damping,
+                                 fisher_samples=fisher_samples)
+    return Study(P=P, result=run(P, y_train, fit, evaluate, fraction=fraction, seeds=seeds, progress=progress))

@@ -27,14 +27,14 @@ class SmallCNN(nn.Module):
 
     def __init__(self, n_classes: int = 10, in_channels: int = 1, image_size: int = 28, width: int = 8):
         super().__init__()
-        if image_size % 4:
-            raise ValueError(f"image_size must be divisible by 4 (two 2x2 poolings), got {image_size}")
+        if image_size < 4:
+            raise ValueError(f"image_size must be >= 4 (two 2x2 poolings), got {image_size}")
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(),
         )
-        self.classifier = nn.Linear(2 * width * (image_size // 4) ** 2, n_classes)
+        self.classifier = nn.Linear(2 * width * (image_size // 2 // 2) ** 2, n_classes)
         self.in_shape = (in_channels, image_size, image_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -215,3 +215,13 @@ def class_metrics(model: nn.Module, X, y, n_classes: int) -> tuple[np.ndarray, n
     with np.errstate(invalid="ignore", divide="ignore"):
         acc = np.bincount(y, weights=correct, minlength=n_classes) / count
     return acc, np.bincount(y, weights=loss, minlength=n_classes)
+
+
+def image_model_kwargs(kind: str, n_classes: int, image_shape: tuple[int, int, int], width: int) -> dict:
+    """Constructor arguments of an image model ``kind`` for images of ``image_shape`` (C, H, W)."""
+    C, H, W = image_shape
+    if kind == "small_cnn":
+        return {"n_classes": n_classes, "in_channels": C, "image_size": H, "width": width}
+    if kind == "resnet9":
+        return {"n_classes": n_classes, "in_channels": C, "width": width}
+    raise ValueError(f"{kind!r} is not an image model; choose 'small_cnn' or 'resnet9'")

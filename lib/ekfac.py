@@ -80,6 +80,7 @@ def pairwise_scores(model: nn.Module, X_train, y_train, X_val, y_val, *, rng: np
     """
     import copy
 
+    warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto, imported by kronfluence
     from kronfluence.analyzer import Analyzer, prepare_model
     from kronfluence.arguments import FactorArguments, ScoreArguments
     from kronfluence.utils.dataset import DataLoaderKwargs
