@@ -142,7 +142,9 @@ def predict_logits(model: nn.Module, X, batch_size: int = 1024) -> torch.Tensor:
     X = _as_tensor(X)
     was_training = model.training
     model.eval()
-    out = torch.cat([model(X[i:i + batch_size]) for i in range(0, len(X), batch_size)]) if len(X) else torch.zeros(0)
+    dev = next(model.parameters()).device
+    out = (torch.cat([model(X[i:i + batch_size].to(dev)).cpu() for i in range(0, len(X), batch_size)])
+           if len(X) else torch.zeros(0))
     model.train(was_training)
     return out
 
@@ -165,6 +167,8 @@ def train(model: nn.Module, X, y, *, rng: np.random.Generator, sample_weight=Non
 
     Shuffling uses a torch generator drawn from ``rng``: same ``rng`` state, same model.
     Records per-class accuracy on ``(X_eval, y_eval)`` after every epoch (empty without eval set).
+    Mini-batches go to the device of ``model``'s parameters (move the model to a GPU first for the
+    full profile); the data stay on the CPU.
     """
     X = _as_tensor(X, torch.float32) if not isinstance(model, BertClassifier) else _as_tensor(X)
     y = _as_tensor(y, torch.long)
@@ -186,7 +190,9 @@ def train(model: nn.Module, X, y, *, rng: np.random.Generator, sample_weight=Non
         total = 0.0
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
-            loss = (w[idx] * F.cross_entropy(model(X[idx]), y[idx], reduction="none")).sum() / len(idx)
+            dev = next(model.parameters()).device
+            logits = model(X[idx].to(dev))
+            loss = (w[idx].to(dev) * F.cross_entropy(logits, y[idx].to(dev), reduction="none")).sum() / len(idx)
             opt.zero_grad()
             loss.backward()
             opt.step()
