@@ -1,0 +1,132 @@
+"""[PC] §5.1 protocol: remove the top beneficial / detrimental samples per category, retrain,
+compare the category-wise influence prediction with the actual per-class change (Figs. 3, 4, 9).
+
+For each target class ``k`` the ``fraction`` of the training set with the largest ``P[:, k]``
+(beneficial: removing them should *raise* class-``k`` validation loss) and, separately, with the
+smallest ``P[:, k]`` (detrimental) is removed; the model is retrained from the same seed and its
+per-class validation accuracy and summed loss are compared with the full model's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from .reproducibility import progress as _progress
+
+
+@dataclass
+class RemovalResult:
+    """All arrays are (K targets, K classes) unless noted; ``kind`` in ``("beneficial", "detrimental")``.
+
+    ``influence[kind][k, j]``: ``sum_{i removed for target k} P[i, j]`` — predicted increase of
+    the summed class-``j`` validation loss. ``acc_change`` / ``loss_change``: mean over seeds of
+    retrained-minus-full per-class validation accuracy / summed loss. ``counts[kind][k, c]``:
+    removed samples for target ``k`` whose own label is ``c`` ([PC] Fig. 9).
+    ``acc_change_seeds[kind]``: (seeds, K, K).
+    """
+
+    influence: dict[str, np.ndarray]
+    acc_change: dict[str, np.ndarray]
+    loss_change: dict[str, np.ndarray]
+    acc_change_seeds: dict[str, np.ndarray]
+    counts: dict[str, np.ndarray]
+    base_accuracy: np.ndarray  # (seeds, K)
+
+    def spearman(self, kind: str, quantity: str = "accuracy") -> float:
+        """Spearman correlation over all K x K cells between the predicted performance change
+        ``-influence`` (a loss increase is a performance drop) and the actual change of accuracy
+        (``quantity="accuracy"``) or of minus the summed loss (``"loss"``) — [PC] Figs. 3C/3F."""
+        actual = self.acc_change[kind] if quantity == "accuracy" else -self.loss_change[kind]
+        return float(spearmanr(-self.influence[kind].ravel(), actual.ravel()).statistic)
+
+    def diagonal_sign_agreement(self, kind: str) -> float:
+        """Share of target classes whose own accuracy moved as predicted (down for beneficial, up
+        for detrimental removals); ties (no change) count as disagreement."""
+        d = np.diag(self.acc_change[kind])
+        return float(np.mean(d < 0) if kind == "beneficial" else np.mean(d > 0))
+
+
+def removal_sets(P: np.ndarray, fraction: float) -> dict[str, list[np.ndarray]]:
+    """Indices of the top ``fraction`` beneficial (largest ``P[:, k]``) and detrimental (smallest)
+    training samples for every class ``k``."""
+    P = np.asarray(P)
+    if P.ndim != 2 or not 0 < fraction < 0.5:
+        raise ValueError(f"need P of shape (n, K) and 0 < fraction < 0.5, got {P.shape}, {fraction}")
+    m = max(1, int(round(fraction * len(P))))
+    order = np.argsort(P, axis=0, kind="stable")
+    return {"beneficial": [order[::-1, k][:m] for k in range(P.shape[1])],
+            "detrimental": [order[:, k][:m] for k in range(P.shape[1])]}
+
+
+def run(P: np.ndarray, y_train: np.ndarray, fit: Callable[[np.ndarray, int], object],
+        evaluate: Callable[[object], tuple[np.ndarray, np.ndarray]], *, fraction: float = 0.1,
+        seeds: tuple[int, ...] | list[int] = (0, 1), progress: bool = False) -> RemovalResult:
+    """Run the protocol. ``fit(keep_indices, seed)`` trains a fresh model on the kept training
+    samples; ``evaluate(model)`` returns per-class validation (accuracy (K,), summed loss (K,))."""
+    y_train = np.asarray(y_train)
+    K = P.shape[1]
+    sets = removal_sets(P, fraction)
+    n = len(y_train)
+    kinds = ("beneficial", "detrimental")
+    acc = {kd: np.zeros((len(seeds), K, K)) for kd in kinds}
+    loss = {kd: np.zeros((len(seeds), K, K)) for kd in kinds}
+    base_acc = np.zeros((len(seeds), K))
+    jobs = [(s, kd, k) for s in range(len(seeds)) for kd in kinds for k in range(K)]
+    bases: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for s, kd, k in _progress(jobs, progress):
+        if s not in bases:
+            bases[s] = evaluate(fit(np.arange(n), seeds[s]))
+            base_acc[s] = bases[s][0]
+        keep = np.setdiff1d(np.arange(n), sets[kd][k])
+        a, lo = evaluate(fit(keep, seeds[s]))
+        acc[kd][s, k] = a - bases[s][0]
+        loss[kd][s, k] = lo - bases[s][1]
+    return RemovalResult(
+        influence={kd: np.stack([P[idx].sum(0) for idx in sets[kd]]) for kd in kinds},
+        acc_change={kd: acc[kd].mean(0) for kd in kinds},
+        loss_change={kd: loss[kd].mean(0) for kd in kinds},
+        acc_change_seeds=acc,
+        counts={kd: np.stack([np.bincount(y_train[idx], minlength=K) for idx in sets[kd]]) for kd in kinds},
+        base_accuracy=base_acc,
+    )
+
+
+@dataclass
+class Study:
+    """Output of :func:`deep_study`: influence ``P`` (n_train, K) from the seed-0 model and the
+    retraining result."""
+
+    P: np.ndarray
+    result: RemovalResult
+
+
+def deep_study(X_train, y_train, X_val, y_val, n_classes: int, *, kind: str, model_kwargs: dict,
+               train_kwargs: dict, damping: float | None, fraction: float = 0.1,
+               seeds: tuple[int, ...] | list[int] = (0, 1), fisher_samples: int = 1,
+               progress: bool = False) -> Study:
+    """[PC] §5.1 on a deep classifier: train on the full training set (seed ``seeds[0]``), compute
+    EKFAC category-wise influence on the validation classes, then run :func:`run`.
+
+    Model ``kind`` and kwargs as in :func:`lib.deep.build`; ``train_kwargs`` go to
+    :func:`lib.deep.train`. Seed ``s`` fixes the initial weights and the batch order, the same
+    for the full and every reduced training set.
+    """
+    from . import deep, ekfac
+
+    def fit(keep: np.ndarray, seed: int):
+        model = deep.build(kind, np.random.default_rng([seed, 1]), **model_kwargs)
+        deep.train(model, X_train[keep], y_train[keep], rng=np.random.default_rng([seed, 2]), **train_kwargs)
+        return model
+
+    def evaluate(model):
+        return deep.class_metrics(model, X_val, y_val, n_classes)
+
+    base = fit(np.arange(len(y_train)), seeds[0])
+    P = ekfac.category_influence(base, X_train, y_train, X_val, y_val, n_classes,
+                                 rng=np.random.default_rng([seeds[0], 3]), damping=damping,
+                                 fisher_samples=fisher_samples)
+    return Study(P=P, result=run(P, y_train, fit, evaluate, fraction=fraction, seeds=seeds, progress=progress))
