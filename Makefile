@@ -26,10 +26,11 @@ help:
 	@echo "make run NB=<name> [PROFILE=quick|full] [PARAMS='k=v ...']   re-execute one chapter"
 	@echo "make bench    run the benchmarks (writes benchmarks/results/)"
 
-$(STAMP): requirements.txt requirements.lock pyproject.toml
+$(STAMP): requirements.txt requirements-nodeps.txt requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -c requirements.lock
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 

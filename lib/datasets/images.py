@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import CACHE_DIR, Dataset, MissingDataError, register
+from .debian import debian_file, fetch_fashion_mnist
 
 DIGITS = tuple(str(d) for d in range(10))
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -81,17 +82,7 @@ def load_mnist5k() -> Dataset:
 
 
 def _fashion_dir() -> Path:
-    try:
-        from .debian import debian_file  # written by the data helper
-
-        return Path(debian_file("dataset-fashion-mnist", FASHION_RELDIR))
-    except ImportError:
-        pass
-    path = CACHE_DIR / "debian" / FASHION_RELDIR
-    if not path.exists():
-        raise MissingDataError(f"Fashion-MNIST not found in {path}: run `make data` "
-                               "(extracts Debian's dataset-fashion-mnist into data/cache/debian)")
-    return path
+    return Path(debian_file("dataset-fashion-mnist", FASHION_RELDIR))
 
 
 def _find(folder: Path, stem: str) -> Path:
@@ -101,7 +92,7 @@ def _find(folder: Path, stem: str) -> Path:
     raise MissingDataError(f"{folder / stem}.gz missing: run `make data`")
 
 
-@register("fashion_mnist", description="Fashion-MNIST (Debian dataset-fashion-mnist): 70,000 28x28 images, 10 classes")
+@register("fashion_mnist", fetch=fetch_fashion_mnist, description="Fashion-MNIST (Debian dataset-fashion-mnist): 70,000 28x28 images, 10 classes")
 def load_fashion_mnist(split: str = "train") -> Dataset:
     """Fashion-MNIST from Debian's ``dataset-fashion-mnist`` IDX files; ``split`` is
     ``"train"`` (60,000), ``"test"`` (10,000) or ``"all"``."""
