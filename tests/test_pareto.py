@@ -83,7 +83,7 @@ def test_ga_elitism_and_reproducibility():
     Xt, yt = angular_radius(rng, (80, 80))
     m = LogisticRegression(l2=1.0).fit(X, y)
     P = inf.influence_vectors(m, X, y, Xv, yv)
-    kw = dict(targets=[0], generations=4, n_elites=3, n_mutated=3, n_random=3, n_children=3,
+    kw = dict(targets=[0], generations=3, n_elites=2, n_mutated=2, n_random=2, n_children=2,
               metric="neg_loss", rho=0.05)
     res = pareto.pareto_lp_ga(m, X, y, P, Xv, yv, Xt, yt, rng=np.random.default_rng(0), **kw)
     hist = [h for h in res.history]
