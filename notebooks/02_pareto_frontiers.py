@@ -133,13 +133,14 @@ palette = {"jointly negative": "tab:red", "jointly positive": "tab:green", "trad
 fig, axes = plt.subplots(2, 3, figsize=(15, 9.5))
 for row, (name, s) in zip(axes, sets.items()):
     X, y, P, m = s["X"], s["y"], s["P"], s["model"]
-    sns.scatterplot(x=X[:, 0], y=X[:, 1], hue=np.array(["blue", "orange"])[y], style=s["flipped"],
+    label = np.where(s["flipped"], "flipped", "clean")
+    sns.scatterplot(x=X[:, 0], y=X[:, 1], hue=np.array(["blue", "orange"])[y], style=label,
                     palette={"blue": "tab:blue", "orange": "tab:orange"}, s=18, ax=row[0])
     W = m.theta_.numpy()[:, 0]
     xs = np.linspace(X[:, 0].min(), X[:, 0].max(), 10)
     row[0].plot(xs, -(W[0] * xs + W[2]) / W[1], "k--", lw=1)
     row[0].set(ylim=(X[:, 1].min() - 0.2, X[:, 1].max() + 0.2), title=f"{name}: training data")
-    sns.scatterplot(x=P[:, 0], y=P[:, 1], hue=s["regions"], style=s["flipped"], palette=palette, s=18, ax=row[1])
+    sns.scatterplot(x=P[:, 0], y=P[:, 1], hue=s["regions"], style=label, palette=palette, s=18, ax=row[1])
     row[1].axhline(0, color="k", lw=0.7)
     row[1].axvline(0, color="k", lw=0.7)
     row[1].set(xlabel="P[:, blue] (influence on blue loss)", ylabel="P[:, orange]", title="influence vectors")
@@ -215,7 +216,8 @@ trim_df = pd.DataFrame([{
     "flipped left": int(s["flipped"][r["kept"]].sum()),
     "val acc blue": round(r["val_acc"][0], 3), "val acc orange": round(r["val_acc"][1], 3),
     "test acc blue": round(r["test_acc"][0], 3), "test acc orange": round(r["test_acc"][1], 3),
-    "LP t* relative": round(r["ceiling"].t_relative, 3), "jointly positive": r["regions"]["jointly_positive"],
+    "LP t* relative": round(r["ceiling"].t_relative, 3), "below ceiling (LP)": r["ceiling"].below_ceiling,
+    "jointly positive": r["regions"]["jointly_positive"],
 } for r in rounds]).set_index("round")
 
 # %%
@@ -232,8 +234,8 @@ sns.lineplot(trim_df.reset_index(), x="round", y="LP t* relative", marker="o", a
 axes[1].set(title="ceiling LP: relative t* before each round's removal")
 last = rounds[-1]
 Xk, yk = s["X"][last["kept"]], s["y"][last["kept"]]
-sns.scatterplot(x=Xk[:, 0], y=Xk[:, 1], hue=np.array(["blue", "orange"])[yk], style=s["flipped"][last["kept"]],
-                palette={"blue": "tab:blue", "orange": "tab:orange"}, s=16, ax=axes[2])
+sns.scatterplot(x=Xk[:, 0], y=Xk[:, 1], hue=np.array(["blue", "orange"])[yk],
+                style=np.where(s["flipped"][last["kept"]], "flipped", "clean"), palette={"blue": "tab:blue", "orange": "tab:orange"}, s=16, ax=axes[2])
 axes[2].set(title=f"training set after {len(rounds) - 1} rounds")
 plt.show()
 
