@@ -113,7 +113,7 @@ def ceiling_test(P: np.ndarray, delta_max: float = 1.0, scale: np.ndarray | None
     t = pulp.LpVariable("t")
     prob += t
     for k in range(K):
-        prob += pulp.lpDot(Ps[:, k].tolist(), d) >= t, f"class_{k}"
+        prob += pulp.LpAffineExpression(list(zip(d, Ps[:, k].tolist()))) - t >= 0, f"class_{k}"
     prob.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit))
     status = pulp.LpStatus[prob.status]
     if status != "Optimal":

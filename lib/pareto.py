@@ -4,7 +4,7 @@
 unbounded (no bounds on ``w``); here
 
 * ``0 <= w_i <= w_max`` (box), optionally ``sum_i w_i = n``;
-* a trust region ``sum_i |w_i - 1| <= rho * n`` (auxiliary ``u_i >= |w_i - 1|``) so that the
+* a trust region ``sum_i |w_i - 1| <= rho * n`` (split ``w_i = 1 + p_i - q_i``, ``p, q >= 0``) so that the
   first-order prediction ``Delta L_{V_k} ~ -sum_i (w_i - 1) P[i, k]`` stays valid;
 * each class term divided by its validation size (``normalise``), i.e. mean instead of summed
   class losses;
@@ -52,34 +52,41 @@ def _class_terms(P: np.ndarray, class_sizes: np.ndarray | None, normalise: bool)
 
 
 def _build(Pn, targets, w_max, rho, eps, alpha, sum_to_n, elastic):
+    """LP in the variables ``w_i = 1 + p_i - q_i`` with ``0 <= p_i <= w_max - 1`` and
+    ``0 <= q_i <= 1`` (so ``0 <= w_i <= w_max``); the trust region is ``sum (p_i + q_i) <= rho n``,
+    which bounds ``sum |w_i - 1|`` without ``2n`` extra constraints (for ``w_max < 1``, ``p_i = 0``
+    and ``q_i >= 1 - w_max``). Expressions are built from dicts (fast for large ``n``)."""
     import pulp
 
     n, K = Pn.shape
     prob = pulp.LpProblem("pareto", pulp.LpMinimize if elastic else pulp.LpMaximize)
-    w = [pulp.LpVariable(f"w{i}", 0.0, float(w_max)) for i in range(n)]
+    p = [pulp.LpVariable(f"p{i}", 0.0, max(float(w_max) - 1.0, 0.0)) for i in range(n)]
+    q = [pulp.LpVariable(f"q{i}", max(1.0 - float(w_max), 0.0), 1.0) for i in range(n)]
+
+    def dw(coef):  # sum_i coef_i (w_i - 1) as an affine expression
+        return pulp.LpAffineExpression([*zip(p, coef), *zip(q, -coef)])
+
     slack = {}
     if rho is not None:
-        u = [pulp.LpVariable(f"u{i}", 0.0) for i in range(n)]
-        for i in range(n):
-            prob += u[i] >= w[i] - 1.0
-            prob += u[i] >= 1.0 - w[i]
-        prob += pulp.lpSum(u) <= float(rho) * n, "trust_region"
+        prob += pulp.LpAffineExpression([(v, 1.0) for v in p + q]) <= float(rho) * n, "trust_region"
     if sum_to_n:
-        prob += pulp.lpSum(w) == float(n), "sum_w_equals_n"
+        prob += dw(np.ones(n)) == 0.0, "sum_w_equals_n"
     for k in range(K):
-        col = Pn[:, k].tolist()
+        col = Pn[:, k]
+        lhs = dw(col)
         if elastic:
             slack[k] = pulp.LpVariable(f"s{k}", 0.0)
-        extra = slack.get(k, 0)
+            lhs = lhs + slack[k]
         if eps is not None:
-            prob += pulp.lpDot(col, w) - float(Pn[:, k].sum()) + extra >= -float(eps[k]), f"class_{k}"
-        else:
-            prob += pulp.lpDot(col, w) + extra >= float(alpha[k]) * float(Pn[:, k].sum()), f"class_{k}"
+            prob += lhs >= -float(eps[k]), f"class_{k}"
+        else:  # sum w P >= alpha sum P  <=>  sum (w - 1) P >= (alpha - 1) sum P
+            prob += lhs >= (float(alpha[k]) - 1.0) * float(col.sum()), f"class_{k}"
     if elastic:
         prob += pulp.lpSum(slack.values())
     else:
-        prob += pulp.lpSum(pulp.lpDot(Pn[:, k].tolist(), w) for k in targets)
-    return prob, w, slack
+        prob += dw(Pn[:, targets].sum(1))
+    w_expr = (p, q)
+    return prob, w_expr, slack
 
 
 def pareto_weights(P: np.ndarray, targets: Sequence[int], w_max: float = 3.0, rho: float | None = 0.1,
@@ -131,11 +138,12 @@ def pareto_weights(P: np.ndarray, targets: Sequence[int], w_max: float = 3.0, rh
     if sum_to_n and w_max < 1:
         raise InfeasibleLPError(f"sum w = n needs w_max >= 1 (got {w_max}): raise w_max or drop sum_to_n")
 
-    prob, w, _ = _build(Pn, targets, w_max, rho, eps, alpha, sum_to_n, elastic=False)
+    prob, (p, q), _ = _build(Pn, targets, w_max, rho, eps, alpha, sum_to_n, elastic=False)
     prob.solve(pulp.PULP_CBC_CMD(msg=False))
     status = pulp.LpStatus[prob.status]
     if status == "Optimal":
-        return np.clip(np.array([v.value() or 0.0 for v in w]), 0.0, w_max)
+        w = 1.0 + np.array([v.value() or 0.0 for v in p]) - np.array([v.value() or 0.0 for v in q])
+        return np.clip(w, 0.0, w_max)
     if status == "Unbounded":  # cannot happen with a box, kept for safety
         raise RuntimeError("the reweighting LP is unbounded; this needs finite w_max")
     # Diagnose: minimise the total violation of the class constraints.
