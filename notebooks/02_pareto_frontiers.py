@@ -269,7 +269,8 @@ axes[1].set(title="ceiling LP: relative t* before each round's removal")
 last = rounds[-1]
 Xk, yk = s["X"][last["kept"]], s["y"][last["kept"]]
 sns.scatterplot(x=Xk[:, 0], y=Xk[:, 1], hue=np.array(["blue", "orange"])[yk],
-                style=np.where(s["flipped"][last["kept"]], "flipped", "clean"), palette={"blue": "tab:blue", "orange": "tab:orange"}, s=16, ax=axes[2])
+                style=np.where(s["flipped"][last["kept"]], "flipped", "clean"),
+                palette={"blue": "tab:blue", "orange": "tab:orange"}, s=16, ax=axes[2])
 axes[2].set(title=f"training set after {len(rounds) - 1} rounds")
 plt.show()
 
@@ -413,18 +414,20 @@ lib.book.claims_table([
     {"claim": "mislabelled samples are jointly negative (noisy set, Fig. 2B)", "paper": "yes (qualitative)",
      "measured": f"{int((neg1 & s1['flipped']).sum())} of {int(neg1.sum())} jointly negative are flipped; "
                  f"{int((neg1 & s1['flipped']).sum())} of {int(s1['flipped'].sum())} flipped found in round 1",
-     "note": "the rest is found in later trimming rounds"},
+     "note": f"{int(trim_df['removed flipped'].iloc[1:].sum())} more in later trimming rounds; "
+             f"{int(trim_df['flipped left'].iloc[-1])} flipped never become jointly negative"},
     {"claim": "clean non-separable set: influence vectors on a line (Fig. 2E)", "paper": "roughly straight line",
      "measured": f"uncentred s_min/s_max = {s2['svd'].flatness:.3f}, normal {np.round(s2['svd'].normal, 2).tolist()}",
      "note": "a line through the origin with a positive normal = first-order ceiling (Stiemke)"},
     {"claim": "at the ceiling in-sample (our addition)", "paper": "-",
-     "measured": f"V = T, l2 = {l2_grid[0]}: LP t* relative = {sweep_df.loc[(l2_grid[0], 'training set (V = T)'), 'LP t* relative']:.4f}",
+     "measured": f"V = T, l2 = {l2_grid[0]}: LP t* relative = "
+                 f"{sweep_df.loc[(l2_grid[0], 'training set (V = T)'), 'LP t* relative']:.4f}",
      "note": "held-out V leaves a margin at every l2 (sweep table)"},
     {"claim": "noisy set is below the ceiling", "paper": "yes",
      "measured": f"LP t* relative = {s1['ceiling'].t_relative:.3f}", "note": "LP (DESIGN.md §2)"},
     {"claim": "clean set at the ceiling", "paper": "no joint improvement possible",
      "measured": f"LP t* relative = {s2['ceiling'].t_relative:.3f}",
-     "note": "small but > 0: near, not at, the first-order ceiling"},
+     "note": "smaller than the noisy set's but > 0: below the first-order ceiling on held-out data"},
     {"claim": "PCA check: PC1 ratio > 0.2 means room for improvement (§5)", "paper": "> 0.2",
      "measured": f"{s1['pca']:.3f} (noisy), {s2['pca']:.3f} (clean)",
      "note": "always ≥ 1/K = 0.5 here: the check cannot tell the two sets apart"},
