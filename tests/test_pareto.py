@@ -26,8 +26,8 @@ def test_lp_prediction_matches_retraining(problem):
     pred = inf.reweighting_prediction(P, w)
     actual = inf.evaluate(inf.retrain(m, X, y, w), inf.class_loss_quantities(Xv, yv, 2)) - inf.evaluate(
         m, inf.class_loss_quantities(Xv, yv, 2))
-    # small trust region: first order within 15% of the largest change (+ small absolute slack)
-    assert np.abs(pred - actual).max() <= 0.15 * np.abs(actual).max() + 0.05, (pred, actual)
+    # small trust region (rho = 0.01): first order within 5% of the largest change (measured: ~1%)
+    assert np.abs(pred - actual).max() <= 0.05 * np.abs(actual).max() + 0.01, (pred, actual)
     assert pred[0] < 0 and actual[0] < 0  # the target's loss falls, as predicted
 
 
