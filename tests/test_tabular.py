@@ -1,0 +1,24 @@
+"""Parsing of the package-shipped tabular data on a tiny fixture (no download)."""
+
+import numpy as np
+import pytest
+
+import lib.datasets as datasets
+import lib.datasets.tabular as tabular
+
+
+def test_parse_adult_fixture():
+    d = tabular.parse_adult(datasets.FIXTURES_DIR / "adult_tiny.data", datasets.FIXTURES_DIR / "adult_tiny.test")
+    # 12 complete train rows (one fixture row has '?'), 5 test rows after the header line
+    assert len(d) == 12 + 5 and d.meta["is_test"].sum() == 5
+    assert set(np.unique(d.y)) <= {0, 1} and d.y[12] == 0  # '<=50K.' in the test file
+    names = d.meta["feature_names"]
+    assert "fnlwgt" not in names and "age" in names and "sex_Female" in names
+    assert d.X.shape == (17, len(names)) and np.isfinite(d.X).all()
+    assert (d.groups == d.X[:, names.index("sex_Female")]).all()
+
+
+def test_missing_adult_names_the_fetch_command(monkeypatch, tmp_path):
+    monkeypatch.setattr(tabular, "ADULT_DIR", tmp_path)
+    with pytest.raises(datasets.MissingDataError, match="fetch_adult"):
+        tabular.load_adult()
