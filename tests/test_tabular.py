@@ -9,12 +9,12 @@ import lib.datasets.tabular as tabular
 
 def test_parse_adult_fixture():
     d = tabular.parse_adult(datasets.FIXTURES_DIR / "adult_tiny.data", datasets.FIXTURES_DIR / "adult_tiny.test")
-    # 12 complete train rows (one fixture row has '?'), 5 test rows after the header line
-    assert len(d) == 12 + 5 and d.meta["is_test"].sum() == 5
+    # 12 complete train rows and 4 complete test rows (one row of each file has "?")
+    assert len(d) == 12 + 4 and d.meta["is_test"].sum() == 4
     assert set(np.unique(d.y)) <= {0, 1} and d.y[12] == 0  # '<=50K.' in the test file
     names = d.meta["feature_names"]
     assert "fnlwgt" not in names and "age" in names and "sex_Female" in names
-    assert d.X.shape == (17, len(names)) and np.isfinite(d.X).all()
+    assert d.X.shape == (16, len(names)) and np.isfinite(d.X).all()
     assert (d.groups == d.X[:, names.index("sex_Female")]).all()
 
 
