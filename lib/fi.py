@@ -222,13 +222,24 @@ def fi_binary_closed_form(model: LogisticRegression, X_train: ArrayLike, y_train
 
 
 # ---------------------------------------------------------------------- approximations ([FI] §5)
-def truncated(M: torch.Tensor, rank: int) -> torch.Tensor:
-    """Batched rank-``rank`` truncated SVD ``U_k Lambda_k V_k^T`` of matrices ``(n, P, d)``."""
+def truncated(M: torch.Tensor, rank: int, oversample: int = 4, n_iter: int = 3) -> torch.Tensor:
+    """Batched rank-``rank`` truncated SVD ``U_k Lambda_k V_k^T`` of matrices ``(n, P, d)`` by
+    randomised subspace (power) iteration ([FI] §5; Halko et al. 2011), with a fixed-seed
+    test matrix so results are deterministic. Exact when ``rank + oversample >= min(P, d)``."""
     if rank < 1:
         raise ValueError(f"the truncated-SVD rank must be >= 1, got {rank}")
-    U, S, Vh = torch.linalg.svd(M, full_matrices=False)
-    k = min(rank, S.shape[1])
-    return (U[:, :, :k] * S[:, None, :k]) @ Vh[:, :k, :]
+    n, P, d = M.shape
+    k = min(rank, P, d)
+    ell = min(k + oversample, P, d)
+    gen = torch.Generator().manual_seed(0)
+    Y = M @ torch.randn(d, ell, generator=gen, dtype=M.dtype)  # (n, P, ell)
+    for _ in range(n_iter):
+        Q = torch.linalg.qr(Y).Q
+        Y = M @ (M.transpose(1, 2) @ Q)
+    Q = torch.linalg.qr(Y).Q  # (n, P, ell)
+    Ub, S, Vh = torch.linalg.svd(Q.transpose(1, 2) @ M, full_matrices=False)  # small (ell x d)
+    U = Q @ Ub[:, :, :k]
+    return (U * S[:, None, :k]) @ Vh[:, :k, :]
 
 
 def kfac_hessian(model: LogisticRegression, X_train: ArrayLike, damping: float | None = None
