@@ -112,6 +112,25 @@ for ax, (title, pts) in zip(axes, [("B: removed by FI", removed["FI"]), ("C: rem
 axes[0].legend(fontsize=8)
 plt.show()
 
+# %%
+# NBVAL_CHECK_OUTPUT
+for m, idx in removed.items():
+    print(f"{m} removes {len(idx)} samples: {np.bincount(ytr[idx], minlength=2).tolist()} per class; "
+          f"test accuracy after {fits[f'after {m} trimming'].score(Xte, yte):.3f} "
+          f"(before {info['model'].score(Xte, yte):.3f})")
+
+# %% [markdown]
+# **Paper:** FI beats IV in 23 / 28 / 30 of 30 seeds for b = 5 / 10 / 20, and IV's accuracy
+# drops by up to 3 points while FI's stays at 96.2%. **Here:** on this well-separated problem
+# trimming barely moves the boundary for either rule; FI and IV are within a fraction of a point
+# on average, many seeds are ties, and FI does not win in most seeds (table above and the claims
+# table). We do not see IV collapsing. Likely reasons: the paper's data-generating parameters
+# and regularisation are not given (ours: unit-variance Gaussians, `l2="auto"`), and our IV is
+# the exact influence of the L2-regularised objective, which moves the boundary only a little
+# for 20 of 150 points. With a rank-1 metric, binary FI is `(a.v)^2 / (p(1-p)||v||^4)`: it
+# is largest for samples whose perturbation direction `v` aligns with the validation-loss
+# direction `a`, regardless of sign, so FI removes points on both sides of the boundary.
+
 # %% [markdown]
 # ## 2. Two moons, a two-hidden-layer ReLU network ([FI] Table 2, Fig. 9)
 #
@@ -135,6 +154,13 @@ print(f"untrimmed network: test accuracy {moons_base:.3f}")
 for b, row in table2.iterrows():
     print(f"b={b}: FI better in {int(row['FI better'])}/{int(row['seeds'])} seeds (ties {int(row['ties'])}), "
           f"acc FI {row['acc FI']:.3f} vs IV {row['acc IV']:.3f}")
+
+# %% [markdown]
+# **Paper:** FI beats IV in 17 / 17 / 15 of 20 seeds with ~2 points higher mean accuracy.
+# **Here:** the differences between FI and IV are small relative to the seed-to-seed spread
+# (a few seeds only in the quick profile; the full profile runs 20). Deleting samples from a
+# 500-point training set changes the retrained network mostly through optimisation noise,
+# which we remove by retraining from a fixed initialisation with full-batch Adam.
 
 # %% [markdown]
 # ## 3. Adult: accuracy against the trimming budget ([FI] Fig. 2)
@@ -164,6 +190,14 @@ gain = (curve.iloc[:, -1] - curve.iloc[:, 0]).round(4)
 print("gain at the largest budget:", gain.to_dict())
 
 # %% [markdown]
+# **Paper (Fig. 2):** FI trimming gives the largest gain on Adult, IV a smaller one, random
+# trimming none. **Here:** random trimming indeed does nothing, and both influence rules gain a
+# few tenths of a point at most; which of FI and IV gains more is in the printed table and the
+# claims table below, and the gaps are within the seed spread. The paper's gains are read off
+# a figure without error bars and used an SGD-trained model; ours is trained to convergence,
+# which is what the influence derivations assume.
+
+# %% [markdown]
 # ## 4. Approximations ([FI] §5, Table 8)
 #
 # KFSVD replaces the Hessian by its K-FAC approximation `n^{-1}(sum x x^T) ⊗ (sum S_i)` (damped
@@ -184,6 +218,13 @@ ablation.round(3)
 # %%
 # NBVAL_CHECK_OUTPUT
 print(ablation[["accuracy", "spearman vs exact"]].round(3).to_string())
+
+# %% [markdown]
+# KFSVD keeps the FI ordering only roughly (Spearman printed above): rank 1 drops the
+# `delta_{jt} r` part of `d_x d_theta loss`, which has rank `d`. For a linear head the exact
+# efficient form (one `P x P` solve, then `K x K` pseudo-inverses) is already cheap, so the
+# approximations are not faster here; they pay off only when `P` (and the per-sample
+# `P x d` matrices) are large, as for the paper's networks.
 
 # %% [markdown]
 # ## Paper vs. this book
