@@ -129,7 +129,8 @@ for m, idx in removed.items():
 # the exact influence of the L2-regularised objective, which moves the boundary only a little
 # for 20 of 150 points. With a rank-1 metric, binary FI is `(a.v)^2 / (p(1-p)||v||^4)`: it
 # is largest for samples whose perturbation direction `v` aligns with the validation-loss
-# direction `a`, regardless of sign, so FI removes points on both sides of the boundary.
+# direction `a`, regardless of sign, so FI removes points from both classes near the boundary
+(counts printed above), while IV, as in the paper's Fig. 1C, can concentrate on one class.
 
 # %% [markdown]
 # ## 2. Two moons, a two-hidden-layer ReLU network ([FI] Table 2, Fig. 9)

@@ -109,3 +109,12 @@ def test_trimming_rules():
     assert fi.keep_mask(len(y), removed).sum() == len(y) - 5
     with pytest.raises(TypeError, match="LogisticRegression"):
         fi.fi_util(object(), X, y, Xv, yv)
+
+
+def test_randomised_truncated_svd_matches_exact_svd():
+    M = torch.as_tensor(np.random.default_rng(1).normal(size=(6, 8, 5)))
+    U, S, Vh = torch.linalg.svd(M, full_matrices=False)
+    best2 = (U[:, :, :2] * S[:, None, :2]) @ Vh[:, :2, :]
+    np.testing.assert_allclose(fi.truncated(M, 2, n_iter=8).numpy(), best2.numpy(), atol=1e-6)
+    with pytest.raises(ValueError, match="rank"):
+        fi.truncated(M, 0)
