@@ -21,6 +21,7 @@ adult_train = 2000
 adult_val = 1000
 adult_test = 2000
 adult_budgets = [0, 25, 50, 75, 100]
+bank_seeds = 1
 kfsvd_rank = 1
 forest_alpha = 0.2
 
@@ -191,12 +192,33 @@ gain = (curve.iloc[:, -1] - curve.iloc[:, 0]).round(4)
 print("gain at the largest budget:", gain.to_dict())
 
 # %% [markdown]
+# Bank marketing (`bank-full.csv` from the `virny==0.6.0` wheel, 50 one-hot columns as in the
+# paper; this copy has no divorced clients), same protocol and sizes, the test set drawn from
+# a held-out 30% of the rows.
+
+# %%
+tabular.fetch_bank()
+bank = tabular.load_bank()
+bank_is_test = np.random.default_rng(seed).random(len(bank)) < 0.3
+bank_df = fx.tabular_experiment(bank.X, bank.y, bank_is_test, range(bank_seeds), adult_budgets,
+                                adult_train, adult_val, adult_test)
+bank_curve = bank_df.groupby(["method", "budget"]).accuracy.mean().unstack()
+bank_gain = (bank_curve.iloc[:, -1] - bank_curve.iloc[:, 0]).round(4)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(bank_curve.round(4).to_string())
+print("Bank gain at the largest budget:", bank_gain.to_dict())
+
+# %% [markdown]
 # **Paper (Fig. 2):** FI trimming gives the largest gain on Adult, IV a smaller one, random
 # trimming none. **Here:** random trimming indeed does nothing, and both influence rules gain a
 # few tenths of a point at most; which of FI and IV gains more is in the printed table and the
 # claims table below, and the gaps are within the seed spread. The paper's gains are read off
 # a figure without error bars and used an SGD-trained model; ours is trained to convergence,
-# which is what the influence derivations assume.
+# which is what the influence derivations assume. On Bank the paper reports more than 10 points
+of gain for FI; our changes stay within about a point of the untrimmed model for every rule
+(claims table), so we do not reproduce that result.
 
 # %% [markdown]
 # ## 4. Approximations ([FI] §5, Table 8)
@@ -248,6 +270,10 @@ rows.append({"claim": "Adult Fig. 2: FI trimming gives the largest accuracy gain
              "paper": "FI > IV > random",
              "measured": ", ".join(f"{m} {100 * g:+.2f} pts" for m, g in gain.items()),
              "note": "reproduced" if gain.idxmax() == "FI" else f"not reproduced: {gain.idxmax()} gains most"})
+rows.append({"claim": "Bank Fig. 2: FI gains most (paper: > 10 points)",
+             "paper": "FI > IV > random",
+             "measured": ", ".join(f"{m} {100 * g:+.2f} pts" for m, g in bank_gain.items()),
+             "note": "reproduced" if bank_gain.idxmax() == "FI" else f"not reproduced: {bank_gain.idxmax()} gains most"})
 rows.append({"claim": "Table 8: approximation keeps accuracy, is faster",
              "paper": "MNIST 93.8 vs 94.0%, CelebA 80.9 vs 78.1%, 3-4x faster",
              "measured": f"exact {100 * ablation.accuracy.iloc[0]:.2f}%, KFSVD+forest {100 * ablation.accuracy.iloc[-1]:.2f}%; "
