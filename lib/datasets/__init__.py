@@ -100,4 +100,4 @@ def fetch(profile: str = "quick") -> list[str]:
 
 # Source modules register themselves on import.
 from . import bundled  # noqa: E402,F401
-from . import debian, full, images, pc_synthetic, text  # noqa: E402,F401
+from . import debian, full, images, pc_synthetic, tabular, text  # noqa: E402,F401
