@@ -477,7 +477,11 @@ def leave_one_out(task: Task, rng: np.random.Generator | None = None, *, utility
         f = lambda m, th: -m.loss(X_val, y_val, th).sum()  # noqa: E731
     else:
         y_t = torch.as_tensor(np.asarray(y_val), dtype=torch.long)
-        f = lambda m, th: (m.logits(X_val, th).argmax(1) == y_t).double().mean()  # noqa: E731
+
+        def f(m: LogisticRegression, th: torch.Tensor) -> torch.Tensor:
+            z = m.logits(X_val, th)
+            pred = (z[:, 0] > 0).long() if z.shape[1] == 1 else z.argmax(1)  # binary: one logit
+            return (pred == y_t).double().mean()
     # loo_effect returns f(without i) - f(with i); the value is U(D) - U(D \ i)
     with torch_threads(1):
         effect = loo_effect(task.model, task.X_train, task.y_train, idx, [f])[:, 0]
