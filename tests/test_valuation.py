@@ -74,7 +74,7 @@ def test_exact_shapley_efficiency_and_symmetry():
     sv, bz = val.exact_shapley(game, N), val.exact_banzhaf(game, N)
     assert sv.sum() == pytest.approx(game(np.arange(N)) - game([]), abs=1e-12)
     assert sv[4] == pytest.approx(sv[5], abs=1e-12) and bz[4] == pytest.approx(bz[5], abs=1e-12)
-    assert sv[0] == pytest.approx(sv[1], abs=1e-12) or a[0] != a[1]
+    assert abs(sv[4] - sv[3]) > 1e-3  # ... and only they
     assert abs(bz.sum() - sv.sum()) > 1e-3  # Banzhaf is not efficient: the games are distinguishable
 
 
@@ -153,7 +153,7 @@ def _knn_data(n, n_val, seed, n_classes=3):
     return X, r.integers(0, n_classes, n), Xv, r.integers(0, n_classes, n_val)
 
 
-@pytest.mark.parametrize("k", [1, 3, 5])
+@pytest.mark.parametrize("k", [1, 3, 5, 10])
 def test_knn_shapley_matches_exact_enumeration(k):
     X, y, Xv, yv = _knn_data(8, 6, seed=k)
     game = val.knn_utility(X, y, Xv, yv, k)
@@ -182,12 +182,13 @@ def _task(n_train, seed, dup=False, n_val=80):
 
 
 def test_leave_one_out_equals_actual_retraining():
-    task = _task(25, seed=0)
+    task = _task(20, seed=0)
     loo = val.leave_one_out(task, np.random.default_rng(0))
     loo_acc = val.leave_one_out(task, utility="accuracy")
     full = LogisticRegression().fit(task.X_train, task.y_train)
     for i in range(task.n_train):
-        m = LogisticRegression().fit(np.delete(task.X_train, i, 0), np.delete(task.y_train, i), n_classes=2)
+        with val.torch_threads(1):  # cold start, rows really deleted
+            m = LogisticRegression().fit(np.delete(task.X_train, i, 0), np.delete(task.y_train, i), n_classes=2)
         assert loo[i] == pytest.approx(task.utility(full) - task.utility(m), abs=1e-7)
         assert loo_acc[i] == pytest.approx(full.score(task.X_val, task.y_val) - m.score(task.X_val, task.y_val))
     assert np.ptp(loo) > 1e-3
@@ -211,28 +212,29 @@ def test_task_utility_game():
 
 
 def test_exact_and_monte_carlo_shapley_on_a_logistic_regression_task():
-    task = _task(7, seed=2, dup=True)  # samples 5 and 6 are duplicates
+    task = _task(6, seed=2, dup=True)  # samples 4 and 5 are duplicates
     for mc in ("fit", "prior"):
         u = val.task_utility_fn(task, missing_class=mc)
-        sv, bz = val.exact_shapley(u, 7), val.exact_banzhaf(u, 7)
-        assert sv.sum() == pytest.approx(u(np.arange(7)) - u([]), abs=1e-9)
-        assert sv[5] == pytest.approx(sv[6], abs=1e-6) and bz[5] == pytest.approx(bz[6], abs=1e-6)
+        sv, bz = val.exact_shapley(u, 6), val.exact_banzhaf(u, 6)
+        assert sv.sum() == pytest.approx(u(np.arange(6)) - u([]), abs=1e-9)
+        assert sv[4] == pytest.approx(sv[5], abs=1e-6) and bz[4] == pytest.approx(bz[5], abs=1e-6)
+        assert np.ptp(sv) > 1e-2
     # the task wrapper (its own cached game) matches the exact values within MC error
     P = 300
-    mean, var = marginal_moments(u, 7, val.shapley_subset_weights(7), np.ones(7))
+    mean, var = marginal_moments(u, 6, val.shapley_subset_weights(6), np.ones(6))
     est = val.tmc_shapley(task, np.random.default_rng(3), n_permutations=P, truncation_tol=0.0,
                           missing_class="prior")
     assert np.all(np.abs(est - sv) < 4.5 * np.sqrt(var / P) + 1e-9)
 
 
 def test_task_wrappers_follow_the_common_call_shape():
-    task, rng = _task(12, seed=4), np.random.default_rng(0)
+    task, rng = _task(8, seed=4), np.random.default_rng(0)
     for name, f in val.ESTIMATORS.items():
         opts = {"downsampling": dict(n_models=10), "tmc_shapley": dict(n_permutations=2),
                 "banzhaf_msr": dict(n_samples=10), "beta_shapley": dict(n_permutations=2),
                 "knn_shapley": dict(k=3)}.get(name, {})
         out = f(task, rng, **opts)
-        assert out.shape == (12,) and np.isfinite(out).all(), name
+        assert out.shape == (8,) and np.isfinite(out).all(), name
 
 
 def test_clear_errors():
