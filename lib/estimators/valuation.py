@@ -438,9 +438,13 @@ def knn_shapley(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_v
     With the training points sorted by distance to a validation point
     (``alpha_1`` nearest, ``alpha_n`` farthest) and ``m_j = 1[y_{alpha_j} = y_val]``:
 
-        s_{alpha_n} = m_n / n,
+        s_{alpha_n} = m_n / n,                                     (n >= k)
         s_{alpha_j} = s_{alpha_{j+1}} + (m_j - m_{j+1}) / k * min(k, j) / j.
 
+    The base case as printed (``m_n / n``) assumes ``n >= k``; in general the farthest point
+    enters the neighbourhood iff fewer than ``k`` others precede it, so
+    ``s_{alpha_n} = m_n min(k, n) / (k n)`` (equal to ``m_n / n`` when ``n >= k``; needed for
+    ``k > n``, checked against enumeration in the tests).
     The recursion is a reverse cumulative sum, evaluated for a batch of validation points at
     once. The values sum to ``U(D)`` of :func:`knn_utility` (efficiency, ``U(empty) = 0``).
     """
@@ -454,7 +458,7 @@ def knn_shapley(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_v
         order = _knn_order(X_train, Xb)
         m = (y_train[order] == yb[:, None]).astype(float)         # (B, n), sorted by distance
         s = np.empty_like(m)
-        s[:, -1] = m[:, -1] / n
+        s[:, -1] = m[:, -1] * min(k, n) / (k * n)                # = m_n / n when n >= k
         incr = (m[:, :-1] - m[:, 1:]) * step                      # term j (1-based) at column j-1
         s[:, :-1] = s[:, -1:] + np.cumsum(incr[:, ::-1], axis=1)[:, ::-1]
         values = np.empty_like(s)
