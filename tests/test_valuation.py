@@ -247,3 +247,18 @@ def test_clear_errors():
         val.downsampling_game(game, 20, np.random.default_rng(0), subset_frac=1.2)
     with pytest.raises(ValueError, match="utility"):
         val.leave_one_out(_task(5, 0), utility="auc")
+
+
+def test_multiclass_task_game_prior_mode():
+    X, y = load_wine(return_X_y=True)
+    (Xtr, ytr), (Xva, yva) = standardised_split(X[:, :4], y, [6, 60], np.random.default_rng(1))
+    assert set(ytr) == {0, 1, 2} and np.sum(ytr == 0) == np.sum(ytr == 2) == 1
+    task = Task(Xtr, ytr, Xva, yva, n_classes=3)
+    u = val.task_utility_fn(task, missing_class="prior")
+    assert u([]) == pytest.approx(-60 * np.log(3))
+    sv = val.exact_shapley(u, 6)
+    assert sv.sum() == pytest.approx(u(np.arange(6)) - u([]), abs=1e-9)
+    # the two singleton classes are needed by every coalition that trains: symmetric players
+    i0, i2 = np.flatnonzero(ytr == 0)[0], np.flatnonzero(ytr == 2)[0]
+    assert sv[i0] == pytest.approx(sv[i2], abs=1e-12) and sv[i0] > 0
+    assert u.n_fits == 14  # only the 2^4 - 2 subsets that hold every class were trained

@@ -42,7 +42,7 @@ import torch
 from scipy.special import betaln, gammaln
 
 from ..influence import loo_effect
-from ..models import LogisticRegression
+from ..models import LogisticRegression, SingularHessianError
 from . import Task
 
 #: ``utility_fn(subset_indices) -> float``: the value of a coalition of training samples.
@@ -128,6 +128,9 @@ class TaskUtility:
       an absent class then diverges and training stops where the gradient norm falls below
       the solver's tolerance, so with ``utility="loss"`` such subsets get very large,
       tolerance-dependent losses (e.g. ~20 nats per validation point of the absent class).
+      With a softmax (K > 2) Newton's Hessian can become singular on the way; such fits fall
+      back to a short L-BFGS run (counted in ``n_fallbacks``, with a warning); prefer
+      ``"prior"`` for multi-class tasks.
     * ``"prior"``: ``U(S) = U(empty set)`` (the uniform prior), as in Ghorbani & Zou's public
       TMC-Shapley code, which only trains once every class is present.
 
@@ -150,6 +153,7 @@ class TaskUtility:
         self._y = np.asarray(task.y_train).astype(np.int64)
         self._cache: dict[bytes, float] | None = {} if cache else None
         self.n_fits = 0
+        self.n_fallbacks = 0
         with torch_threads(threads):
             task.model  # fit (and cache) the full model once: every subset fit warm-starts there
 
@@ -167,11 +171,32 @@ class TaskUtility:
         if self._cache is not None and key in self._cache:
             return self._cache[key]
         with torch_threads(self.threads):
-            value = _model_utility(self.task, self.task.fit_subset(idx), self.utility)
+            value = _model_utility(self.task, self._fit(idx), self.utility)
         self.n_fits += 1
         if self._cache is not None:
             self._cache[key] = value
         return value
+
+
+    def _fit(self, idx: np.ndarray) -> LogisticRegression:
+        try:
+            return self.task.fit_subset(idx)
+        except SingularHessianError:
+            # A softmax subset that lacks a class: that class's intercept runs off to -inf, its
+            # curvature vanishes and Newton's Cholesky fails before the gradient tolerance is
+            # met. No finite optimum exists; a short L-BFGS run (<= 50 iterations, no Hessian)
+            # gives a model that is as arbitrary as Newton's stopping point, but cheaply.
+            if self.n_fallbacks == 0:
+                warnings.warn("a training subset lacks a class and the softmax has no finite "
+                              "optimum; using a short L-BFGS fit (values of such subsets depend "
+                              "on the solver). Use missing_class='prior' for a defined utility.",
+                              RuntimeWarning, stacklevel=3)
+            self.n_fallbacks += 1
+            w = np.zeros(self.n)
+            w[idx] = 1.0
+            return LogisticRegression(l2=self.task.l2, solver="lbfgs", max_iter=1).fit(
+                self.task.X_train, self.task.y_train, sample_weight=w, n_classes=self.task.n_classes,
+                warm_start=self.task.model.theta_)
 
 
 def task_utility_fn(task: Task, utility: str = "loss", missing_class: str = "fit") -> TaskUtility:
