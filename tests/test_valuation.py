@@ -209,6 +209,9 @@ def test_task_utility_game():
     assert u.n_fits == 2  # cached by subset (order-free)
     with pytest.raises(IndexError):
         u([6])
+    acc = val.task_utility_fn(task, utility="accuracy")
+    assert acc(np.arange(6)) == task.model.score(task.X_val, task.y_val) and acc([]) == 0.5
+    assert acc([0, 1, 2]) == task.fit_subset([0, 1, 2]).score(task.X_val, task.y_val)
 
 
 def test_exact_and_monte_carlo_shapley_on_a_logistic_regression_task():
@@ -261,4 +264,10 @@ def test_multiclass_task_game_prior_mode():
     # the two singleton classes are needed by every coalition that trains: symmetric players
     i0, i2 = np.flatnonzero(ytr == 0)[0], np.flatnonzero(ytr == 2)[0]
     assert sv[i0] == pytest.approx(sv[i2], abs=1e-12) and sv[i0] > 0
-    assert u.n_fits == 14  # only the 2^4 - 2 subsets that hold every class were trained
+    assert u.n_fits == 14  # the 2^4 - 1 subsets holding every class, less the full set (no refit)
+
+
+def test_in_out_estimators_flag_samples_never_or_always_drawn(rng):
+    with pytest.warns(RuntimeWarning, match="Increase the number"):
+        est = val.downsampling_game(additive_game(np.ones(10)), 10, rng, n_models=2, subset_frac=0.5)
+    assert np.isnan(est).any()
