@@ -271,3 +271,16 @@ def test_in_out_estimators_flag_samples_never_or_always_drawn(rng):
     with pytest.warns(RuntimeWarning, match="Increase the number"):
         est = val.downsampling_game(additive_game(np.ones(10)), 10, rng, n_models=2, subset_frac=0.5)
     assert np.isnan(est).any()
+
+
+def test_reported_standard_errors_match_the_exact_ones(rng):
+    game = rich_game(A)
+    _, var = marginal_moments(game, N, val.shapley_subset_weights(N), np.ones(N))
+    _, se = val.tmc_shapley_game(game, N, rng, n_permutations=400, truncation_tol=0.0, return_stderr=True)
+    np.testing.assert_allclose(se, np.sqrt(var / 400), rtol=0.2)
+    est, se = val.banzhaf_msr_game(game, N, rng, n_samples=4000, return_stderr=True)
+    assert est.shape == se.shape == (N,)
+    _, bits = val._all_masks(N)
+    u = np.array([game(np.flatnonzero(b)) for b in bits])
+    exact_se = np.sqrt([(u[b].var() + u[~b].var()) / 2000 for b in bits.T])  # ~M/2 draws each side
+    np.testing.assert_allclose(se, exact_se, rtol=0.2)

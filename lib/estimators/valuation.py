@@ -25,6 +25,10 @@ Two layers:
   uniform prior ``p(y|x) = 1/K`` (``-n_val log K`` resp. ``1/K``): no model is trained on no
   data. A subset that lacks a class still trains (``n_classes`` is fixed by the task).
 
+The Monte-Carlo estimators take ``return_stderr=True`` to return ``(values, stderr)``: the
+per-sample standard error of the estimate (sample standard deviation of the draws over
+``sqrt(#draws)``; for the in/out estimators, of a difference of two means).
+
 Complexities ([S] Table 1, with ``T`` the cost of one training run): LOO ``O(nT)``,
 DOWNSAMPLING ``O(KT)`` for ``K`` submodels, TMC-Shapley ``O(P n T)`` for ``P`` permutations
 (``P ~ n`` in [GZ19], so ``O(n^2 T)``), MSR Banzhaf ``O(M T)`` for ``M`` sampled subsets,
@@ -204,19 +208,26 @@ def task_utility_fn(task: Task, utility: str = "loss", missing_class: str = "fit
     return TaskUtility(task, utility, missing_class)
 
 
-def _in_out_difference(masks: np.ndarray, values: np.ndarray, method: str) -> np.ndarray:
-    """``mean U(S: i in S) - mean U(S: i not in S)`` for every ``i``, from ``(M, n)`` masks."""
+def _in_out_difference(masks: np.ndarray, values: np.ndarray, method: str,
+                       return_stderr: bool = False):
+    """``mean U(S: i in S) - mean U(S: i not in S)`` for every ``i``, from ``(M, n)`` masks;
+    with ``return_stderr`` also its Monte-Carlo standard error (two independent-sample means)."""
     masks = masks.astype(float)
     n_in = masks.sum(0)
     n_out = masks.shape[0] - n_in
     with np.errstate(invalid="ignore", divide="ignore"):
-        est = (values @ masks) / n_in - (values @ (1.0 - masks)) / n_out
+        mean_in, mean_out = (values @ masks) / n_in, (values @ (1.0 - masks)) / n_out
+        est = mean_in - mean_out
+        if return_stderr:
+            var_in = ((values**2) @ masks / n_in - mean_in**2) * n_in / (n_in - 1)
+            var_out = ((values**2) @ (1.0 - masks) / n_out - mean_out**2) * n_out / (n_out - 1)
+            se = np.sqrt(np.maximum(var_in, 0) / n_in + np.maximum(var_out, 0) / n_out)
     bad = (n_in == 0) | (n_out == 0)
     if bad.any():
         warnings.warn(f"{method}: {int(bad.sum())} samples were in all or in none of the sampled "
                       "subsets; their value is NaN. Increase the number of sampled subsets.",
                       RuntimeWarning, stacklevel=3)
-    return est
+    return (est, se) if return_stderr else est
 
 
 def _evaluate_masks(utility_fn: UtilityFn, masks: np.ndarray) -> np.ndarray:
@@ -313,7 +324,7 @@ def _subset_size(n: int, subset_frac: float) -> int:
 
 
 def downsampling_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
-                      n_models: int = 200, subset_frac: float = 0.7) -> np.ndarray:
+                      n_models: int = 200, subset_frac: float = 0.7, return_stderr: bool = False):
     """DOWNSAMPLING (Feldman & Zhang 2020; [S] §4.2, Eq. 8) on a generic game.
 
     Trains ``K = n_models`` submodels on uniformly random subsets of fixed size
@@ -328,11 +339,11 @@ def downsampling_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *
     order = rng.random((K, n)).argsort(axis=1)
     masks = np.zeros((K, n), dtype=bool)
     np.put_along_axis(masks, order[:, :m], True, axis=1)
-    return _in_out_difference(masks, _evaluate_masks(utility_fn, masks), "downsampling")
+    return _in_out_difference(masks, _evaluate_masks(utility_fn, masks), "downsampling", return_stderr)
 
 
 def banzhaf_msr_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
-                     n_samples: int = 500) -> np.ndarray:
+                     n_samples: int = 500, return_stderr: bool = False):
     """Banzhaf values by maximum sample reuse (MSR, Wang & Jia 2023; [S] Eq. 26).
 
     Draws ``n_samples`` subsets with every sample included independently with probability
@@ -344,12 +355,12 @@ def banzhaf_msr_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
     rng = _check_rng(rng, "banzhaf_msr")
     M = _check_positive_int(n_samples, "n_samples", 2)
     masks = rng.random((M, n)) < 0.5
-    return _in_out_difference(masks, _evaluate_masks(utility_fn, masks), "banzhaf_msr")
+    return _in_out_difference(masks, _evaluate_masks(utility_fn, masks), "banzhaf_msr", return_stderr)
 
 
 def _permutation_semivalue(utility_fn: UtilityFn, n: int, rng: np.random.Generator,
                            n_permutations: int, truncation_tol: float,
-                           position_weights: np.ndarray, method: str) -> np.ndarray:
+                           position_weights: np.ndarray, method: str, return_stderr: bool = False):
     """Permutation sampling of a semivalue with importance weights per coalition size.
 
     For each random permutation the marginal contribution of the sample at position ``s``
@@ -367,7 +378,7 @@ def _permutation_semivalue(utility_fn: UtilityFn, n: int, rng: np.random.Generat
     u_full = float(utility_fn(everything))
     u_empty = float(utility_fn(everything[:0]))
     tol = truncation_tol * abs(u_full - u_empty)
-    total = np.zeros(n)
+    total, total_sq = np.zeros(n), np.zeros(n)
     for _ in range(P):
         perm = rng.permutation(n)
         marginal = np.zeros(n)
@@ -378,12 +389,20 @@ def _permutation_semivalue(utility_fn: UtilityFn, n: int, rng: np.random.Generat
             cur = u_full if s == n - 1 else float(utility_fn(perm[: s + 1]))
             marginal[s] = cur - prev
             prev = cur
-        total[perm] += position_weights * marginal
-    return total / P
+        draw = position_weights * marginal
+        total[perm] += draw
+        total_sq[perm] += draw**2
+    mean = total / P
+    if not return_stderr:
+        return mean
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = np.maximum(total_sq / P - mean**2, 0.0) * P / (P - 1)
+    return mean, np.sqrt(var / P)
 
 
 def tmc_shapley_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
-                     n_permutations: int = 100, truncation_tol: float = 0.01) -> np.ndarray:
+                     n_permutations: int = 100, truncation_tol: float = 0.01,
+                     return_stderr: bool = False):
     """Truncated Monte Carlo Shapley (Ghorbani & Zou 2019; [S] §4.3.3) on a generic game.
 
     Averages marginal contributions along ``n_permutations`` random permutations.
@@ -392,12 +411,12 @@ def tmc_shapley_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
     """
     n = _check_n(n)
     return _permutation_semivalue(utility_fn, n, rng, n_permutations, truncation_tol,
-                                  np.ones(n), "tmc_shapley")
+                                  np.ones(n), "tmc_shapley", return_stderr)
 
 
 def beta_shapley_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
                       alpha: float = 16.0, beta: float = 1.0, n_permutations: int = 100,
-                      truncation_tol: float = 0.0) -> np.ndarray:
+                      truncation_tol: float = 0.0, return_stderr: bool = False):
     """Beta(alpha, beta)-Shapley (Kwon & Zou 2022) by weighted permutation sampling.
 
     The marginal contribution of the sample at position ``s`` of a uniform permutation is
@@ -410,7 +429,7 @@ def beta_shapley_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *
     log_binom = gammaln(n) - gammaln(s + 1) - gammaln(n - s)
     weights = n * np.exp(log_binom + np.log(beta_subset_weights(n, alpha, beta)))
     return _permutation_semivalue(utility_fn, n, rng, n_permutations, truncation_tol,
-                                  weights, "beta_shapley")
+                                  weights, "beta_shapley", return_stderr)
 
 
 # ---------------------------------------------------------------------------- kNN-Shapley
@@ -521,32 +540,35 @@ def leave_one_out(task: Task, rng: np.random.Generator | None = None, *, utility
 
 def downsampling(task: Task, rng: np.random.Generator, *, n_models: int = 200,
                  subset_frac: float = 0.7, utility: str = "loss",
-                 missing_class: str = "fit") -> np.ndarray:
+                 missing_class: str = "fit", return_stderr: bool = False):
     """DOWNSAMPLING (Feldman & Zhang 2020) on the task: see :func:`downsampling_game`."""
     return downsampling_game(task_utility_fn(task, utility, missing_class), task.n_train, rng,
-                             n_models=n_models, subset_frac=subset_frac)
+                             n_models=n_models, subset_frac=subset_frac, return_stderr=return_stderr)
 
 
 def tmc_shapley(task: Task, rng: np.random.Generator, *, n_permutations: int = 100,
                 truncation_tol: float = 0.01, utility: str = "loss",
-                missing_class: str = "fit") -> np.ndarray:
+                missing_class: str = "fit", return_stderr: bool = False):
     """TMC-Shapley (Ghorbani & Zou 2019) on the task: see :func:`tmc_shapley_game`."""
     return tmc_shapley_game(task_utility_fn(task, utility, missing_class), task.n_train, rng,
-                            n_permutations=n_permutations, truncation_tol=truncation_tol)
+                            n_permutations=n_permutations, truncation_tol=truncation_tol,
+                            return_stderr=return_stderr)
 
 
 def banzhaf_msr(task: Task, rng: np.random.Generator, *, n_samples: int = 500,
-                utility: str = "loss", missing_class: str = "fit") -> np.ndarray:
+                utility: str = "loss", missing_class: str = "fit", return_stderr: bool = False):
     """Banzhaf values by maximum sample reuse (Wang & Jia 2023): see :func:`banzhaf_msr_game`."""
-    return banzhaf_msr_game(task_utility_fn(task, utility, missing_class), task.n_train, rng, n_samples=n_samples)
+    return banzhaf_msr_game(task_utility_fn(task, utility, missing_class), task.n_train, rng,
+                            n_samples=n_samples, return_stderr=return_stderr)
 
 
 def beta_shapley(task: Task, rng: np.random.Generator, *, alpha: float = 16.0, beta: float = 1.0,
                  n_permutations: int = 100, truncation_tol: float = 0.0,
-                 utility: str = "loss", missing_class: str = "fit") -> np.ndarray:
+                 utility: str = "loss", missing_class: str = "fit", return_stderr: bool = False):
     """Beta(alpha, beta)-Shapley (Kwon & Zou 2022) on the task: see :func:`beta_shapley_game`."""
-    return beta_shapley_game(task_utility_fn(task, utility, missing_class), task.n_train, rng, alpha=alpha,
-                             beta=beta, n_permutations=n_permutations, truncation_tol=truncation_tol)
+    return beta_shapley_game(task_utility_fn(task, utility, missing_class), task.n_train, rng,
+                             alpha=alpha, beta=beta, n_permutations=n_permutations,
+                             truncation_tol=truncation_tol, return_stderr=return_stderr)
 
 
 def knn_shapley_task(task: Task, rng: np.random.Generator | None = None, *, k: int = 5) -> np.ndarray:
