@@ -209,7 +209,8 @@ def task_utility_fn(task: Task, utility: str = "loss", missing_class: str = "fit
 
 
 def _in_out_difference(masks: np.ndarray, values: np.ndarray, method: str,
-                       return_stderr: bool = False):
+                       return_stderr: bool = False
+                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """``mean U(S: i in S) - mean U(S: i not in S)`` for every ``i``, from ``(M, n)`` masks;
     with ``return_stderr`` also its Monte-Carlo standard error (two independent-sample means)."""
     masks = masks.astype(float)
@@ -324,7 +325,8 @@ def _subset_size(n: int, subset_frac: float) -> int:
 
 
 def downsampling_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
-                      n_models: int = 200, subset_frac: float = 0.7, return_stderr: bool = False):
+                      n_models: int = 200, subset_frac: float = 0.7, return_stderr: bool = False
+                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """DOWNSAMPLING (Feldman & Zhang 2020; [S] §4.2, Eq. 8) on a generic game.
 
     Trains ``K = n_models`` submodels on uniformly random subsets of fixed size
@@ -343,7 +345,8 @@ def downsampling_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *
 
 
 def banzhaf_msr_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
-                     n_samples: int = 500, return_stderr: bool = False):
+                     n_samples: int = 500, return_stderr: bool = False
+                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Banzhaf values by maximum sample reuse (MSR, Wang & Jia 2023; [S] Eq. 26).
 
     Draws ``n_samples`` subsets with every sample included independently with probability
@@ -360,7 +363,8 @@ def banzhaf_msr_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
 
 def _permutation_semivalue(utility_fn: UtilityFn, n: int, rng: np.random.Generator,
                            n_permutations: int, truncation_tol: float,
-                           position_weights: np.ndarray, method: str, return_stderr: bool = False):
+                           position_weights: np.ndarray, method: str, return_stderr: bool = False
+                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Permutation sampling of a semivalue with importance weights per coalition size.
 
     For each random permutation the marginal contribution of the sample at position ``s``
@@ -402,7 +406,8 @@ def _permutation_semivalue(utility_fn: UtilityFn, n: int, rng: np.random.Generat
 
 def tmc_shapley_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
                      n_permutations: int = 100, truncation_tol: float = 0.01,
-                     return_stderr: bool = False):
+                     return_stderr: bool = False
+                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Truncated Monte Carlo Shapley (Ghorbani & Zou 2019; [S] §4.3.3) on a generic game.
 
     Averages marginal contributions along ``n_permutations`` random permutations.
@@ -416,7 +421,8 @@ def tmc_shapley_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
 
 def beta_shapley_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
                       alpha: float = 16.0, beta: float = 1.0, n_permutations: int = 100,
-                      truncation_tol: float = 0.0, return_stderr: bool = False):
+                      truncation_tol: float = 0.0, return_stderr: bool = False
+                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Beta(alpha, beta)-Shapley (Kwon & Zou 2022) by weighted permutation sampling.
 
     The marginal contribution of the sample at position ``s`` of a uniform permutation is
@@ -540,7 +546,8 @@ def leave_one_out(task: Task, rng: np.random.Generator | None = None, *, utility
 
 def downsampling(task: Task, rng: np.random.Generator, *, n_models: int = 200,
                  subset_frac: float = 0.7, utility: str = "loss",
-                 missing_class: str = "fit", return_stderr: bool = False):
+                 missing_class: str = "fit", return_stderr: bool = False
+                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """DOWNSAMPLING (Feldman & Zhang 2020) on the task: see :func:`downsampling_game`."""
     return downsampling_game(task_utility_fn(task, utility, missing_class), task.n_train, rng,
                              n_models=n_models, subset_frac=subset_frac, return_stderr=return_stderr)
@@ -548,7 +555,8 @@ def downsampling(task: Task, rng: np.random.Generator, *, n_models: int = 200,
 
 def tmc_shapley(task: Task, rng: np.random.Generator, *, n_permutations: int = 100,
                 truncation_tol: float = 0.01, utility: str = "loss",
-                missing_class: str = "fit", return_stderr: bool = False):
+                missing_class: str = "fit", return_stderr: bool = False
+                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """TMC-Shapley (Ghorbani & Zou 2019) on the task: see :func:`tmc_shapley_game`."""
     return tmc_shapley_game(task_utility_fn(task, utility, missing_class), task.n_train, rng,
                             n_permutations=n_permutations, truncation_tol=truncation_tol,
@@ -556,7 +564,8 @@ def tmc_shapley(task: Task, rng: np.random.Generator, *, n_permutations: int = 1
 
 
 def banzhaf_msr(task: Task, rng: np.random.Generator, *, n_samples: int = 500,
-                utility: str = "loss", missing_class: str = "fit", return_stderr: bool = False):
+                utility: str = "loss", missing_class: str = "fit", return_stderr: bool = False
+                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Banzhaf values by maximum sample reuse (Wang & Jia 2023): see :func:`banzhaf_msr_game`."""
     return banzhaf_msr_game(task_utility_fn(task, utility, missing_class), task.n_train, rng,
                             n_samples=n_samples, return_stderr=return_stderr)
@@ -564,7 +573,8 @@ def banzhaf_msr(task: Task, rng: np.random.Generator, *, n_samples: int = 500,
 
 def beta_shapley(task: Task, rng: np.random.Generator, *, alpha: float = 16.0, beta: float = 1.0,
                  n_permutations: int = 100, truncation_tol: float = 0.0,
-                 utility: str = "loss", missing_class: str = "fit", return_stderr: bool = False):
+                 utility: str = "loss", missing_class: str = "fit", return_stderr: bool = False
+                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Beta(alpha, beta)-Shapley (Kwon & Zou 2022) on the task: see :func:`beta_shapley_game`."""
     return beta_shapley_game(task_utility_fn(task, utility, missing_class), task.n_train, rng,
                              alpha=alpha, beta=beta, n_permutations=n_permutations,
