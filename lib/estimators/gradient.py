@@ -17,6 +17,7 @@ Static estimators (the model trained to convergence, ``task.model``; sum-form ob
   of ``H``; influence is computed in that subspace ([S] §5.1.1.3).
 * :func:`representer_point` -- Yeh et al.'s representer values ([S] Eq. 43-46).
 * :func:`relatif` -- Barshan et al.'s theta-relative influence ([S] Eq. 65).
+* :func:`influence_renormalized` -- Hammoudeh & Lowd's renormalised influence ([S] Eq. 68).
 * :func:`self_influence` -- ``g_i^T H^{-1} g_i >= 0`` (mislabelled-sample detection).
 
 Dynamic estimators (a trajectory of mini-batch SGD, :func:`train_sgd`):
@@ -45,6 +46,7 @@ from . import Task
 __all__ = [
     "GRADIENT_ESTIMATORS", "Trajectory", "arnoldi", "gas", "gas_scores", "hessian_vector_product",
     "hydra_fast", "influence_arnoldi", "influence_cg", "influence_exact", "influence_lissa",
+    "influence_renormalized",
     "lissa_solve", "conjugate_gradient", "relatif", "relatif_scores", "representer_point",
     "self_influence", "tracin", "tracin_cp", "tracin_self_influence", "train_sgd",
 ]
@@ -278,6 +280,12 @@ def relatif_scores(G_train: torch.Tensor, g_val: torch.Tensor, H: torch.Tensor, 
     return (num / den.clamp_min(1e-300)).numpy()
 
 
+def influence_renormalized(task: Task, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Renormalised influence functions ([S] Eq. 68, Hammoudeh & Lowd): ``I_IF(i) / ||g_i||``."""
+    m = task.model
+    return influence_exact(task) / _train_grads(m, task).norm(dim=1).clamp_min(1e-300).numpy()
+
+
 def relatif(task: Task, rng: np.random.Generator | None = None, norm: str = "theta") -> np.ndarray:
     """RelatIF ([S] Eq. 65) on the utility: the influence function divided by ``||H^{-1} g_i||``."""
     m = task.model
@@ -463,6 +471,7 @@ GRADIENT_ESTIMATORS: dict[str, Callable[..., np.ndarray]] = {
     "influence_arnoldi": influence_arnoldi,
     "representer_point": representer_point,
     "relatif": relatif,
+    "renormalized_if": influence_renormalized,
     "tracin": tracin,
     "tracin_cp": tracin_cp,
     "gas": gas,
