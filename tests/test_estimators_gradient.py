@@ -159,3 +159,9 @@ def test_estimators_have_the_common_call_shape_and_agree_with_exact_influence(rn
         assert v.shape == (task.n_train,) and np.isfinite(v).all(), name
     assert np.corrcoef(G.relatif(task), exact)[0, 1] > 0  # same sign structure
     assert (np.sign(G.relatif(task)) == np.sign(exact)).all()
+
+
+def test_renormalized_if_divides_by_gradient_norm(task):
+    m = task.model
+    norms = m.per_sample_grads(task.X_train, task.y_train).norm(dim=1).numpy()
+    np.testing.assert_allclose(G.influence_renormalized(task) * norms, G.influence_exact(task), rtol=1e-10)
