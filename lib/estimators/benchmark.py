@@ -114,7 +114,7 @@ class Comparison:
 
 
 def run_estimators(task: Task, estimators: Mapping[str, Estimator], rng: np.random.Generator,
-                   options: Mapping[str, dict] | None = None, trace_memory: bool = True,
+                   options: Mapping[str, dict] | None = None, trace_memory: bool = False,
                    threads: int | None = 1) -> Comparison:
     """Run every estimator on the same task, timing each (wall clock) and tracing peak memory.
 
