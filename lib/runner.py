@@ -122,12 +122,12 @@ def execute(name: str, profile: str = "quick", overrides: dict[str, Any] | None 
     import nbformat
     import papermill as pm
 
-    params = profile_parameters(name, profile)
+    valid = default_parameters(name)
     overrides = overrides or {}
-    check_names(name, overrides, params)
-    params.update(overrides)
-    params_for_pm = {k: v for k, v in params.items() if k in overrides or k in
-                     ((load_profiles().get(name) or {}).get(profile) or {})}
+    check_names(name, overrides, valid)
+    profile_values = profile_parameters(name, profile)
+    # papermill injects only what differs from the notebook's own literal defaults
+    params_for_pm = {k: v for k, v in {**profile_values, **overrides}.items() if k in overrides or v != valid[k]}
     output = Path(output) if output else BOOK / f"{name}.ipynb"
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp_in = output.with_suffix(".input.ipynb")
