@@ -79,3 +79,24 @@ def test_dataset_registry_errors():
         datasets.load("no_such_set")
     ds = datasets.load("wine")
     assert ds.X.shape == (178, 13) and ds.n_classes == 3
+
+
+def test_execute_injects_profile_and_overrides_only(tmp_path, monkeypatch):
+    """papermill receives the full-profile overrides plus the command-line ones, nothing else."""
+    import papermill
+
+    names = runner.notebook_names()
+    if not names:
+        pytest.skip("no chapters yet")
+    calls = {}
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **kw: calls.update(kw))
+    monkeypatch.setattr(runner, "_strip_volatile_metadata", lambda path: None)
+    name = names[0]
+    quick = runner.default_parameters(name)
+    runner.execute(name, "quick", {}, output=tmp_path / "out.ipynb")
+    assert calls["parameters"] == {}
+    key = next(iter(quick))
+    runner.execute(name, "full", {key: quick[key]}, output=tmp_path / "out.ipynb")
+    full = runner.profile_parameters(name, "full")
+    expected = {k: v for k, v in full.items() if v != quick[k]} | {key: quick[key]}
+    assert calls["parameters"] == expected
