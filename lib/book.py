@@ -11,9 +11,22 @@ from . import runner
 
 
 def setup_plots() -> None:
-    """Readable, consistent seaborn figures rendered as PNG."""
+    """Readable, consistent seaborn figures rendered as PNG.
+
+    Inside a Jupyter kernel the inline backend is switched on whatever ``MPLBACKEND`` says, so an
+    executed page always holds its figures.
+    """
     import matplotlib
     import seaborn as sns
+
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None and getattr(shell, "kernel", None) is not None:
+            shell.run_line_magic("matplotlib", "inline")
+    except ImportError:  # pragma: no cover - IPython is a dependency of the book
+        pass
 
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
     matplotlib.rcParams.update({"figure.dpi": 90, "savefig.dpi": 90, "figure.autolayout": True})

@@ -20,6 +20,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 BOOK = ROOT / "book"
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 PROFILES_FILE = ROOT / "profiles.yaml"
 PROFILES = ("quick", "full")
 
@@ -134,12 +135,19 @@ def execute(name: str, profile: str = "quick", overrides: dict[str, Any] | None 
     nbformat.write(read_source(name), tmp_in)
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = str(ROOT) + (os.pathsep + env_path if env_path else "")
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    # the pages must hold their figures: the kernel renders inline whatever MPLBACKEND the
+    # caller exported (the Makefile exports Agg for the headless unit tests)
+    old_backend = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = INLINE_BACKEND
     try:
         pm.execute_notebook(str(tmp_in), str(output), parameters=params_for_pm, kernel_name="python3",
                             cwd=str(ROOT), log_output=log_output, progress_bar=False)
     finally:
         tmp_in.unlink(missing_ok=True)
+        if old_backend is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = old_backend
     _strip_volatile_metadata(output)
     return output
 

@@ -40,6 +40,17 @@ def test_chapter_has_checked_outputs_and_parameters_table(name):
     assert "parameters_table(" in text
 
 
+@pytest.mark.parametrize("name", runner.notebook_names())
+def test_executed_page_holds_its_figures(name):
+    """A chapter that plots holds PNG figures in its executed page: figures must not vanish
+    through a headless backend (the Makefile exports MPLBACKEND=Agg for the unit tests)."""
+    if "plt.show()" not in runner.source_path(name).read_text():
+        pytest.skip("chapter draws no figures")
+    nb = json.loads((runner.BOOK / f"{name}.ipynb").read_text())
+    n_png = sum("image/png" in o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", []))
+    assert n_png > 0, f"book/{name}.ipynb holds no figure: re-run `make run NB={name}`"
+
+
 def test_unknown_parameter_is_an_error_listing_valid_ones():
     names = runner.notebook_names()
     if not names:
