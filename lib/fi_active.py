@@ -485,12 +485,42 @@ def paper_rounds_table() -> pd.DataFrame:
 
 
 def summarise(curves: pd.DataFrame) -> pd.DataFrame:
-    """Per method: accuracy at round 1 and at the last round, and the mean over rounds 1..R
-    (area under the learning curve), averaged over seeds."""
+    """Per method, averaged over seeds: accuracy after round 1, the mean over rounds ``1..R``
+    (area under the learning curve), its standard deviation over seeds (NaN for one seed) and
+    the accuracy after the last round ``R``."""
     c = curves[curves["round"] > 0]
     last = c["round"].max()
-    g = c.groupby(["method", "seed"])
-    per_seed = pd.DataFrame({"first round": c[c["round"] == 1].set_index(["method", "seed"]).accuracy,
-                             "final": c[c["round"] == last].set_index(["method", "seed"]).accuracy,
-                             "mean over rounds": g.accuracy.mean()})
-    return per_seed.groupby("method").mean()
+    per_seed = pd.DataFrame({
+        "first round": c[c["round"] == 1].set_index(["method", "seed"]).accuracy,
+        "mean over rounds": c.groupby(["method", "seed"]).accuracy.mean(),
+        "final": c[c["round"] == last].set_index(["method", "seed"]).accuracy})
+    out = per_seed.groupby("method").mean()
+    out.insert(2, "sd over seeds", per_seed.groupby("method")["mean over rounds"].std())
+    return out
+
+
+def first_round_scores(split: ActiveSplit, methods: Sequence[str], seed: int, l2: float | str = "auto",
+                       **options) -> pd.DataFrame:
+    """The acquisition scores every method gives the whole pool in round 1 (model fitted on the
+    initial set), one column per method; method ``i`` draws from ``default_rng([seed, i])`` as in
+    :func:`compare_methods`. Also ``confidence``: the model's max class probability."""
+    model = LogisticRegression(l2=l2).fit(split.X_init, split.y_init, n_classes=split.n_classes)
+    out = {}
+    for i, m in enumerate(methods):
+        scorer = _scorer(m, split, np.random.default_rng([seed, i]), options.get("aggregation", "trimmed_mean"),
+                         options.get("forest_alpha", 0.2), options.get("forest_trees", 100),
+                         options.get("bald_samples", 100), options.get("iv_lam", 10.0), options.get("iv_depth", 6))
+        out[m] = np.asarray(scorer(model, split.X_init, split.y_init, split.X_pool), dtype=float)
+    out["confidence"] = model.predict_proba(split.X_pool).max(1)
+    return pd.DataFrame(out)
+
+
+def pick_confidence(scores: pd.DataFrame, acquisition: int) -> pd.Series:
+    """Mean confidence (max class probability of the current model) of each method's
+    ``acquisition`` top-scored pool samples, and of the whole pool ([FI] Fig. 5: FI picks
+    samples the current model finds hard)."""
+    methods = [c for c in scores.columns if c != "confidence"]
+    conf = scores["confidence"].to_numpy()
+    out = {m: float(conf[select_top(scores[m].to_numpy(), acquisition)].mean()) for m in methods}
+    out["whole pool"] = float(conf.mean())
+    return pd.Series(out, name="mean confidence of round-1 picks")

@@ -220,3 +220,15 @@ def test_bad_parameters_give_clear_errors():
         fa.fi_active_forest(model, split.X_init, split.y_init, split.X_pool, rng, alpha=0.0)
     with pytest.raises(ValueError, match="at least 2 posterior samples"):
         fa.bald_scores(model, split.X_init, split.y_init, split.X_pool, rng, n_samples=1)
+
+
+def test_summarise_on_hand_built_curves():
+    import pandas as pd
+
+    rows = [{"method": m, "seed": s, "round": r, "accuracy": acc}
+            for m, s, accs in (("a", 0, [0.5, 0.6, 0.8]), ("a", 1, [0.5, 0.8, 0.8]), ("b", 0, [0.5, 0.7, 0.7]))
+            for r, acc in enumerate(accs)]
+    out = fa.summarise(pd.DataFrame(rows))
+    np.testing.assert_allclose(out.loc["a", ["first round", "mean over rounds", "final"]], [0.7, 0.75, 0.8])
+    np.testing.assert_allclose(out.loc["a", "sd over seeds"], np.std([0.7, 0.8], ddof=1))
+    assert np.isnan(out.loc["b", "sd over seeds"]) and out.loc["b", "final"] == 0.7
