@@ -272,6 +272,12 @@ class LogisticRegression:
                     "(LogisticRegression(l2=10.0) or the default l2='auto')"
                 )
             step = torch.cholesky_solve(g.reshape(-1, 1), L).reshape(g.shape)
+            decrement = float((g * step).sum())  # squared Newton decrement: 2x the predicted decrease
+            if decrement <= 1e-15 * max(1.0, abs(float(J))):
+                # the predicted decrease is below the objective's rounding error: the line search
+                # cannot certify it, so take the full Newton step and stop (converged to precision)
+                self.theta_ = self.theta_ - step
+                break
             t = 1.0
             while True:  # backtracking (Armijo) line search
                 new = self.theta_ - t * step

@@ -130,6 +130,18 @@ def test_binary_model_converges_and_matches_sklearn():
     np.testing.assert_allclose(ours.predict_proba(Xva), sk.predict_proba(Xva), atol=1e-5)
 
 
+def test_newton_stops_at_rounding_precision_from_a_warm_start():
+    """An unreachable tolerance must not make Newton crawl through max_iter tiny line-search
+    steps: once the predicted decrease is below the objective's rounding error it stops."""
+    Xtr, ytr, Xva, _ = _data("wine")
+    cold = LogisticRegression(tol=0.0, max_iter=100).fit(Xtr, ytr)
+    assert cold.n_iter_ < 30 and cold.grad_norm_ < 1e-9
+    nudge = 1e-6 * torch.randn(cold.theta_.shape, generator=torch.Generator().manual_seed(0), dtype=cold.theta_.dtype)
+    warm = LogisticRegression(tol=0.0, max_iter=100).fit(Xtr, ytr, warm_start=cold.theta_ + nudge)
+    assert warm.n_iter_ < 5 and warm.grad_norm_ < 1e-9
+    np.testing.assert_allclose(warm.predict_proba(Xva), cold.predict_proba(Xva), atol=1e-10)
+
+
 def test_singular_hessian_is_a_clear_error():
     X = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
     y = np.array([0, 0, 1, 1])
