@@ -294,6 +294,7 @@ for name, (d, is_test) in sets.items():
 noisy = pd.concat(noisy_frames, ignore_index=True)
 g = sns.relplot(noisy, x="budget", y="accuracy", hue="method", col="dataset", row="variant", kind="line",
                 marker="o", errorbar=None, height=3, aspect=1.2, facet_kws={"sharey": False})
+g.set_titles("{col_name}, {row_name}")
 for (variant, name), ax in g.axes_dict.items():
     ax.axhline(noisy[(noisy.dataset == name) & (noisy.variant == variant)]["clean accuracy"].mean(),
                color="grey", ls=":", label="clean, untrimmed")
@@ -351,6 +352,7 @@ ablation_frames.append(fx.perturbation_ablation(*bank_split, ablation_budgets, n
 perturb = pd.concat(ablation_frames, ignore_index=True)
 g = sns.relplot(perturb, x="budget", y="change", hue="selection", col="perturbation", kind="line", marker="o",
                 height=3.2, aspect=1.2, facet_kws={"sharey": False})
+g.set_titles("{col_name}")
 g.set_ylabels("test accuracy change")
 plt.show()
 
