@@ -29,6 +29,12 @@ perturbs the embedding of sample ``i``.
 
 Approximations ([FI] §5, Algorithms 5-6): KFSVD (a K-FAC Hessian plus a rank-``k`` truncated
 SVD of every ``M_i``) and subsampling + a random forest that predicts FI ranks of the rest.
+
+Corruptions for the noisy sets ([FI] D.1) and the perturbation ablation ([FI] E.1, Table 7):
+white noise on the features of chosen rows, flipped binary feature columns, flipped labels;
+``perturbation_gradients`` / ``predicted_loss_change`` give the first-order effect of a
+feature perturbation on the validation loss (tested against refitting). Which samples to
+remove given FI or IV scores is :func:`lib.trimming.trim` (``rule="highest"`` for FI).
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .influence import solve_hessian, utility_influence
+from .influence import solve_hessian
 from .models import ArrayLike, LogisticRegression, as_labels, as_tensor
 
 # ---------------------------------------------------------------------- building blocks
@@ -164,6 +170,39 @@ def mean_loss_gradient(model: LogisticRegression, X_val: ArrayLike, y_val: Array
 
 
 # ---------------------------------------------------------------------- FI_util
+def _chunked_parts(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
+                   X_val: ArrayLike, y_val: ArrayLike, hessian: torch.Tensor | None, rank: int | None,
+                   chunk: int, with_metric: bool = True):
+    """Yield ``(a, B)`` per chunk of training samples: ``a`` (c, d) = ``d_omega L_V`` and
+    ``B`` (c, K, d) with ``G = B^T B`` (``None`` unless ``with_metric``)."""
+    _check_fitted(model)
+    y_t = as_labels(y_train)
+    Xt = as_tensor(X_train)
+    if Xt.shape[0] != len(y_t):
+        raise ValueError(f"X_train has {Xt.shape[0]} rows but y_train has {len(y_t)} labels")
+    H = model.hessian(Xt, y_t) if hessian is None else hessian
+    p, m = model.theta_.shape
+    P = p * m
+    Hinv = solve_hessian(H, torch.eye(P, dtype=H.dtype))
+    Hinv = 0.5 * (Hinv + Hinv.T)
+    u = Hinv @ mean_loss_gradient(model, X_val, y_val)  # (P,)
+    Hr = Hinv.reshape(P, p, m)  # Hinv[:, (j', k)]
+    Wt = _weights(model).T  # (m, d)
+    for s in range(0, len(y_t), chunk):
+        Xc, yc = Xt[s:s + chunk], y_t[s:s + chunk]
+        M = mixed_derivatives(model, Xc, yc)  # (c, P, d)
+        if rank is not None:
+            M = truncated(M, rank)
+        a = -torch.einsum("P,nPt->nt", u, M)  # (c, d)
+        if not with_metric:
+            yield a, None
+            continue
+        Q = torch.einsum("Pjk,nj->nPk", Hr, model.design(Xc))  # H^{-1} J_i^T, (c, P, m)
+        dz = Wt[None] - Q.transpose(1, 2) @ M  # (c, m, d)
+        A, prob = logprob_jacobian(model, Xc)
+        yield a, prob.sqrt()[:, :, None] * (A @ dz)
+
+
 def fi_util(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
             X_val: ArrayLike, y_val: ArrayLike, hessian: torch.Tensor | None = None,
             rank: int | None = None, chunk: int = 512, rtol: float = 1e-10) -> np.ndarray:
@@ -180,32 +219,34 @@ def fi_util(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
     chunk:
         Samples per batch (memory ``chunk * P * d``).
     """
-    _check_fitted(model)
-    y_t = as_labels(y_train)
-    Xt = as_tensor(X_train)
-    if Xt.shape[0] != len(y_t):
-        raise ValueError(f"X_train has {Xt.shape[0]} rows but y_train has {len(y_t)} labels")
-    H = model.hessian(Xt, y_t) if hessian is None else hessian
-    p, m = model.theta_.shape
-    P = p * m
-    Hinv = solve_hessian(H, torch.eye(P, dtype=H.dtype))
-    Hinv = 0.5 * (Hinv + Hinv.T)
-    u = Hinv @ mean_loss_gradient(model, X_val, y_val)  # (P,)
-    Hr = Hinv.reshape(P, p, m)  # Hinv[:, (j', k)]
-    Wt = _weights(model).T  # (m, d)
-    out = []
-    for s in range(0, len(y_t), chunk):
-        Xc, yc = Xt[s:s + chunk], y_t[s:s + chunk]
-        M = mixed_derivatives(model, Xc, yc)  # (c, P, d)
-        if rank is not None:
-            M = truncated(M, rank)
-        a = -torch.einsum("P,nPt->nt", u, M)  # (c, d)
-        Q = torch.einsum("Pjk,nj->nPk", Hr, model.design(Xc))  # H^{-1} J_i^T, (c, P, m)
-        dz = Wt[None] - Q.transpose(1, 2) @ M  # (c, m, d)
-        A, prob = logprob_jacobian(model, Xc)
-        B = prob.sqrt()[:, :, None] * (A @ dz)
-        out.append(fi_from_parts(a, B, rtol))
+    out = [fi_from_parts(a, B, rtol)
+           for a, B in _chunked_parts(model, X_train, y_train, X_val, y_val, hessian, rank, chunk)]
     return torch.cat(out).clamp_min(0.0).numpy()
+
+
+def perturbation_gradients(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
+                           X_val: ArrayLike, y_val: ArrayLike, chunk: int = 512) -> np.ndarray:
+    """``a_i = d_omega L_V(theta_hat(x_i + omega))`` at ``omega = 0`` ([FI] Eq. 2.2 / 3.1 with the
+    mean validation loss), shape ``(n_train, d)``: the first-order change of the validation loss
+    per unit shift of sample ``i``'s features, the model refitted (the numerator of ``FI_util``)."""
+    return torch.cat([a for a, _ in _chunked_parts(model, X_train, y_train, X_val, y_val, None, None,
+                                                   chunk, with_metric=False)]).numpy()
+
+
+def predicted_loss_change(a: np.ndarray, idx: ArrayLike, delta: np.ndarray) -> float:
+    """First-order prediction of ``L_V(refitted on perturbed data) - L_V(theta_hat)`` when the
+    features of training samples ``idx`` move by the rows of ``delta``: ``sum_i a_i . delta_i``.
+
+    With zero-mean noise ``delta_i ~ N(0, s^2 I)`` its expectation is 0 and its variance
+    ``s^2 sum_i ||a_i||^2``: noise changes the loss only through its spread (and second order).
+    """
+    a = np.asarray(a, dtype=float)
+    idx = np.asarray(idx, dtype=int)
+    delta = np.asarray(delta, dtype=float)
+    if delta.shape != (len(idx), a.shape[1]):
+        raise ValueError(f"delta must have one row per perturbed sample and {a.shape[1]} columns, "
+                         f"got {delta.shape} for {len(idx)} samples")
+    return float(np.einsum("nd,nd->", a[idx], delta))
 
 
 def fi_binary_closed_form(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
@@ -302,38 +343,49 @@ def fi_random_forest(model: LogisticRegression, X_train: ArrayLike, y_train: Arr
     return forest.predict(feats)
 
 
-# ---------------------------------------------------------------------- trimming rules
-def top_b(scores: ArrayLike, b: int) -> np.ndarray:
-    """Indices of the ``b`` largest scores (ties broken by the lower index), sorted by score."""
-    s = np.asarray(scores, dtype=float)
-    if not 0 <= b <= len(s):
-        raise ValueError(f"budget b={b} must be between 0 and the number of samples {len(s)}")
-    if np.isnan(s).any():
-        raise ValueError("scores contain NaN")
-    return np.argsort(-s, kind="stable")[:b]
+# ---------------------------------------------------------------------- corruptions ([FI] D.1, E.1)
+def _rows(idx: ArrayLike, n: int) -> np.ndarray:
+    idx = np.asarray(idx, dtype=int)
+    if idx.ndim != 1 or (idx.size and (idx.min() < 0 or idx.max() >= n)) or len(np.unique(idx)) != len(idx):
+        raise ValueError(f"idx must be distinct row indices in [0, {n}), got {idx!r}")
+    return idx
 
 
-def trim_fi(fi: ArrayLike, b: int) -> np.ndarray:
-    """[FI] Algorithm 3: remove the ``b`` samples with the largest ``FI_util``."""
-    return top_b(fi, b)
+def add_feature_noise(X: ArrayLike, idx: ArrayLike, variance: float, rng: np.random.Generator) -> np.ndarray:
+    """A copy of ``X`` with white noise ``N(0, variance)`` added to every feature of the rows
+    ``idx`` ([FI] D.1 "noisy" sets: 500 training samples, variance 0.1; E.1 / Table 7)."""
+    X = np.array(X, dtype=float)
+    if not variance >= 0:
+        raise ValueError(f"variance must be >= 0, got {variance}")
+    idx = _rows(idx, len(X))
+    X[idx] += np.sqrt(variance) * rng.standard_normal((len(idx), X.shape[1]))
+    return X
 
 
-def trim_iv(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
-            X_val: ArrayLike, y_val: ArrayLike, b: int) -> np.ndarray:
-    """IV baseline ([CH]): remove the ``b`` samples with the most negative utility influence
-    (``lib.influence.utility_influence``; negative = removing it lowers the validation loss)."""
-    return top_b(-utility_influence(model, X_train, y_train, X_val, y_val), b)
+def flip_binary_features(X: ArrayLike, idx: ArrayLike, n_columns: int, rng: np.random.Generator
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """A copy of ``X`` in which ``n_columns`` randomly chosen binary columns (exactly two distinct
+    values, e.g. -1/+1 raw or standardised) have their two values swapped in the rows ``idx``
+    ([FI] D.1, noisy CelebA: six attribute columns flipped). Returns ``(X_noisy, columns)``."""
+    X = np.array(X, dtype=float)
+    idx = _rows(idx, len(X))
+    levels = [np.unique(X[:, j]) for j in range(X.shape[1])]
+    binary = np.flatnonzero([len(v) == 2 for v in levels])
+    if n_columns > len(binary):
+        raise ValueError(f"asked to flip {n_columns} columns but X has only {len(binary)} binary columns")
+    cols = np.sort(rng.choice(binary, size=n_columns, replace=False))
+    for j in cols:
+        lo, hi = levels[j]
+        X[idx, j] = np.where(X[idx, j] == lo, hi, lo)
+    return X, cols
 
 
-def trim_random(n: int, b: int, rng: np.random.Generator) -> np.ndarray:
-    """Random trimming baseline: ``b`` indices drawn without replacement."""
-    if not 0 <= b <= n:
-        raise ValueError(f"budget b={b} must be between 0 and n={n}")
-    return rng.choice(n, size=b, replace=False)
-
-
-def keep_mask(n: int, removed: ArrayLike) -> np.ndarray:
-    """Boolean mask of the samples that stay after removing ``removed``."""
-    mask = np.ones(n, dtype=bool)
-    mask[np.asarray(removed, dtype=int)] = False
-    return mask
+def flip_labels(y: ArrayLike, idx: ArrayLike, n_classes: int, rng: np.random.Generator) -> np.ndarray:
+    """A copy of ``y`` whose labels at ``idx`` are replaced by a different class, drawn uniformly
+    among the other ``n_classes - 1`` (binary: ``1 - y``)."""
+    y = np.array(y, dtype=np.int64)
+    idx = _rows(idx, len(y))
+    if n_classes < 2 or y.min(initial=0) < 0 or y.max(initial=0) >= n_classes:
+        raise ValueError(f"labels must lie in 0..{n_classes - 1} with n_classes >= 2")
+    y[idx] = (y[idx] + rng.integers(1, n_classes, size=len(idx))) % n_classes
+    return y

@@ -91,24 +91,90 @@ def test_approximations_rank_like_exact_fi(K):
     assert spearmanr(exact, forest)[0] > 0.5
 
 
-def test_trimming_rules():
-    scores = np.array([0.1, 3.0, -2.0, 3.0, 0.5])
-    assert fi.top_b(scores, 3).tolist() == [1, 3, 4]
-    assert fi.trim_fi(scores, 0).size == 0
-    with pytest.raises(ValueError, match="budget"):
-        fi.top_b(scores, 6)
+def test_fi_needs_our_logistic_regression():
     X, y, Xv, yv = _data(2, seed=2)
-    model = LogisticRegression().fit(X, y)
-    from lib.influence import utility_influence
-
-    iv = utility_influence(model, X, y, Xv, yv)
-    removed = fi.trim_iv(model, X, y, Xv, yv, 5)
-    assert set(removed) == set(np.argsort(iv)[:5])
-    r = fi.trim_random(len(y), 10, np.random.default_rng(0))
-    assert len(set(r)) == 10
-    assert fi.keep_mask(len(y), removed).sum() == len(y) - 5
     with pytest.raises(TypeError, match="LogisticRegression"):
         fi.fi_util(object(), X, y, Xv, yv)
+
+
+def test_perturbation_gradients_are_the_numerator_of_fi(fitted):
+    K, model, X, y, Xv, yv = fitted
+    D = fi.dtheta_domega(model, X, y)
+    a_direct = torch.einsum("P,nPt->nt", fi.mean_loss_gradient(model, Xv, yv), D).numpy()
+    np.testing.assert_allclose(fi.perturbation_gradients(model, X, y, Xv, yv, chunk=13), a_direct,
+                               rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_predicted_loss_change_matches_refitting_on_perturbed_features(K):
+    """Move the features of several samples at once, refit, compare the change of the mean
+    validation loss with sum_i a_i . delta_i (first order: error shrinks like scale^2)."""
+    X, y, Xv, yv = _data(K, seed=7)
+    model = LogisticRegression(tol=1e-11).fit(X, y)
+    a = fi.perturbation_gradients(model, X, y, Xv, yv)
+    idx = np.array([3, 11, 40])
+    direction = np.random.default_rng(0).normal(size=(3, X.shape[1]))
+
+    def actual(scale):
+        Xp = X.copy()
+        Xp[idx] += scale * direction
+        refit = model.clone().fit(Xp, y, n_classes=K, warm_start=model.theta_)
+        with torch.no_grad():
+            return float(refit.loss(torch.as_tensor(Xv), yv).mean() - model.loss(torch.as_tensor(Xv), yv).mean())
+
+    errs = []
+    for scale in (1e-2, 1e-3):
+        pred = fi.predicted_loss_change(a, idx, scale * direction)
+        assert abs(pred) > 0
+        errs.append(abs(actual(scale) - pred))
+        assert np.isclose(actual(scale), pred, rtol=5e-2)
+    assert errs[1] < errs[0] / 30  # second-order remainder
+    with pytest.raises(ValueError, match="one row per perturbed sample"):
+        fi.predicted_loss_change(a, idx, direction[:2])
+
+
+def test_fi_is_the_largest_loss_change_per_unit_of_metric():
+    """FI_i = sup_w (a_i w)^2 / (w^T G_i w) over the row space of G_i (generalised Rayleigh
+    quotient): no random direction exceeds it and the maximiser G^+ a attains it."""
+    X, y, Xv, yv = _data(3, seed=9)
+    model = LogisticRegression().fit(X, y)
+    a = fi.perturbation_gradients(model, X, y, Xv, yv)
+    G = fi.metric_tensor(model, X, y).numpy()
+    values = fi.fi_util(model, X, y, Xv, yv)
+    rng = np.random.default_rng(0)
+    for i in (0, 5, 17):
+        Gp = np.linalg.pinv(G[i], rcond=1e-10, hermitian=True)
+        W = rng.normal(size=(500, X.shape[1])) @ (G[i] @ Gp)  # directions inside the row space
+        quotient = (W @ a[i]) ** 2 / np.einsum("nd,de,ne->n", W, G[i], W)
+        assert quotient.max() <= values[i] * (1 + 1e-8)
+        w = Gp @ a[i]
+        assert np.isclose((w @ a[i]) ** 2 / (w @ G[i] @ w), values[i], rtol=1e-6)
+
+
+def test_corruptions():
+    rng = np.random.default_rng(0)
+    X = np.where(np.random.default_rng(1).random((50, 4)) < 0.5, -1.0, 1.0)
+    X[:, 3] = np.arange(50)  # not binary
+    idx = np.array([2, 7, 9])
+    noisy = fi.add_feature_noise(X, idx, 0.1, rng)
+    changed = np.flatnonzero((noisy != X).any(1))
+    assert changed.tolist() == idx.tolist()
+    big = fi.add_feature_noise(np.zeros((20000, 1)), np.arange(20000), 0.1, rng)
+    assert abs(big.var() - 0.1) < 0.005
+    flipped, cols = fi.flip_binary_features(X, idx, 2, rng)
+    assert len(cols) == 2 and 3 not in cols
+    assert (flipped[np.ix_(idx, cols)] == -X[np.ix_(idx, cols)]).all()
+    assert np.array_equal(np.delete(flipped, idx, 0), np.delete(X, idx, 0))
+    with pytest.raises(ValueError, match="only 3 binary columns"):
+        fi.flip_binary_features(X, idx, 4, rng)
+    y = np.array([0, 1, 2, 1, 0, 2])
+    y2 = fi.flip_labels(y, [0, 1, 2], 3, rng)
+    assert (y2[:3] != y[:3]).all() and (y2[3:] == y[3:]).all() and y2.max() <= 2
+    assert fi.flip_labels(np.array([0, 1, 1]), [1, 2], 2, rng).tolist() == [0, 0, 0]
+    with pytest.raises(ValueError, match="distinct row indices"):
+        fi.add_feature_noise(X, [1, 1], 0.1, rng)
+    with pytest.raises(ValueError, match="labels must lie"):
+        fi.flip_labels(y, [0], 2, rng)
 
 
 def test_randomised_truncated_svd_matches_exact_svd():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lib.trimming import trim
+from lib.trimming import random_trim, trim
 
 
 def test_hand_made():
@@ -40,3 +40,60 @@ def test_errors():
         trim(np.zeros(3), -1)
     with pytest.raises(ValueError, match="NaN"):
         trim(np.array([np.nan]), 1)
+
+
+def test_highest_and_lowest_remove_exactly_budget():
+    s = np.array([0.1, 3.0, -2.0, 3.0, 0.5])
+    assert trim(s, 3, "highest").removed.tolist() == [1, 3, 4]  # ties: lower index first
+    assert trim(s, 2, "lowest").removed.tolist() == [2, 0]  # positive scores go too
+    assert trim(s, 0, "highest").removed.size == 0
+    assert trim(s, 5, "lowest").kept.size == 0
+    with pytest.raises(ValueError, match="larger than the number of samples"):
+        trim(s, 6, "highest")
+    with pytest.raises(ValueError, match="rule"):
+        trim(s, 1, "largest")
+
+
+def test_property_highest(rng):
+    for _ in range(100):
+        n = int(rng.integers(1, 30))
+        s = rng.normal(size=n)
+        b = int(rng.integers(0, n + 1))
+        r = trim(s, b, "highest")
+        assert len(r.removed) == b and np.all(np.diff(s[r.removed]) <= 0)
+        if 0 < b < n:
+            assert s[r.removed].min() >= s[r.kept].max()
+        assert r.keep_mask.sum() == n - b and not r.keep_mask[r.removed].any()
+
+
+def test_random_trim(rng):
+    r = random_trim(20, 7, rng)
+    assert len(set(r.removed.tolist())) == 7 and len(r.kept) == 13
+    assert random_trim(20, 7, np.random.default_rng(3)).removed.tolist() == \
+        random_trim(20, 7, np.random.default_rng(3)).removed.tolist()
+    with pytest.raises(ValueError, match="larger"):
+        random_trim(3, 4, rng)
+
+
+def test_iv_rule_removes_the_samples_whose_removal_lowers_the_validation_loss_most():
+    """The [CH] rule on exact influence: the removed sample's actual LOO effect on the
+    validation loss is the most negative one (checked by retraining)."""
+    import torch
+
+    from lib.influence import loo_effect, utility_influence
+    from lib.models import LogisticRegression
+
+    g = np.random.default_rng(4)
+    X = g.normal(size=(40, 2))
+    y = (X[:, 0] + 0.8 * g.normal(size=40) > 0).astype(int)
+    y[:4] = 1 - y[:4]  # a few flipped labels
+    Xv = g.normal(size=(200, 2))
+    yv = (Xv[:, 0] > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    I = utility_influence(model, X, y, Xv, yv)
+    r = trim(I, 3)
+    assert (I[r.removed] < 0).all()
+    Xv_t = torch.as_tensor(Xv)
+    val_loss = lambda m, th: m.loss(Xv_t, yv, th).sum()  # noqa: E731
+    actual = loo_effect(model, X, y, range(len(y)), [val_loss])[:, 0]
+    assert set(np.argsort(actual)[:3]) == set(r.removed.tolist())

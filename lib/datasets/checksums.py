@@ -26,7 +26,7 @@ class ChecksumError(ValueError):
 
 @functools.cache
 def load_registry(path: Path = REGISTRY_PATH) -> dict[str, Any]:
-    """The parsed ``data/registry.yaml`` (cached; sections ``debian`` and ``full``)."""
+    """The parsed ``data/registry.yaml`` (cached; sections ``debian``, ``pypi`` and ``full``)."""
     with open(path, encoding="utf-8") as fh:
         return yaml.safe_load(fh)
 
