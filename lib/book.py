@@ -29,6 +29,7 @@ def setup_plots() -> None:
         pass
 
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    pd.set_option("display.max_colwidth", None)  # claims and notes are sentences: never cut them
     matplotlib.rcParams.update({"figure.dpi": 90, "savefig.dpi": 90, "figure.autolayout": True})
     try:
         from matplotlib_inline.backend_inline import set_matplotlib_formats

@@ -50,7 +50,6 @@ from lib.preprocessing import standardise
 # one BLAS thread: the matrices here are tiny and thread spinning only slows them down
 rng = lib.reproducibility.setup(seed, threads=1)
 lib.book.setup_plots()
-pd.set_option("display.max_colwidth", None)  # show the claims table's notes in full
 lib.book.parameters_table(globals(), "04_fi_trimming")
 
 # %% [markdown]
