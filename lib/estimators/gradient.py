@@ -34,7 +34,7 @@ vector's per-sample loss gradients (``model.per_sample_grads``), the gradient of
 layer (:func:`last_layer_inputs`, for representer points). ``lib.models.LogisticRegression``
 provides them in closed form (per-sample gradients ``x_i ⊗ r_i``); the one-hidden-layer
 :class:`lib.estimators.mlp.MLP` provides them with ``torch.func`` (``vmap(grad)``, ``hessian``,
-``jvp(grad)``). Everything is vectorised over samples: dot products with per-sample gradients
+``grad`` of ``grad . v``). Everything is vectorised over samples: dot products with per-sample gradients
 are matrix products.
 
 On a non-convex model ``H`` need not be positive definite: the static estimators that invert it
@@ -98,8 +98,8 @@ def hessian_vector_product(model: Model, X: np.ndarray, y: np.ndarray | None = N
 
     Logistic regression: ``H v = X^T (S ⊙ (X V)) + l2 * mask ⊙ V`` (+ the softmax null-direction
     term of ``LogisticRegression.hessian``), with ``S`` the per-sample logit curvature: ``O(n p)``
-    per product. Other models (the MLP): forward-over-reverse ``torch.func.jvp`` of the gradient
-    (``model.hvp``; their Hessian depends on the labels, so ``y`` is required). Accepts
+    per product. Other models (the MLP): ``model.hvp``, reverse-over-reverse ``torch.func``
+    (their Hessian depends on the labels, so ``y`` is required). Accepts
     ``(n_params,)`` or ``(n_params, k)`` blocks of vectors.
     """
     if not isinstance(model, LogisticRegression):

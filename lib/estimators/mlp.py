@@ -21,8 +21,9 @@ for exact ground truth on both counts:
   On a CPU this is ~10x faster than ``torch.func.vmap(torch.func.hessian(...))`` and than looping
   ``torch.optim.LBFGS`` fits.
 * The estimators' view of the fitted model -- per-sample gradients, loss gradients, Hessian,
-  Hessian-vector products -- is ``torch.func`` (``vmap(grad)``, ``hessian``, ``jvp(grad)``) on one
-  pure function of the flat parameter vector, so :mod:`lib.estimators.gradient` runs unchanged.
+  Hessian-vector products -- is ``torch.func`` (``vmap(grad)``, ``hessian``, ``grad`` of
+  ``grad . v``) on one pure function of the flat parameter vector, so
+  :mod:`lib.estimators.gradient` runs unchanged.
 * :class:`MLPTask` -- a :class:`~lib.estimators.Task` whose ``fit(weights, seed)`` retrains the
   MLP from the seed's initialisation, and :func:`expected_loo`, ``E_s[U(D, s) - U(D \\ {i}, s)]``
   over training seeds with the *same* seed for each with/without pair ([S] §3 item 5, [KS21]).
@@ -37,12 +38,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch.func import grad, hessian, jvp, vmap
+from torch.func import grad, hessian, vmap
 
 from ..models import ArrayLike, as_labels, as_tensor
 from . import Task
+from .gradient import GRADIENT_ESTIMATORS
+from .valuation import banzhaf_msr, downsampling, knn_shapley_task, tmc_shapley
 
-__all__ = ["ACTIVATIONS", "MLP", "MLPTask", "expected_loo"]
+__all__ = ["ACTIVATIONS", "MLP", "MLPTask", "MLP_ESTIMATORS", "expected_loo"]
 
 ACTIVATIONS = ("tanh", "relu")
 _DTYPE = torch.float64
@@ -280,19 +283,19 @@ class MLP:
 
     def hvp(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
             theta: torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
-        """``v -> H v`` by forward-over-reverse differentiation (``torch.func.jvp`` of ``grad``),
-        without forming ``H``. Accepts ``(n_params,)`` or ``(n_params, k)`` blocks of vectors."""
+        """``v -> H v`` without forming ``H``: reverse-over-reverse ``torch.func.grad(grad(J) . v)``
+        (Pearlmutter's trick; on a CPU about 3x faster here than forward-over-reverse ``jvp(grad)``).
+        Accepts ``(n_params,)`` or ``(n_params, k)`` blocks of vectors (``vmap`` over the columns)."""
         Xa = self._design(X)
         Y, w, th = self._targets(y), self._weights(sample_weight, len(Xa)), self._theta(theta)
         g = grad(lambda t: self._objective(t, Xa, Y, w))
         u = self.null_direction()
         c = None
-        if u is not None:  # the same constant as hessian(): the mean diagonal, from P products
-            diag = vmap(lambda e: jvp(g, (th,), (e,))[1] @ e)(torch.eye(len(th), dtype=_DTYPE))
-            c = diag.mean().clamp_min(1.0)
+        if u is not None:  # the same constant as hessian(): the mean diagonal of the objective's Hessian
+            c = hessian(self._objective)(th, Xa, Y, w).diagonal().mean().clamp_min(1.0)
 
         def one(v: torch.Tensor) -> torch.Tensor:
-            return jvp(g, (th,), (v,))[1]
+            return grad(lambda t: g(t) @ v)(th)
 
         def hv(v: torch.Tensor) -> torch.Tensor:
             out = one(v) if v.ndim == 1 else vmap(one, in_dims=1, out_dims=1)(v)
@@ -609,3 +612,16 @@ def expected_loo(task: MLPTask, seeds: Sequence[int], *, indices: np.ndarray | N
             per_seed[k, idx] = U[0] - U[1:]
     mean = per_seed.mean(0)
     return (mean, per_seed) if return_per_seed else mean
+
+
+#: The estimators that apply to the MLP task, by short name (common call shape, positive = helps):
+#: every gradient-based one (static ones at ``task.model``, dynamic ones along their own SGD run from
+#: the same initialisation), the retraining-based ones at one training seed (batched retraining), and
+#: kNN-Shapley on the hidden-layer embedding.
+MLP_ESTIMATORS: dict[str, Callable[..., np.ndarray]] = {
+    **GRADIENT_ESTIMATORS,
+    "downsampling": downsampling,
+    "tmc_shapley": tmc_shapley,
+    "banzhaf_msr": banzhaf_msr,
+    "knn_shapley": knn_shapley_task,
+}
