@@ -32,9 +32,10 @@ for exact ground truth on both counts:
 from __future__ import annotations
 
 import numbers
+import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -45,7 +46,7 @@ from . import Task
 from .gradient import GRADIENT_ESTIMATORS
 from .valuation import banzhaf_msr, downsampling, knn_shapley_task, tmc_shapley
 
-__all__ = ["ACTIVATIONS", "MLP", "MLPTask", "MLP_ESTIMATORS", "expected_loo"]
+__all__ = ["ACTIVATIONS", "MLP", "MLPTask", "MLP_ESTIMATORS", "expected_loo", "l2_sweep", "seed_agreement"]
 
 ACTIVATIONS = ("tanh", "relu")
 _DTYPE = torch.float64
@@ -613,6 +614,64 @@ def expected_loo(task: MLPTask, seeds: Sequence[int], *, indices: np.ndarray | N
     mean = per_seed.mean(0)
     return (mean, per_seed) if return_per_seed else mean
 
+
+
+def _pairwise_mean_corr(rows: np.ndarray) -> float:
+    """Mean Pearson correlation over all pairs of rows (``nan`` for fewer than two rows)."""
+    if len(rows) < 2:
+        return float("nan")
+    c = np.corrcoef(rows)
+    return float(c[np.triu_indices(len(rows), 1)].mean())
+
+
+def seed_agreement(scores: np.ndarray, loo_same_seed: np.ndarray, loo_other_seeds: np.ndarray) -> dict[str, float]:
+    """How an estimate computed at one training seed relates to retraining ground truths.
+
+    ``loo_same_seed`` ``(n,)``: LOO of the seed the estimate was computed at; ``loo_other_seeds``
+    ``(S, n)``: LOO of ``S`` other seeds, whose mean is an independent estimate of the expected LOO.
+    Returns Pearson/Spearman correlations of ``scores`` with both, the same for the single-seed LOO
+    against the other seeds' mean (how well *one* retraining run estimates the expectation), and the
+    mean pairwise correlation between single-seed LOO vectors (1 = retraining is not noisy).
+    """
+    from scipy import stats
+
+    other = np.asarray(loo_other_seeds, dtype=float)
+    mean = other.mean(0)
+    return {
+        "pearson_if_loo_same_seed": float(np.corrcoef(scores, loo_same_seed)[0, 1]),
+        "pearson_if_expected_loo": float(np.corrcoef(scores, mean)[0, 1]),
+        "spearman_if_expected_loo": float(stats.spearmanr(scores, mean)[0]),
+        "pearson_loo_same_seed_expected_loo": float(np.corrcoef(loo_same_seed, mean)[0, 1]),
+        "seed_to_seed_loo_pearson": _pairwise_mean_corr(np.vstack([loo_same_seed, other])),
+    }
+
+
+def l2_sweep(task: MLPTask, l2_values: Sequence[float], n_seeds: int, damping: float = 0.0) -> "pandas.DataFrame":  # noqa: F821
+    """Influence functions against retraining as the penalty weakens (Basu et al.'s weight-decay
+    finding, [S] §5.1.1.2): for each ``l2`` the task's MLP is retrained, the exact influence function
+    is computed at the task's seed and compared (:func:`seed_agreement`) with that seed's LOO and with
+    the expected LOO over ``n_seeds - 1`` further seeds. Also reports the smallest Hessian eigenvalue
+    and the validation accuracy. One row per ``l2``; ``seconds`` is the wall time of the row.
+    """
+    import pandas as pd
+
+    from .gradient import influence_exact
+
+    if int(n_seeds) < 2:
+        raise ValueError(f"n_seeds must be >= 2 (one for the influence function's seed, one or more for "
+                         f"the expectation), got {n_seeds!r}")
+    rows = []
+    for l2 in l2_values:
+        t0 = time.perf_counter()
+        t = replace(task, l2=float(l2), _full=None)
+        seeds = [t.seed + k for k in range(int(n_seeds))]
+        _, per = expected_loo(t, seeds, return_per_seed=True)
+        IF = influence_exact(t, damping=damping)
+        H = t.model.hessian(t.X_train, t.y_train)
+        rows.append({"l2": float(l2), **seed_agreement(IF, per[0], per[1:]),
+                     "min_hessian_eigenvalue": float(torch.linalg.eigvalsh(H)[0]),
+                     "val_accuracy": t.model.score(t.X_val, t.y_val), "seconds": time.perf_counter() - t0})
+    return pd.DataFrame(rows).set_index("l2")
 
 #: The estimators that apply to the MLP task, by short name (common call shape, positive = helps):
 #: every gradient-based one (static ones at ``task.model``, dynamic ones along their own SGD run from
