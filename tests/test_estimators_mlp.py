@@ -321,3 +321,29 @@ def test_bad_input_gives_clear_errors(strong):
         M.expected_loo(strong, [])
     with pytest.raises(ValueError, match="labels"):
         G.hessian_vector_product(strong.model, strong.X_train)
+
+
+def test_chunked_training_and_sweep_helpers(strong):
+    t = strong
+    W = np.ones((5, t.n_train))
+    W[np.arange(1, 5), np.arange(4)] = 0.0
+    m = t.make_model()
+    whole, _, _ = m.fit_many(t.X_train, t.y_train, W, seed=1)
+    chunked, gn, it = m.fit_many(t.X_train, t.y_train, W, seed=1, chunk=2)
+    np.testing.assert_allclose(chunked, whole, atol=1e-10)
+    assert (gn <= t.tol).all() and (it > 0).all()
+    with pytest.raises(ValueError, match="chunk"):
+        m.fit_many(t.X_train, t.y_train, W, chunk=0)
+    # seed_agreement: a perfect estimate of the expectation, computed from noisy per-seed rows
+    rng = np.random.default_rng(0)
+    truth = rng.standard_normal(50)
+    others = truth + 0.1 * rng.standard_normal((3, 50))
+    r = M.seed_agreement(truth, others[0], others)
+    assert r["pearson_if_expected_loo"] > 0.99 and r["seed_to_seed_loo_pearson"] > 0.98
+    assert r["pearson_loo_same_seed_expected_loo"] > 0.98
+    # the sweep on the tiny task: strong penalty = unique minimum, IF ~ LOO
+    sweep = M.l2_sweep(t, [10.0], n_seeds=2)
+    assert sweep.loc[10.0, "seed_to_seed_loo_pearson"] > 0.999
+    assert sweep.loc[10.0, "pearson_if_loo_same_seed"] >= 0.99 and sweep.loc[10.0, "min_hessian_eigenvalue"] > 0
+    with pytest.raises(ValueError, match="n_seeds"):
+        M.l2_sweep(t, [1.0], n_seeds=1)

@@ -322,7 +322,7 @@ class MLP:
         return self
 
     def fit_many(self, X: ArrayLike, y: ArrayLike, weights: ArrayLike, n_classes: int | None = None,
-                 seed: int = 0, warm_start: torch.Tensor | None = None
+                 seed: int = 0, warm_start: torch.Tensor | None = None, chunk: int = 256
                  ) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
         """Train ``M`` models at once, one per row of ``weights`` ``(M, n)`` (0 = sample removed).
 
@@ -334,7 +334,8 @@ class MLP:
         interact, so a batch gives the same models as separate :meth:`fit` calls (to round-off).
 
         Returns ``(thetas (M, n_params), final gradient norms (M,), iterations (M,))``; a warning
-        says how many models did not reach ``tol`` within ``max_iter``.
+        says how many models did not reach ``tol`` within ``max_iter``. At most ``chunk`` models are
+        trained together (memory: ``chunk * n * n_params`` Jacobian entries and ``chunk`` Hessians).
         """
         Xa = self._design(X)
         y_t = as_labels(y)
@@ -356,12 +357,17 @@ class MLP:
             theta = as_tensor(warm_start).reshape(M, -1).clone()
             if theta.shape[1] != self.n_params:
                 raise ValueError(f"warm_start has {theta.shape[1]} parameters, the MLP has {self.n_params}")
-        theta, gnorm, iters = _levenberg_marquardt(self, Xa, Y, W, theta)
+        if int(chunk) < 1:
+            raise ValueError(f"chunk must be >= 1, got {chunk!r}")
+        parts = [_levenberg_marquardt(self, Xa, Y, W[a:a + int(chunk)], theta[a:a + int(chunk)])
+                 for a in range(0, M, int(chunk))]
+        theta = torch.cat([p[0] for p in parts])
+        gnorm = np.concatenate([p[1] for p in parts])
+        iters = np.concatenate([p[2] for p in parts])
         bad = int((gnorm > self.tol).sum())
         if bad:
             warnings.warn(f"{bad} of {M} MLP fits did not reach ||grad|| <= {self.tol:g} in {self.max_iter} "
                           f"iterations (largest {gnorm.max():.2g}); raise max_iter or l2", RuntimeWarning, stacklevel=2)
-        self.theta_ = theta[0].clone() if M == 1 else self.theta_
         return theta, gnorm, iters
 
     # ------------------------------------------------------------------ batched closed forms (training)
