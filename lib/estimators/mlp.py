@@ -18,8 +18,9 @@ for exact ground truth on both counts:
 * :meth:`MLP.fit_many` trains ``M`` such models (one weight vector each: leave-one-out masks,
   random subsets) *at once*: the objective's gradient and exact Hessian are batched closed forms
   (checked against ``torch.func`` in the tests), and the ``M`` Cholesky solves are one batched call.
-  On a CPU this is ~10x faster than ``torch.func.vmap(torch.func.hessian(...))`` and than looping
-  ``torch.optim.LBFGS`` fits.
+  Measured on one CPU core (101 leave-one-out models, 8 hidden units): per iteration about 5x
+  faster than ``torch.func.vmap(torch.func.hessian(...))``, and the whole batch about 2x faster
+  than 101 separate ``torch.optim.LBFGS`` fits that stop at a 40x looser gradient norm.
 * The estimators' view of the fitted model -- per-sample gradients, loss gradients, Hessian,
   Hessian-vector products -- is ``torch.func`` (``vmap(grad)``, ``hessian``, ``grad`` of
   ``grad . v``) on one pure function of the flat parameter vector, so
@@ -78,7 +79,8 @@ class MLP:
     tol:
         Training stops when the Euclidean norm of the objective's gradient is below ``tol``.
     max_iter:
-        Maximum number of damped Newton steps (tries with a rejected step count too).
+        Maximum number of damped Newton iterations (Hessian evaluations; a rejected step is retried
+        on the same Hessian with more damping).
 
     The flat parameter vector is ``[vec(U), vec(V)]`` (row-major) with ``U = [W1; b1]`` of shape
     ``(d + 1, hidden)`` and ``V = [W2; b2]`` of shape ``(hidden + 1, m)``; ``m = 1`` logit for two
@@ -621,7 +623,6 @@ def expected_loo(task: MLPTask, seeds: Sequence[int], *, indices: np.ndarray | N
     return (mean, per_seed) if return_per_seed else mean
 
 
-
 def _pairwise_mean_corr(rows: np.ndarray) -> float:
     """Mean Pearson correlation over all pairs of rows (``nan`` for fewer than two rows)."""
     if len(rows) < 2:
@@ -635,9 +636,10 @@ def seed_agreement(scores: np.ndarray, loo_same_seed: np.ndarray, loo_other_seed
 
     ``loo_same_seed`` ``(n,)``: LOO of the seed the estimate was computed at; ``loo_other_seeds``
     ``(S, n)``: LOO of ``S`` other seeds, whose mean is an independent estimate of the expected LOO.
-    Returns Pearson/Spearman correlations of ``scores`` with both, the same for the single-seed LOO
-    against the other seeds' mean (how well *one* retraining run estimates the expectation), and the
-    mean pairwise correlation between single-seed LOO vectors (1 = retraining is not noisy).
+    Returns the Pearson correlation of ``scores`` with the same-seed LOO, Pearson and Spearman with
+    the other seeds' mean, the Pearson correlation of the single-seed LOO with that mean (how well
+    *one* retraining run estimates the expectation), and the mean pairwise Pearson correlation
+    between all single-seed LOO vectors (1 = retraining is not noisy).
     """
     from scipy import stats
 
