@@ -44,3 +44,19 @@ def test_actual_loo_matches_plain_retraining_and_run_estimators_times(rng):
     assert tab.loc["loo", "spearman_loo"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="shape"):
         benchmark.run_estimators(task, {"bad": lambda t, r: np.zeros(3)}, rng)
+
+
+def test_table_against_several_ground_truths(rng):
+    X = rng.standard_normal((30, 3))
+    y = (X[:, 0] + 0.5 * rng.standard_normal(30) > 0).astype(int)
+    task = Task(X, y, X[:20], y[:20])
+    a = rng.standard_normal(30)
+    comp = benchmark.run_estimators(task, {"a": lambda t, r: a, "neg": lambda t, r: -a}, rng)
+    tab = comp.table(None, np.array([0, 1]), {"self": np.abs(a)}, references={"truth": a})
+    assert "pearson_loo" not in tab and tab.loc["a", "pearson_truth"] == pytest.approx(1.0)
+    assert tab.loc["neg", "spearman_truth"] == pytest.approx(-1.0)
+    assert np.isnan(tab.loc["self", "pearson_truth"]) and np.isfinite(tab.loc["self", "detection_auc"])
+    both = comp.table(a, np.array([0, 1]), references={"truth": -a})
+    assert both.loc["a", "pearson_loo"] == pytest.approx(1.0) and both.loc["a", "pearson_truth"] == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="ground truth"):
+        comp.table(None, np.array([0, 1]))

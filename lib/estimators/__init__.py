@@ -5,6 +5,11 @@ Every estimator is a function ``estimator(task, rng, **options) -> np.ndarray`` 
 ``U = -(summed validation loss)``, signed so that **positive = the sample helps** (it matches
 ``lib.influence.utility_influence`` and actual leave-one-out ``U(D) - U(D without i)``).
 Retraining-based estimators call ``task.fit``; gradient-based ones use ``task.model``.
+
+Two tasks: :class:`Task` (L2 logistic regression, convex: retraining is exact and deterministic)
+and :class:`lib.estimators.mlp.MLPTask` (a one-hidden-layer MLP, non-convex: retraining depends on
+a training seed, and the ground truth is the expected leave-one-out over seeds,
+:func:`lib.estimators.mlp.expected_loo`).
 """
 
 from __future__ import annotations
@@ -57,3 +62,7 @@ class Task:
     def utility(self, model: LogisticRegression) -> float:
         """``U = -(summed validation loss)``: higher is better."""
         return -float(model.loss(self.X_val, self.y_val).sum())
+
+    def embedding(self, X: np.ndarray) -> np.ndarray:
+        """The representation a kNN surrogate works on (kNN-Shapley): the raw features here."""
+        return np.asarray(X, dtype=float)

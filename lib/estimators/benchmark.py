@@ -53,7 +53,13 @@ def flip_labels(y: np.ndarray, fraction: float, n_classes: int, rng: np.random.G
 
 def actual_loo(task: Task, threads: int | None = 1) -> np.ndarray:
     """Ground truth: ``U(D) - U(D without i)`` by retraining to convergence (warm-started Newton),
-    via :func:`lib.influence.loo_effect` on the summed validation loss."""
+    via :func:`lib.influence.loo_effect` on the summed validation loss. On an ``MLPTask``: seeded
+    retraining from the task's seed (:func:`lib.estimators.mlp.expected_loo` with one seed)."""
+    if hasattr(task, "utilities"):
+        from .mlp import expected_loo
+
+        with torch_threads(threads):
+            return expected_loo(task, [task.seed])
     f = lambda m, th: m.loss(task.X_val, task.y_val, th).sum()  # noqa: E731
     with torch_threads(threads):
         return loo_effect(task.model, task.X_train, task.y_train, range(task.n_train), [f])[:, 0]
@@ -93,22 +99,34 @@ class Run:
 class Comparison:
     runs: dict[str, Run] = field(default_factory=dict)
 
-    def table(self, loo: np.ndarray, flipped: np.ndarray,
-              self_scores: Mapping[str, np.ndarray] | None = None) -> "pandas.DataFrame":  # noqa: F821
-        """One row per estimator: Spearman/Pearson with actual LOO, detection AUC, seconds, peak MiB."""
+    def table(self, loo: np.ndarray | None, flipped: np.ndarray,
+              self_scores: Mapping[str, np.ndarray] | None = None,
+              references: Mapping[str, np.ndarray] | None = None) -> "pandas.DataFrame":  # noqa: F821
+        """One row per estimator: Spearman/Pearson with actual LOO, detection AUC, seconds, peak MiB.
+
+        ``references`` adds ``spearman_<name>``/``pearson_<name>`` columns against further ground
+        truths (e.g. single-seed and expected LOO of a non-convex model); ``loo=None`` leaves out
+        the ``loo`` columns.
+        """
         import pandas as pd
 
+        refs = ({} if loo is None else {"loo": loo}) | dict(references or {})
+        if not refs:
+            raise ValueError("need a ground truth: pass loo or references")
         rows = []
         for name, run in self.runs.items():
             v = run.values
-            rows.append({"estimator": name,
-                         "spearman_loo": float(stats.spearmanr(v, loo)[0]),
-                         "pearson_loo": float(stats.pearsonr(v, loo)[0]),
-                         "detection_auc": detection_curve(v, flipped)[2],
+            row = {"estimator": name}
+            for r, ref in refs.items():
+                row[f"spearman_{r}"] = float(stats.spearmanr(v, ref)[0])
+                row[f"pearson_{r}"] = float(stats.pearsonr(v, ref)[0])
+            rows.append({**row, "detection_auc": detection_curve(v, flipped)[2],
                          "seconds": run.seconds, "peak_mib": run.peak_mib})
         for name, s in (self_scores or {}).items():
-            rows.append({"estimator": name, "spearman_loo": np.nan, "pearson_loo": np.nan,
-                         "detection_auc": detection_curve(s, flipped, lowest_first=False)[2],
+            row = {"estimator": name}
+            for r in refs:
+                row[f"spearman_{r}"] = row[f"pearson_{r}"] = np.nan
+            rows.append({**row, "detection_auc": detection_curve(s, flipped, lowest_first=False)[2],
                          "seconds": np.nan, "peak_mib": np.nan})
         return pd.DataFrame(rows).set_index("estimator")
 

@@ -27,14 +27,26 @@ Dynamic estimators (a trajectory of mini-batch SGD, :func:`train_sgd`):
 * :func:`gas` -- renormalised TracInCP, gradient aggregated similarity ([S] Eq. 67).
 * :func:`hydra_fast` -- Chen et al.'s fast HyDRA: hypergradients without Hessian terms ([S] Alg. 4, Eq. 61).
 
-Everything is vectorised over samples: per-sample gradients of a linear model are
-``x_i ⊗ r_i`` (``lib.models``), and dot products with them are matrix products.
+Model-agnostic: every estimator reads the model through a small interface -- the flat parameter
+vector's per-sample loss gradients (``model.per_sample_grads``), the gradient of a summed loss
+(:func:`loss_gradient`), the objective's Hessian (``model.hessian``) and Hessian-vector products
+(:func:`hessian_vector_product`), the penalty mask and ``l2_``, and the inputs of the last linear
+layer (:func:`last_layer_inputs`, for representer points). ``lib.models.LogisticRegression``
+provides them in closed form (per-sample gradients ``x_i ⊗ r_i``); the one-hidden-layer
+:class:`lib.estimators.mlp.MLP` provides them with ``torch.func`` (``vmap(grad)``, ``hessian``,
+``grad`` of ``grad . v``). Everything is vectorised over samples: dot products with per-sample gradients
+are matrix products.
+
+On a non-convex model ``H`` need not be positive definite: the static estimators that invert it
+take ``damping`` (``H + damping I``, Koh & Liang's dampening, [S] §5.1.1.2); with ``damping=0`` a
+non-positive-definite ``H`` is an error that says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 import torch
@@ -43,32 +55,57 @@ from ..influence import solve_hessian, utility_influence
 from ..models import LogisticRegression, as_labels, as_tensor
 from . import Task
 
+if TYPE_CHECKING:
+    from .mlp import MLP
+
+#: A model the estimators can read: ``LogisticRegression`` (closed forms) or the ``MLP`` (torch.func).
+Model = Union[LogisticRegression, "MLP"]
+
 __all__ = [
     "GRADIENT_ESTIMATORS", "Trajectory", "arnoldi", "gas", "gas_scores", "hessian_vector_product",
     "hydra_fast", "influence_arnoldi", "influence_cg", "influence_exact", "influence_lissa",
-    "influence_renormalized",
+    "influence_renormalized", "last_layer_inputs", "loss_gradient",
     "lissa_solve", "conjugate_gradient", "relatif", "relatif_scores", "representer_point",
     "self_influence", "tracin", "tracin_cp", "tracin_self_influence", "train_sgd",
 ]
 
 
 # ---------------------------------------------------------------------- gradients and HVPs
-def _val_gradient(model: LogisticRegression, X: np.ndarray, y: np.ndarray,
-                  theta: torch.Tensor | None = None) -> torch.Tensor:
-    """Gradient of the *summed* validation loss, flattened ``(n_params,)``."""
+def loss_gradient(model: Model, X: np.ndarray, y: np.ndarray, theta: torch.Tensor | None = None) -> torch.Tensor:
+    """Gradient of the *summed* loss over ``(X, y)`` (no penalty), flattened ``(n_params,)``:
+    ``X_aug^T R`` for logistic regression, ``torch.func.grad`` for the MLP."""
+    if not isinstance(model, LogisticRegression):
+        return model.loss_gradient(X, y, theta)
     Xa, R = model.design(X), model.residuals(X, y, theta)
     return (Xa.T @ R).reshape(-1)
 
 
-def hessian_vector_product(model: LogisticRegression, X: np.ndarray, y: np.ndarray | None = None,
+_val_gradient = loss_gradient  # the name the tests and older code use
+
+
+def last_layer_inputs(model: Model, X: np.ndarray) -> torch.Tensor:
+    """Inputs ``f(x)`` of the model's last linear layer, without the constant: the features for
+    logistic regression, the hidden activations for the MLP ([S] §5.1.2.2, representer points)."""
+    if isinstance(model, LogisticRegression):
+        return as_tensor(X)
+    return model.hidden_features(X)
+
+
+def hessian_vector_product(model: Model, X: np.ndarray, y: np.ndarray | None = None,
                            sample_weight: np.ndarray | None = None,
                            theta: torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``v -> H v`` for the logistic objective's exact Hessian without forming ``H``.
+    """``v -> H v`` for the objective's exact Hessian without forming ``H``.
 
-    ``H v = X^T (S ⊙ (X V)) + l2 * mask ⊙ V`` (+ the softmax null-direction term of
-    ``LogisticRegression.hessian``), with ``S`` the per-sample logit curvature: ``O(n p)`` per
-    product. Accepts ``(n_params,)`` or ``(n_params, k)`` blocks of vectors.
+    Logistic regression: ``H v = X^T (S ⊙ (X V)) + l2 * mask ⊙ V`` (+ the softmax null-direction
+    term of ``LogisticRegression.hessian``), with ``S`` the per-sample logit curvature: ``O(n p)``
+    per product. Other models (the MLP): ``model.hvp``, reverse-over-reverse ``torch.func``
+    (their Hessian depends on the labels, so ``y`` is required). Accepts
+    ``(n_params,)`` or ``(n_params, k)`` blocks of vectors.
     """
+    if not isinstance(model, LogisticRegression):
+        if y is None:
+            raise ValueError("a non-linear model's Hessian depends on the labels: pass y")
+        return model.hvp(X, y, sample_weight, theta)
     theta = model.theta_ if theta is None else theta
     Xa = model.design(X)
     w = model._weights(sample_weight, Xa.shape[0])
@@ -192,21 +229,48 @@ def arnoldi(hvp: Callable[[torch.Tensor], torch.Tensor], dim: int, n_iter: int, 
 
 
 # ---------------------------------------------------------------------- static estimators
-def _train_grads(model: LogisticRegression, task: Task, theta: torch.Tensor | None = None) -> torch.Tensor:
+def _train_grads(model: Model, task: Task, theta: torch.Tensor | None = None) -> torch.Tensor:
     return model.per_sample_grads(task.X_train, task.y_train, theta)
 
 
-def influence_exact(task: Task, rng: np.random.Generator | None = None) -> np.ndarray:
-    """Influence functions with the exact Hessian ([S] Eq. 33; :func:`lib.influence.utility_influence`)."""
+def _check_damping(damping: float) -> float:
+    if not (np.isfinite(damping) and damping >= 0):
+        raise ValueError(f"damping must be a finite number >= 0, got {damping!r}")
+    return float(damping)
+
+
+def _hessian(model: Model, task: Task, damping: float = 0.0) -> torch.Tensor:
+    """The training objective's exact Hessian plus ``damping * I``."""
+    H = model.hessian(task.X_train, task.y_train)
+    damping = _check_damping(damping)
+    return H + damping * torch.eye(H.shape[0], dtype=H.dtype) if damping else H
+
+
+def _damped(hvp: Callable[[torch.Tensor], torch.Tensor], damping: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    damping = _check_damping(damping)
+    return hvp if not damping else (lambda v: hvp(v) + damping * v)
+
+
+def influence_exact(task: Task, rng: np.random.Generator | None = None, damping: float = 0.0) -> np.ndarray:
+    """Influence functions with the exact Hessian ([S] Eq. 33): ``g_val^T (H + damping I)^{-1} g_i``.
+
+    Logistic regression without damping: :func:`lib.influence.utility_influence` (closed form).
+    Otherwise the full parameter vector's Hessian (``torch.func.hessian`` for the MLP) is
+    Cholesky-factorised; a non-positive-definite ``H`` is an error suggesting ``damping``.
+    """
     m = task.model
-    return utility_influence(m, task.X_train, task.y_train, task.X_val, task.y_val)
+    if isinstance(m, LogisticRegression) and not _check_damping(damping):
+        return utility_influence(m, task.X_train, task.y_train, task.X_val, task.y_val)
+    s = solve_hessian(_hessian(m, task, damping), loss_gradient(m, task.X_val, task.y_val)[:, None])[:, 0]
+    return (_train_grads(m, task) @ s).numpy()
 
 
 def influence_cg(task: Task, rng: np.random.Generator | None = None, tol: float = 1e-10,
-                 max_iter: int | None = None) -> np.ndarray:
-    """Influence functions with ``s_test = H^{-1} g_val`` by conjugate gradients on HVPs ([S] §5.1.1.1)."""
+                 max_iter: int | None = None, damping: float = 0.0) -> np.ndarray:
+    """Influence functions with ``s_test = (H + damping I)^{-1} g_val`` by conjugate gradients on
+    HVPs ([S] §5.1.1.1)."""
     m = task.model
-    hvp = hessian_vector_product(m, task.X_train, task.y_train)
+    hvp = _damped(hessian_vector_product(m, task.X_train, task.y_train), damping)
     s, _ = conjugate_gradient(hvp, _val_gradient(m, task.X_val, task.y_val), tol=tol, max_iter=max_iter)
     return (_train_grads(m, task) @ s).numpy()
 
@@ -240,26 +304,31 @@ def influence_lissa(task: Task, rng: np.random.Generator, depth: int = 1000, rep
     return (_train_grads(m, task) @ s).numpy()
 
 
-def influence_arnoldi(task: Task, rng: np.random.Generator, n_iter: int = 60, top_k: int = 30) -> np.ndarray:
+def influence_arnoldi(task: Task, rng: np.random.Generator, n_iter: int = 60, top_k: int = 30,
+                      damping: float = 0.0) -> np.ndarray:
     """Arnoldi influence functions (Schioppa et al. 2022; [S] §5.1.1.3).
 
     ``H^{-1}`` is replaced by ``U diag(1/lambda) U^T`` on the top-``top_k`` Ritz space from
-    ``n_iter`` Arnoldi steps; gradients are projected onto it. Exact when ``top_k = n_params``.
+    ``n_iter`` Arnoldi steps of ``H + damping I``; gradients are projected onto it. Exact when
+    ``top_k = n_params``. (Top = largest ``|lambda|``: on a non-convex model a negative eigenvalue
+    can be kept and flips the sign of its direction's contribution.)
     """
     m = task.model
-    evals, U = arnoldi(hessian_vector_product(m, task.X_train, task.y_train), m.n_params, n_iter, top_k, rng)
+    hvp = _damped(hessian_vector_product(m, task.X_train, task.y_train), damping)
+    evals, U = arnoldi(hvp, m.n_params, n_iter, top_k, rng)
     gv = _val_gradient(m, task.X_val, task.y_val) @ U / evals
     return (_train_grads(m, task) @ U @ gv).numpy()
 
 
-def self_influence(task: Task, rng: np.random.Generator | None = None) -> np.ndarray:
-    """``g_i^T H^{-1} g_i`` (>= 0): how much sample ``i``'s own loss relies on itself ([S] §2 fn. 4).
+def self_influence(task: Task, rng: np.random.Generator | None = None, damping: float = 0.0) -> np.ndarray:
+    """``g_i^T (H + damping I)^{-1} g_i`` (>= 0): how much sample ``i``'s own loss relies on itself
+    ([S] §2 fn. 4).
 
     High self-influence flags atypical or mislabelled samples (Koh & Liang; Pruthi et al.).
     """
     m = task.model
     G = _train_grads(m, task)
-    H = m.hessian(task.X_train, task.y_train)
+    H = _hessian(m, task, damping)
     return (G * solve_hessian(H, G.T).T).sum(1).numpy()
 
 
@@ -280,17 +349,17 @@ def relatif_scores(G_train: torch.Tensor, g_val: torch.Tensor, H: torch.Tensor, 
     return (num / den.clamp_min(1e-300)).numpy()
 
 
-def influence_renormalized(task: Task, rng: np.random.Generator | None = None) -> np.ndarray:
+def influence_renormalized(task: Task, rng: np.random.Generator | None = None, damping: float = 0.0) -> np.ndarray:
     """Renormalised influence functions ([S] Eq. 68, Hammoudeh & Lowd): ``I_IF(i) / ||g_i||``."""
     m = task.model
-    return influence_exact(task) / _train_grads(m, task).norm(dim=1).clamp_min(1e-300).numpy()
+    return influence_exact(task, damping=damping) / _train_grads(m, task).norm(dim=1).clamp_min(1e-300).numpy()
 
 
-def relatif(task: Task, rng: np.random.Generator | None = None, norm: str = "theta") -> np.ndarray:
+def relatif(task: Task, rng: np.random.Generator | None = None, norm: str = "theta", damping: float = 0.0) -> np.ndarray:
     """RelatIF ([S] Eq. 65) on the utility: the influence function divided by ``||H^{-1} g_i||``."""
     m = task.model
     return relatif_scores(_train_grads(m, task), _val_gradient(m, task.X_val, task.y_val),
-                          m.hessian(task.X_train, task.y_train), norm=norm)
+                          _hessian(m, task, damping), norm=norm)
 
 
 def representer_point(task: Task, rng: np.random.Generator | None = None, target: str = "label") -> np.ndarray:
@@ -306,10 +375,16 @@ def representer_point(task: Task, rng: np.random.Generator | None = None, target
     ``+c_it`` if ``y_t = 1`` else ``-c_it``): positive = sample ``i`` excites the right class.
     ``target="loss"`` adapts it to the utility: removing ``i`` removes ``c_it``, changing the loss
     to first order by ``-r_t . c_it`` -- i.e. influence functions with ``H`` replaced by ``l2 I``.
+
+    For the MLP the decomposition is Yeh et al.'s: of the *last layer* only, with ``x`` replaced by
+    the hidden activations ``f(x)`` (:func:`last_layer_inputs`). It is exact at a stationary point
+    of the full objective (the gradient with respect to ``W2`` vanishes, so
+    ``W2 = -(1/l2) sum_i f(x_i) r_i^T``); Yeh et al. fine-tune the last layer to reach one, our
+    training already converges.
     """
     m = task.model
-    Xtr = as_tensor(task.X_train)
-    Xv = as_tensor(task.X_val)
+    Xtr = last_layer_inputs(m, task.X_train)
+    Xv = last_layer_inputs(m, task.X_val)
     alpha = -m.residuals(task.X_train, task.y_train) / m.l2_  # (n, m)
     K = Xtr @ Xv.T  # (n, n_val): <f_i, f_t>
     if target == "label":
@@ -330,33 +405,38 @@ def representer_point(task: Task, rng: np.random.Generator | None = None, target
 class Trajectory:
     """A mini-batch SGD run: parameters *before* each step, the step's batch and learning rate."""
 
-    thetas: list[torch.Tensor]   # theta^(t-1), t = 1..T, each (p, m)
+    thetas: list[torch.Tensor]   # theta^(t-1), t = 1..T, each in the model's shape ((p, m) or (P,))
     batches: list[np.ndarray]    # B^(t)
     lrs: list[float]             # eta^(t)
     final: torch.Tensor          # theta^(T)
-    weight_decay: float          # lambda of [S] Eq. 57 (on the weights, not the intercept)
-    model: LogisticRegression    # shapes, design, residuals (its theta_ is not used)
+    weight_decay: float          # lambda of [S] Eq. 57 (on the weights, not the intercept/biases)
+    model: Model                 # shapes, losses, gradients (its theta_ is not used)
     epoch_ends: list[int]        # indices t (0-based into thetas) of each epoch's first step
 
 
 def train_sgd(task: Task, rng: np.random.Generator, epochs: int = 30, batch_size: int = 32, lr: float = 0.2,
               weight_decay: float | None = None, init_scale: float = 0.0) -> Trajectory:
-    """Train the task's logistic model by plain mini-batch SGD without momentum ([S] Eq. 53, 57).
+    """Train the task's model by plain mini-batch SGD without momentum ([S] Eq. 53, 57).
 
     Step: ``theta <- theta - eta * ((1/|B|) sum_{i in B} grad loss_i + lambda * mask * theta)``.
     ``weight_decay=None`` uses ``lambda = l2/n``, i.e. the mean form of the task's objective, so
-    SGD approaches the same minimiser as ``task.model``. Batches are a fresh permutation of the
-    training set every epoch, drawn from ``rng``; deterministic given ``rng``.
+    SGD approaches a minimiser of the same objective as ``task.model`` (for the non-convex MLP not
+    necessarily the same one). Batches are a fresh permutation of the training set every epoch,
+    drawn from ``rng``; deterministic given ``rng``. Start: logistic regression at
+    ``init_scale * N(0, 1)`` (0 by default); the MLP at the initialisation of the task's ``seed``
+    (where ``task.model``'s training started; zero is a saddle point of an MLP).
     """
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise ValueError(f"need epochs >= 1, batch_size >= 1, lr > 0; got {epochs}, {batch_size}, {lr}")
     ref = task.model
     n = task.n_train
     lam = ref.l2_ / n if weight_decay is None else float(weight_decay)
-    Xa = ref.design(task.X_train)
     y = as_labels(task.y_train)
     mask = ref.penalty_mask()
-    theta = torch.as_tensor(init_scale * rng.standard_normal(tuple(ref.theta_.shape)), dtype=torch.float64)
+    if isinstance(ref, LogisticRegression):
+        theta = torch.as_tensor(init_scale * rng.standard_normal(tuple(ref.theta_.shape)), dtype=torch.float64)
+    else:
+        theta = ref.init_params(ref.n_features_, ref.n_classes_, getattr(task, "seed", 0))
     thetas, batches, lrs, epoch_ends = [], [], [], []
     for _ in range(epochs):
         perm = rng.permutation(n)
@@ -366,8 +446,7 @@ def train_sgd(task: Task, rng: np.random.Generator, epochs: int = 30, batch_size
             thetas.append(theta)
             batches.append(B)
             lrs.append(float(lr))
-            R = ref.residuals(task.X_train[B], y[B], theta)
-            g = Xa[B].T @ R / len(B) + lam * mask * theta
+            g = loss_gradient(ref, task.X_train[B], y[B], theta).reshape(theta.shape) / len(B) + lam * mask * theta
             theta = theta - lr * g
     return Trajectory(thetas, batches, lrs, theta, lam, ref, epoch_ends)
 
@@ -379,7 +458,7 @@ def _checkpoints(traj: Trajectory, every: int | None) -> list[int]:
     return list(range(0, T, int(every)))
 
 
-def _val_grads_per_sample(model: LogisticRegression, task: Task, theta: torch.Tensor) -> torch.Tensor:
+def _val_grads_per_sample(model: Model, task: Task, theta: torch.Tensor) -> torch.Tensor:
     return model.per_sample_grads(task.X_val, task.y_val, theta)
 
 
@@ -387,17 +466,15 @@ def tracin(task: Task, rng: np.random.Generator, traj: Trajectory | None = None,
     """TracIn ([S] Eq. 54): ``sum_{t: i in B_t} eta_t/|B_t| grad loss_i(theta_{t-1}) . grad L_val(theta_{t-1})``.
 
     Uses every step's actual batch. Positive = the sample's updates lowered the validation loss.
-    ``v . (x_i ⊗ r_i) = x_i^T V r_i``, so no per-sample gradient is materialised.
+    Only the batch's per-sample gradients are formed at each step.
     """
     traj = train_sgd(task, rng, **sgd) if traj is None else traj
     m = traj.model
-    Xa = m.design(task.X_train)
     y = as_labels(task.y_train)
     out = torch.zeros(task.n_train, dtype=torch.float64)
     for theta, B, lr in zip(traj.thetas, traj.batches, traj.lrs):
-        V = _val_gradient(m, task.X_val, task.y_val, theta).reshape(theta.shape)
-        R = m.residuals(task.X_train[B], y[B], theta)
-        out[B] += lr / len(B) * ((Xa[B] @ V) * R).sum(1)
+        v = _val_gradient(m, task.X_val, task.y_val, theta)
+        out[B] += lr / len(B) * (m.per_sample_grads(task.X_train[B], y[B], theta) @ v)
     return out.numpy()
 
 

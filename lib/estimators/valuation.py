@@ -24,6 +24,10 @@ Two layers:
   (``utility="accuracy"``). ``U(empty set)`` is defined explicitly as the utility of the
   uniform prior ``p(y|x) = 1/K`` (``-n_val log K`` resp. ``1/K``): no model is trained on no
   data. A subset that lacks a class still trains (``n_classes`` is fixed by the task).
+  On an :class:`~lib.estimators.mlp.MLPTask` ``U(S)`` is the MLP retrained on ``S`` from the
+  task's seed (one seed: the deterministic training run, not the survey's expectation over
+  seeds), and the subsets a Monte-Carlo estimator needs are retrained together in batches
+  (``MLPTask.utilities``): the values are the same as one fit at a time.
 
 The Monte-Carlo estimators take ``return_stderr=True`` to return ``(values, stderr)``: the
 per-sample standard error of the estimate (sample standard deviation of the draws over
@@ -161,25 +165,62 @@ class TaskUtility:
         with torch_threads(threads):
             task.model  # fit (and cache) the full model once: every subset fit warm-starts there
 
-    def __call__(self, subset: np.ndarray) -> float:
+    def _lookup(self, subset: np.ndarray) -> tuple[np.ndarray, float | None]:
+        """``(sorted indices, value or None when a model must be trained)``."""
         idx = np.unique(np.asarray(subset, dtype=np.int64))
         if idx.size and (idx[0] < 0 or idx[-1] >= self.n):
             raise IndexError(f"subset indices must lie in [0, {self.n}), got {idx[0]}..{idx[-1]}")
         if idx.size == 0:
-            return self.empty
+            return idx, self.empty
         if idx.size == self.n:
-            return _model_utility(self.task, self.task.model, self.utility)
+            return idx, _model_utility(self.task, self.task.model, self.utility)
         if self.missing_class == "prior" and np.unique(self._y[idx]).size < self.task.n_classes:
-            return self.empty
-        key = idx.tobytes()
-        if self._cache is not None and key in self._cache:
-            return self._cache[key]
+            return idx, self.empty
+        if self._cache is not None:
+            return idx, self._cache.get(idx.tobytes())
+        return idx, None
+
+    def __call__(self, subset: np.ndarray) -> float:
+        idx, value = self._lookup(subset)
+        if value is not None:
+            return value
         with torch_threads(self.threads):
             value = _model_utility(self.task, self._fit(idx), self.utility)
         self.n_fits += 1
         if self._cache is not None:
-            self._cache[key] = value
+            self._cache[idx.tobytes()] = value
         return value
+
+    @property
+    def supports_batch(self) -> bool:
+        """Whether the task retrains many subsets at once (``MLPTask.utilities``)."""
+        return hasattr(self.task, "utilities")
+
+    def batch(self, masks: np.ndarray) -> np.ndarray:
+        """``U(S)`` for every row of the boolean ``(M, n)`` matrix ``masks``; the subsets that need a
+        model are retrained together (``task.utilities``), the rest come from the cache or the
+        conventions of :meth:`__call__`. Same values as calling the game row by row."""
+        if not self.supports_batch:
+            return np.array([float(self(np.flatnonzero(m))) for m in masks])
+        masks = np.asarray(masks, dtype=bool)
+        values = np.empty(len(masks))
+        todo: dict[bytes, list[int]] = {}
+        for r, m in enumerate(masks):
+            idx, value = self._lookup(np.flatnonzero(m))
+            if value is None:
+                todo.setdefault(idx.tobytes(), []).append(r)
+            else:
+                values[r] = value
+        if todo:
+            rows = [rs[0] for rs in todo.values()]
+            with torch_threads(self.threads):
+                fitted = self.task.utilities(masks[rows].astype(float), utility=self.utility)
+            self.n_fits += len(rows)
+            for (key, rs), v in zip(todo.items(), fitted):
+                values[rs] = float(v)
+                if self._cache is not None:
+                    self._cache[key] = float(v)
+        return values
 
 
     def _fit(self, idx: np.ndarray) -> LogisticRegression:
@@ -232,6 +273,8 @@ def _in_out_difference(masks: np.ndarray, values: np.ndarray, method: str,
 
 
 def _evaluate_masks(utility_fn: UtilityFn, masks: np.ndarray) -> np.ndarray:
+    if getattr(utility_fn, "supports_batch", False):
+        return utility_fn.batch(masks)
     return np.array([float(utility_fn(np.flatnonzero(m))) for m in masks])
 
 
@@ -371,7 +414,9 @@ def _permutation_semivalue(utility_fn: UtilityFn, n: int, rng: np.random.Generat
     (``s`` samples before it) is ``U(prefix + i) - U(prefix)``, weighted by
     ``position_weights[s] = n C(n-1, s) p(s)`` (1 for Shapley). Truncation ([GZ19] Alg. 1):
     once ``|U(D) - U(prefix)| < truncation_tol * |U(D) - U(empty)|`` the remaining marginal
-    contributions of the permutation are set to 0 without training.
+    contributions of the permutation are set to 0 without training. A game that retrains in
+    batches (``utility_fn.supports_batch``) gets all prefixes of a permutation in one batch, and
+    truncation is then applied to the computed values: the same estimate, more fits.
     """
     n = _check_n(n)
     rng = _check_rng(rng, method)
@@ -383,14 +428,23 @@ def _permutation_semivalue(utility_fn: UtilityFn, n: int, rng: np.random.Generat
     u_empty = float(utility_fn(everything[:0]))
     tol = truncation_tol * abs(u_full - u_empty)
     total, total_sq = np.zeros(n), np.zeros(n)
+    batched = getattr(utility_fn, "supports_batch", False)
     for _ in range(P):
         perm = rng.permutation(n)
         marginal = np.zeros(n)
         prev = u_empty
+        if batched:  # U of every proper prefix perm[:s+1], s = 0..n-2, in one batch
+            rows, cols = np.tril_indices(n - 1)                  # row s holds positions 0..s
+            prefix = np.zeros((n - 1, n), dtype=bool)
+            prefix[rows, perm[cols]] = True
+            u_prefix = utility_fn.batch(prefix)
         for s in range(n):
             if truncation_tol > 0 and abs(u_full - prev) < tol:
                 break  # truncated: the rest of the permutation contributes 0
-            cur = u_full if s == n - 1 else float(utility_fn(perm[: s + 1]))
+            if s == n - 1:
+                cur = u_full
+            else:
+                cur = float(u_prefix[s]) if batched else float(utility_fn(perm[: s + 1]))
             marginal[s] = cur - prev
             prev = cur
         draw = position_weights * marginal
@@ -522,8 +576,14 @@ def leave_one_out(task: Task, rng: np.random.Generator | None = None, *, utility
                   indices: np.ndarray | None = None) -> np.ndarray:
     """Leave-one-out ([S] §4.1, Eq. 7): ``U(D) - U(D \\ {i})`` by exact, warm-started retraining
     (:func:`lib.influence.loo_effect`). ``indices`` restricts the work to some samples (the
-    others are NaN). Deterministic: ``rng`` is accepted for the common call shape only."""
+    others are NaN). Deterministic: ``rng`` is accepted for the common call shape only.
+    On an ``MLPTask``: retraining from the task's seed, :func:`lib.estimators.mlp.expected_loo`
+    with that one seed."""
     _check_utility(utility)
+    if hasattr(task, "utilities"):  # MLPTask: seeded retraining
+        from .mlp import expected_loo
+
+        return expected_loo(task, [task.seed], indices=indices, utility=utility)
     n = task.n_train
     idx = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64).ravel()
     X_val, y_val = torch.as_tensor(task.X_val, dtype=torch.float64), task.y_val
@@ -582,10 +642,11 @@ def beta_shapley(task: Task, rng: np.random.Generator, *, alpha: float = 16.0, b
 
 
 def knn_shapley_task(task: Task, rng: np.random.Generator | None = None, *, k: int = 5) -> np.ndarray:
-    """kNN-Shapley on the task's (raw) features: a *surrogate* game whose utility is the kNN
-    classifier's validation accuracy ([S] Eq. 24), not the logistic regression's loss.
+    """kNN-Shapley on the task's embedding (``task.embedding``: the raw features of a logistic
+    task, the hidden layer of an MLP task, as Jia et al. use deep features): a *surrogate* game
+    whose utility is the kNN classifier's validation accuracy ([S] Eq. 24), not the model's loss.
     Deterministic: ``rng`` is accepted for the common call shape only."""
-    return knn_shapley(task.X_train, task.y_train, task.X_val, task.y_val, k=k)
+    return knn_shapley(task.embedding(task.X_train), task.y_train, task.embedding(task.X_val), task.y_val, k=k)
 
 
 #: The task-shaped estimators of this module, by short name.
