@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,22 +15,10 @@ import torch
 from scipy import stats
 
 from ..influence import loo_effect
+from ..reproducibility import torch_threads
 from . import Task
 
 Estimator = Callable[[Task, np.random.Generator], np.ndarray]
-
-
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Temporarily set torch's thread count (``None``: leave it). These models have tens to
-    hundreds of parameters; one thread avoids the thread overhead that dominates tiny products."""
-    old = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def flip_labels(y: np.ndarray, fraction: float, n_classes: int, rng: np.random.Generator

@@ -42,14 +42,14 @@ kNN-Shapley ``O(N_val n log n)`` with no training at all.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from scipy.special import betaln, gammaln
 
 from ..influence import loo_effect
+from ..reproducibility import torch_threads
 from ..models import LogisticRegression, SingularHessianError
 from . import Task
 
@@ -61,22 +61,6 @@ MAX_EXACT_N = 14
 
 UTILITIES = ("loss", "accuracy")
 MISSING_CLASS = ("fit", "prior")
-
-
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Temporarily set torch's intra-op thread count (``None``: leave it). The subset models
-    here have a handful of parameters; one thread avoids the thread start-up cost that
-    dominates such tiny Newton steps (about 4x faster on a busy 2-core machine)."""
-    if n is None:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 # ---------------------------------------------------------------------------- helpers
