@@ -44,6 +44,19 @@ class RemovalResult:
         actual = self.acc_change[kind] if quantity == "accuracy" else -self.loss_change[kind]
         return float(spearmanr(-self.influence[kind].ravel(), actual.ravel()).statistic)
 
+    def spearman_interval(self, kind: str, quantity: str = "accuracy", level: float = 0.9,
+                          n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
+        """Percentile bootstrap interval of :meth:`spearman` over the K x K cells (cells drawn with
+        replacement). A rough guide to how much the correlation depends on which cells one has:
+        the cells of one removal set are not independent, so the interval is on the narrow side."""
+        actual = self.acc_change[kind] if quantity == "accuracy" else -self.loss_change[kind]
+        pred, act = -self.influence[kind].ravel(), actual.ravel()
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, len(pred), size=(n_boot, len(pred)))
+        stats = np.array([spearmanr(pred[i], act[i]).statistic for i in idx])
+        lo, hi = np.nanquantile(stats, [(1 - level) / 2, (1 + level) / 2])
+        return float(lo), float(hi)
+
     def _seeds(self, kind: str, quantity: str) -> np.ndarray:
         if quantity == "accuracy":
             return self.acc_change_seeds[kind]
@@ -88,6 +101,9 @@ class RemovalResult:
         for q in ("accuracy", "loss"):
             for kd in ("beneficial", "detrimental"):
                 out[f"spearman {kd} ({q})"] = self.spearman(kd, q)
+        for kd in ("beneficial", "detrimental"):
+            out[f"spearman {kd} (accuracy) 90% low"], out[f"spearman {kd} (accuracy) 90% high"] = \
+                self.spearman_interval(kd)
         for kd in ("beneficial", "detrimental"):
             out[f"seed reliability {kd} (accuracy)"] = self.seed_reliability(kd)
             out[f"noise ceiling {kd} (accuracy)"] = self.noise_ceiling(kd)

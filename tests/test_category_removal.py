@@ -35,6 +35,10 @@ def test_run_with_an_additive_model_recovers_exact_predictions():
     assert res.spearman("beneficial", "loss") == pytest.approx(1.0)
     assert res.spearman("detrimental", "accuracy") == pytest.approx(1.0)
     assert res.diagonal_sign_agreement("beneficial") == 1.0
+    lo, hi = res.spearman_interval("beneficial", "loss")
+    assert lo == pytest.approx(1.0) and hi == pytest.approx(1.0)  # a perfect ranking stays perfect
+    summary = res.summary()
+    assert summary["spearman beneficial (loss)"] == pytest.approx(1.0) and len(summary) == 23
     assert res.counts["beneficial"].sum(1).tolist() == [5, 5, 5]
     idx = cr.removal_sets(P, 0.1)["detrimental"][2]
     assert res.counts["detrimental"][2].tolist() == np.bincount(y[idx], minlength=K).tolist()
@@ -66,6 +70,8 @@ def test_seed_reliability_and_noise_separate_signal_from_retraining_noise():
     assert clean.retraining_noise("beneficial") == pytest.approx(0.0)
     assert noisy.retraining_noise("beneficial") > clean.effect_size("beneficial")
     assert noisy.seed_reliability("beneficial") < 0.8
+    lo, hi = noisy.spearman_interval("beneficial")
+    assert lo < noisy.spearman("beneficial") < hi and hi - lo > 0.1
     assert np.isnan(cr.run(P, y, lambda k, s: (k, s), lambda m: (-(-P[m[0]].sum(0)) / 100, -P[m[0]].sum(0)),
                            fraction=0.1, seeds=(0,)).seed_reliability("beneficial"))
     with pytest.raises(ValueError, match="quantity"):
