@@ -194,8 +194,9 @@ LR_SCHEDULES = ("constant", "triangle")
 def lr_factor(step: int, total: int, schedule: str, peak_fraction: float = 0.2) -> float:
     """Learning-rate multiplier at optimiser step ``step`` of ``total``. ``constant``: 1.
     ``triangle``: linear from 0 up to 1 at ``peak_fraction`` of the steps (at least one step),
-    then linearly down to 0 at the end — the ResNet-9 / CIFAR-10 schedule of kronfluence's example,
-    whose hyper-parameters [PC] App. A.3 Table 2 repeats (peak at epoch ``epochs // 5``)."""
+    then linearly down to 0 at the end — the schedule of kronfluence's ResNet-9 / CIFAR-10 example
+    (which peaks at epoch ``epochs // 5``), whose batch size, learning rate and epochs [PC] App. A.3
+    Table 2 lists."""
     if schedule == "constant":
         return 1.0
     if schedule != "triangle":
