@@ -187,7 +187,7 @@ class Study:
 def deep_study(X_train, y_train, X_val, y_val, n_classes: int, *, kind: str, model_kwargs: dict,
                train_kwargs: dict, damping: float | None, fraction: float = 0.1,
                seeds: tuple[int, ...] | list[int] = (0, 1), fisher_samples: int = 1,
-               device: str = "cpu", progress: bool = False) -> Study:
+               device: str = "cpu", ekfac_batch_size: int = 512, progress: bool = False) -> Study:
     """[PC] §5.1 on a deep classifier: train on the full training set (seed ``seeds[0]``), compute
     EKFAC category-wise influence on the validation classes, then run :func:`run`.
 
@@ -195,7 +195,9 @@ def deep_study(X_train, y_train, X_val, y_val, n_classes: int, *, kind: str, mod
     :func:`lib.deep.train`. Seed ``s`` fixes the initial weights and the batch order, the same
     for the full and every reduced training set. ``device`` (``"auto"``, ``"cpu"``, ``"cuda"``,
     :func:`lib.deep.resolve_device`) runs training and EKFAC there; the data stay NumPy arrays
-    and every result is on the CPU. On the CPU the study is deterministic.
+    and every result is on the CPU. On the CPU the study is deterministic. ``ekfac_batch_size``
+    is kronfluence's batch for fitting the curvature and for the per-sample training gradients
+    (memory grows with it: keep it small for bert-base).
     """
     from . import deep, ekfac
 
@@ -214,6 +216,6 @@ def deep_study(X_train, y_train, X_val, y_val, n_classes: int, *, kind: str, mod
     base = fit(np.arange(len(y_train)), seeds[0])
     P = ekfac.category_influence(base, X_train, y_train, X_val, y_val, n_classes,
                                  rng=np.random.default_rng([seeds[0], 3]), damping=damping,
-                                 fisher_samples=fisher_samples, device=dev)
+                                 fisher_samples=fisher_samples, batch_size=ekfac_batch_size, device=dev)
     result = run(P, y_train, fit, evaluate, fraction=fraction, seeds=seeds, progress=progress)
     return Study(P=P, result=result, model=base.cpu(), data=(X_train, y_train, X_val, y_val))

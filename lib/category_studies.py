@@ -70,7 +70,7 @@ def preflight(params: dict) -> list[str]:
 
 def image_study(*, image_dataset: str, image_pool: int, image_model: str, width: int, n_train: int, n_val: int,
                 epochs: int, lr: float, batch_size: int, weight_decay: float, momentum: float, lr_schedule: str,
-                damping: float | None, fraction: float, seeds: list[int], device: str,
+                damping: float | None, fraction: float, seeds: list[int], device: str, ekfac_batch_size: int,
                 rng: np.random.Generator, progress: bool = False, root=None
                 ) -> tuple[Dataset, category_removal.Study]:
     """[PC] §5.1 on an image set: ``n_train`` training and ``n_val`` validation images drawn
@@ -92,15 +92,16 @@ def image_study(*, image_dataset: str, image_pool: int, image_model: str, width:
         model_kwargs=deep.image_model_kwargs(image_model, ds.n_classes, shape, width),
         train_kwargs=dict(epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
                           momentum=momentum, lr_schedule=lr_schedule, n_classes=ds.n_classes),
-        damping=damping, fraction=fraction, seeds=seeds, device=device, progress=progress)
+        damping=damping, fraction=fraction, seeds=seeds, device=device, ekfac_batch_size=ekfac_batch_size,
+        progress=progress)
     return ds, study
 
 
 def text_study(name: str, *, text_model: str, text_per_class: int | None, text_hidden: int, bert_model: str,
                text_max_length: int, text_epochs: int, text_lr: float, text_batch_size: int,
                text_weight_decay: float, text_optimizer: str, text_lr_schedule: str, damping: float | None,
-               fraction: float,
-               seeds: list[int], device: str, rng: np.random.Generator, progress: bool = False, root=None
+               fraction: float, seeds: list[int], device: str, ekfac_batch_size: int, rng: np.random.Generator,
+               progress: bool = False, root=None
                ) -> tuple[Dataset, category_removal.Study]:
     """[PC] §5.1 on the text set ``name`` (at most ``text_per_class`` texts per class; ``None`` =
     the loader's default), split in halves (training / validation) with ``rng``.
@@ -130,5 +131,6 @@ def text_study(name: str, *, text_model: str, text_per_class: int | None, text_h
         train_kwargs=dict(epochs=text_epochs, lr=text_lr, batch_size=text_batch_size,
                           weight_decay=text_weight_decay, optimizer=text_optimizer, lr_schedule=text_lr_schedule,
                           n_classes=ds.n_classes),
-        damping=damping, fraction=fraction, seeds=seeds, device=device, progress=progress)
+        damping=damping, fraction=fraction, seeds=seeds, device=device, ekfac_batch_size=ekfac_batch_size,
+        progress=progress)
     return ds, study

@@ -26,6 +26,7 @@ lr_schedule = "triangle"
 ablation_schedule = "constant"
 exact_check = True
 damping = 0.1
+ekfac_batch_size = 512
 fraction = 0.1
 seeds = [0, 1, 2, 3]
 text_datasets = ["fortunes4", "austen6"]
@@ -99,7 +100,7 @@ lib.book.parameters_table(globals(), "03_deep_category_influence")
 image_kwargs = dict(image_dataset=image_dataset, image_pool=image_pool, image_model=image_model, width=width,
                     n_train=n_train, n_val=n_val, epochs=epochs, lr=lr, batch_size=batch_size,
                     weight_decay=weight_decay, momentum=momentum, damping=damping, fraction=fraction,
-                    seeds=seeds, device=device, progress=progress)
+                    seeds=seeds, device=device, ekfac_batch_size=ekfac_batch_size, progress=progress)
 image_ds, image = category_studies.image_study(**image_kwargs, lr_schedule=lr_schedule,
                                                rng=np.random.default_rng([seed, 10]))
 
@@ -273,7 +274,7 @@ for i, name in enumerate(text_datasets):
         text_max_length=text_max_length, text_epochs=text_epochs, text_lr=text_lr,
         text_batch_size=text_batch_size, text_weight_decay=text_weight_decay, text_optimizer=text_optimizer,
         text_lr_schedule=text_lr_schedule, damping=damping, fraction=fraction, seeds=seeds, device=device,
-        progress=progress, rng=np.random.default_rng([seed, 20 + i]))
+        ekfac_batch_size=ekfac_batch_size, progress=progress, rng=np.random.default_rng([seed, 20 + i]))
     ds, study = texts[name]
     heatmaps(study, ds.classes, f"{name}: removing top {fraction:.0%} per class ({text_model})")
     scatter(study, f"{name}: predicted vs actual per-class change")
