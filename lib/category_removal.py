@@ -26,7 +26,7 @@ class RemovalResult:
     the summed class-``j`` validation loss. ``acc_change`` / ``loss_change``: mean over seeds of
     retrained-minus-full per-class validation accuracy / summed loss. ``counts[kind][k, c]``:
     removed samples for target ``k`` whose own label is ``c`` ([PC] Fig. 9).
-    ``acc_change_seeds[kind]``: (seeds, K, K).
+    ``acc_change_seeds[kind]`` / ``loss_change_seeds[kind]``: (seeds, K, K).
     """
 
     influence: dict[str, np.ndarray]
@@ -35,6 +35,7 @@ class RemovalResult:
     acc_change_seeds: dict[str, np.ndarray]
     counts: dict[str, np.ndarray]
     base_accuracy: np.ndarray  # (seeds, K)
+    loss_change_seeds: dict[str, np.ndarray] | None = None
 
     def spearman(self, kind: str, quantity: str = "accuracy") -> float:
         """Spearman correlation over all K x K cells between the predicted performance change
@@ -42,6 +43,81 @@ class RemovalResult:
         (``quantity="accuracy"``) or of minus the summed loss (``"loss"``) — [PC] Figs. 3C/3F."""
         actual = self.acc_change[kind] if quantity == "accuracy" else -self.loss_change[kind]
         return float(spearmanr(-self.influence[kind].ravel(), actual.ravel()).statistic)
+
+    def spearman_interval(self, kind: str, quantity: str = "accuracy", level: float = 0.9,
+                          n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
+        """Percentile bootstrap interval of :meth:`spearman` over the K x K cells (cells drawn with
+        replacement). A rough guide to how much the correlation depends on which cells one has:
+        the cells of one removal set are not independent, so the interval is on the narrow side."""
+        actual = self.acc_change[kind] if quantity == "accuracy" else -self.loss_change[kind]
+        pred, act = -self.influence[kind].ravel(), actual.ravel()
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, len(pred), size=(n_boot, len(pred)))
+        stats = np.array([spearmanr(pred[i], act[i]).statistic for i in idx])
+        lo, hi = np.nanquantile(stats, [(1 - level) / 2, (1 + level) / 2])
+        return float(lo), float(hi)
+
+    def _seeds(self, kind: str, quantity: str) -> np.ndarray:
+        if quantity == "accuracy":
+            return self.acc_change_seeds[kind]
+        if quantity == "loss" and self.loss_change_seeds is not None:
+            return -self.loss_change_seeds[kind]
+        raise ValueError(f"quantity must be 'accuracy' or 'loss' (with per-seed losses), got {quantity!r}")
+
+    def seed_reliability(self, kind: str, quantity: str = "accuracy") -> float:
+        """How reproducible the *actual* K x K changes are: Spearman correlation between the
+        mean change over the even-numbered and over the odd-numbered seeds (split half), raised to
+        the full number of seeds with the Spearman-Brown formula ``2r / (1 + r)``. Its square root
+        is roughly the highest correlation any prediction can reach against the seed-averaged
+        changes (classical test theory: noise in the target attenuates every correlation).
+        NaN with fewer than two seeds."""
+        A = self._seeds(kind, quantity)
+        if len(A) < 2:
+            return float("nan")
+        r = float(spearmanr(A[0::2].mean(0).ravel(), A[1::2].mean(0).ravel()).statistic)
+        return 2 * r / (1 + r) if r > -1 else float("nan")
+
+    def retraining_noise(self, kind: str, quantity: str = "accuracy") -> float:
+        """Mean over the K x K cells of the across-seed standard deviation of the actual change
+        (NaN with one seed); compare it with :meth:`effect_size`."""
+        A = self._seeds(kind, quantity)
+        return float(A.std(0, ddof=1).mean()) if len(A) > 1 else float("nan")
+
+    def effect_size(self, kind: str, quantity: str = "accuracy") -> float:
+        """Mean absolute seed-averaged change over the K x K cells."""
+        return float(np.abs(self._seeds(kind, quantity).mean(0)).mean())
+
+    def noise_ceiling(self, kind: str, quantity: str = "accuracy") -> float:
+        """``sqrt(max(seed_reliability, 0))``: roughly the best Spearman a perfect prediction of the
+        expected change could reach against these noisy, seed-averaged measurements."""
+        r = self.seed_reliability(kind, quantity)
+        return float(np.sqrt(max(r, 0.0))) if np.isfinite(r) else float("nan")
+
+    def summary(self) -> dict[str, float]:
+        """The chapter's key numbers (all floats): Spearman by kind and quantity, reproducibility
+        of the actual changes over seeds, sign agreement on the targeted classes, own-label shares."""
+        own = {kd: float(np.trace(self.counts[kd]) / self.counts[kd].sum()) for kd in self.counts}
+        out = {"base accuracy": float(self.base_accuracy.mean())}
+        for q in ("accuracy", "loss"):
+            for kd in ("beneficial", "detrimental"):
+                out[f"spearman {kd} ({q})"] = self.spearman(kd, q)
+        for kd in ("beneficial", "detrimental"):
+            out[f"spearman {kd} (accuracy) 90% low"], out[f"spearman {kd} (accuracy) 90% high"] = \
+                self.spearman_interval(kd)
+        for kd in ("beneficial", "detrimental"):
+            out[f"seed reliability {kd} (accuracy)"] = self.seed_reliability(kd)
+            out[f"noise ceiling {kd} (accuracy)"] = self.noise_ceiling(kd)
+            out[f"retraining noise sd {kd} (accuracy)"] = self.retraining_noise(kd)
+            out[f"mean |change| {kd} (accuracy)"] = self.effect_size(kd)
+        out.update({
+            "target accuracy drops (beneficial removed)": self.diagonal_sign_agreement("beneficial"),
+            "target accuracy rises (detrimental removed)": self.diagonal_sign_agreement("detrimental"),
+            "mean target change, beneficial removed": float(np.diag(self.acc_change["beneficial"]).mean()),
+            "mean target change, detrimental removed": float(np.diag(self.acc_change["detrimental"]).mean()),
+            "share own label, beneficial": own["beneficial"],
+            "share own label, detrimental": own["detrimental"],
+        })
+        return out
 
     def diagonal_sign_agreement(self, kind: str) -> float:
         """Share of target classes whose own accuracy moved as predicted (down for beneficial, up
@@ -90,6 +166,7 @@ def run(P: np.ndarray, y_train: np.ndarray, fit: Callable[[np.ndarray, int], obj
         acc_change={kd: acc[kd].mean(0) for kd in kinds},
         loss_change={kd: loss[kd].mean(0) for kd in kinds},
         acc_change_seeds=acc,
+        loss_change_seeds=loss,
         counts={kd: np.stack([np.bincount(y_train[idx], minlength=K) for idx in sets[kd]]) for kd in kinds},
         base_accuracy=base_acc,
     )
@@ -97,29 +174,40 @@ def run(P: np.ndarray, y_train: np.ndarray, fit: Callable[[np.ndarray, int], obj
 
 @dataclass
 class Study:
-    """Output of :func:`deep_study`: influence ``P`` (n_train, K) from the seed-0 model and the
-    retraining result."""
+    """Output of :func:`deep_study`: influence ``P`` (n_train, K) from the seed-0 model, the
+    retraining result, and the seed-0 model itself (on the CPU) with its training and validation
+    data, for further checks (e.g. exact influence on a small net)."""
 
     P: np.ndarray
     result: RemovalResult
+    model: object = None
+    data: tuple = ()
 
 
 def deep_study(X_train, y_train, X_val, y_val, n_classes: int, *, kind: str, model_kwargs: dict,
                train_kwargs: dict, damping: float | None, fraction: float = 0.1,
                seeds: tuple[int, ...] | list[int] = (0, 1), fisher_samples: int = 1,
-               progress: bool = False) -> Study:
+               device: str = "cpu", ekfac_batch_size: int = 512, progress: bool = False) -> Study:
     """[PC] §5.1 on a deep classifier: train on the full training set (seed ``seeds[0]``), compute
     EKFAC category-wise influence on the validation classes, then run :func:`run`.
 
     Model ``kind`` and kwargs as in :func:`lib.deep.build`; ``train_kwargs`` go to
     :func:`lib.deep.train`. Seed ``s`` fixes the initial weights and the batch order, the same
-    for the full and every reduced training set.
+    for the full and every reduced training set. ``device`` (``"auto"``, ``"cpu"``, ``"cuda"``,
+    :func:`lib.deep.resolve_device`) runs training and EKFAC there; the data stay NumPy arrays
+    and every result is on the CPU. On the CPU the study is deterministic. ``ekfac_batch_size``
+    is kronfluence's batch for fitting the curvature and for the per-sample training gradients
+    (memory grows with it: keep it small for bert-base).
     """
     from . import deep, ekfac
 
+    dev = deep.resolve_device(device)  # an unknown device is an error before any work
+    y_train, y_val = np.asarray(y_train), np.asarray(y_val)
+
     def fit(keep: np.ndarray, seed: int):
-        model = deep.build(kind, np.random.default_rng([seed, 1]), **model_kwargs)
-        deep.train(model, X_train[keep], y_train[keep], rng=np.random.default_rng([seed, 2]), **train_kwargs)
+        model = deep.build(kind, np.random.default_rng([seed, 1]), device=dev, **model_kwargs)
+        deep.train(model, X_train[keep], y_train[keep], rng=np.random.default_rng([seed, 2]), device=dev,
+                   **train_kwargs)
         return model
 
     def evaluate(model):
@@ -128,5 +216,6 @@ def deep_study(X_train, y_train, X_val, y_val, n_classes: int, *, kind: str, mod
     base = fit(np.arange(len(y_train)), seeds[0])
     P = ekfac.category_influence(base, X_train, y_train, X_val, y_val, n_classes,
                                  rng=np.random.default_rng([seeds[0], 3]), damping=damping,
-                                 fisher_samples=fisher_samples)
-    return Study(P=P, result=run(P, y_train, fit, evaluate, fraction=fraction, seeds=seeds, progress=progress))
+                                 fisher_samples=fisher_samples, batch_size=ekfac_batch_size, device=dev)
+    result = run(P, y_train, fit, evaluate, fraction=fraction, seeds=seeds, progress=progress)
+    return Study(P=P, result=result, model=base.cpu(), data=(X_train, y_train, X_val, y_val))

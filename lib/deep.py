@@ -2,12 +2,16 @@
 
 Models: :class:`SmallCNN` (quick profile, 28x28 or 8x8 grey images), :class:`MLPHead` (quick
 text profile: frozen 384-d MiniLM embeddings), :class:`ResNet9` (full profile, CIFAR-10 /
-STL-10, as in [PC] App. A.2) and :class:`BertClassifier` (full text profile, bert-base-cased;
-needs the pre-trained weights, which are not available offline).
+STL-10, as in [PC] App. A.2) and ``bert`` (:class:`lib.bert.BertClassifier`, full text profile,
+bert-base-cased on token ids; its files come from the Hugging Face cache).
 
 :func:`train` minimises ``sum_i w_i * loss_i / batch_size`` per mini-batch (the per-sample
 weights ``w`` of PARETO-LP-GA, [PC] Algorithm 1 line 5) and records per-class accuracy after
 every epoch on an evaluation set.
+
+Devices: ``device="auto"`` is the GPU when torch sees one, else the CPU (:func:`resolve_device`).
+Models are initialised on the CPU (same weights on every device) and moved; batches go to the
+model's device; every result (logits, metrics) comes back on the CPU.
 """
 
 from __future__ import annotations
@@ -86,39 +90,57 @@ class ResNet9(nn.Module):
         return self.net(x)
 
 
-class BertClassifier(nn.Module):
-    """bert-base-cased with a classification head ([PC] App. A.2, Emotion / AG_News).
+def _bert(**kwargs) -> nn.Module:
+    from .bert import BertClassifier
 
-    Input: token ids (n, L) int64 (padding id 0). Needs the pre-trained weights in the
-    Hugging Face cache: they cannot be downloaded on the offline machines of this book, so
-    only the full profile on a connected GPU machine uses it.
-    """
-
-    def __init__(self, n_classes: int, name: str = "bert-base-cased"):
-        super().__init__()
-        from transformers import AutoModelForSequenceClassification
-
-        try:
-            self.bert = AutoModelForSequenceClassification.from_pretrained(name, num_labels=n_classes)
-        except OSError as err:
-            raise RuntimeError(f"pre-trained weights of {name!r} are not available offline; run the full "
-                               "profile on a machine with access to the model hub or a filled HF cache") from err
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.bert(input_ids=ids, attention_mask=(ids != 0).long()).logits
+    return BertClassifier(**kwargs)
 
 
-MODELS = {"small_cnn": SmallCNN, "mlp_head": MLPHead, "resnet9": ResNet9, "bert": BertClassifier}
+MODELS = {"small_cnn": SmallCNN, "mlp_head": MLPHead, "resnet9": ResNet9, "bert": _bert}
+DEVICES = ("auto", "cpu", "cuda", "cuda:N")
 
 
-def build(kind: str, rng: np.random.Generator, **kwargs) -> nn.Module:
-    """A freshly initialised model of ``kind`` (``small_cnn``, ``mlp_head``, ``resnet9``, ``bert``);
-    the initial weights are drawn from a torch seed taken from ``rng`` (global RNG untouched)."""
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> ``cuda`` when torch sees a GPU, else ``cpu``; ``"cpu"``; ``"cuda"`` /
+    ``"cuda:N"`` (an error when no such GPU is visible). Anything else is an error naming the choices."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise ValueError(f"device must be a string, one of {', '.join(DEVICES)}; got {device!r}")
+    name = device.strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    head, _, index = name.partition(":")
+    if head == "cuda" and (not index or index.isdigit()):
+        n_gpu = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n_gpu == 0:
+            raise ValueError(f"device {device!r} asked for a GPU but torch sees none (torch {torch.__version__}, "
+                             "built for the CPU or no GPU visible): use device='auto' or 'cpu'")
+        if index and int(index) >= n_gpu:
+            raise ValueError(f"device {device!r}: torch sees {n_gpu} GPU(s), cuda:0..cuda:{n_gpu - 1}")
+        return torch.device(name)
+    raise ValueError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)} "
+                     "('auto' = the GPU when one is available, else the CPU)")
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of ``model``'s first parameter (CPU for a model without parameters)."""
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
+def build(kind: str, rng: np.random.Generator, device: str | torch.device = "cpu", **kwargs) -> nn.Module:
+    """A freshly initialised model of ``kind`` (``small_cnn``, ``mlp_head``, ``resnet9``, ``bert``)
+    on ``device`` (see :func:`resolve_device`); the initial weights are drawn on the CPU from a
+    torch seed taken from ``rng`` (global RNG untouched), so they do not depend on the device."""
     if kind not in MODELS:
         raise ValueError(f"unknown model {kind!r}; choose one of {', '.join(MODELS)}")
+    dev = resolve_device(device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(rng.integers(0, 2**63 - 1)))
-        return MODELS[kind](**kwargs)
+        model = MODELS[kind](**kwargs)
+    return model.to(dev)
 
 
 @dataclass
@@ -136,14 +158,20 @@ def _as_tensor(a, dtype=None) -> torch.Tensor:
     return t.to(dtype) if dtype is not None else t
 
 
+def as_inputs(X) -> torch.Tensor:
+    """Model inputs as a CPU tensor: integer arrays (token ids) as int64, everything else float32."""
+    t = _as_tensor(X)
+    return t.long() if not (t.is_floating_point() or t.is_complex()) else t.float()
+
+
 @torch.no_grad()
 def predict_logits(model: nn.Module, X, batch_size: int = 1024) -> torch.Tensor:
-    """Logits of ``model`` on ``X`` in evaluation mode, batched."""
-    X = _as_tensor(X)
+    """Logits of ``model`` on ``X`` in evaluation mode, batched on the model's device; returned on the CPU."""
+    X = as_inputs(X)
     was_training = model.training
     model.eval()
-    dev = next(model.parameters()).device
-    out = (torch.cat([model(X[i:i + batch_size].to(dev)).cpu() for i in range(0, len(X), batch_size)])
+    dev = model_device(model)
+    out = (torch.cat([model(X[i:i + batch_size].to(dev)).float().cpu() for i in range(0, len(X), batch_size)])
            if len(X) else torch.zeros(0))
     model.train(was_training)
     return out
@@ -159,18 +187,40 @@ def per_class_accuracy(model: nn.Module, X, y, n_classes: int) -> np.ndarray:
         return correct / count
 
 
+OPTIMIZERS = ("sgd", "adamw")
+LR_SCHEDULES = ("constant", "triangle")
+
+
+def lr_factor(step: int, total: int, schedule: str, peak_fraction: float = 0.2) -> float:
+    """Learning-rate multiplier at optimiser step ``step`` of ``total``. ``constant``: 1.
+    ``triangle``: linear from 0 up to 1 at ``peak_fraction`` of the steps (at least one step),
+    then linearly down to 0 at the end — the schedule of kronfluence's ResNet-9 / CIFAR-10 example
+    (which peaks at epoch ``epochs // 5``), whose batch size, learning rate and epochs [PC] App. A.3
+    Table 2 lists."""
+    if schedule == "constant":
+        return 1.0
+    if schedule != "triangle":
+        raise ValueError(f"unknown lr_schedule {schedule!r}; choose one of {', '.join(LR_SCHEDULES)}")
+    peak = max(1, int(round(peak_fraction * total)))
+    return float(np.interp(step, [0, peak, max(total, peak + 1)], [0.0, 1.0, 0.0]))
+
+
 def train(model: nn.Module, X, y, *, rng: np.random.Generator, sample_weight=None, epochs: int = 5,
           lr: float = 0.05, batch_size: int = 64, weight_decay: float = 0.0, momentum: float = 0.9,
+          optimizer: str = "sgd", lr_schedule: str = "constant", device: str | torch.device | None = None,
           X_eval=None, y_eval=None, n_classes: int | None = None) -> TrainResult:
-    """Train ``model`` in place with SGD (momentum, weight decay) on the weighted cross-entropy
-    ``sum_{i in batch} w_i * CE_i / batch_size`` ([PC] Alg. 1, ``TRAINONEEPOCH(theta, T, w)``).
+    """Train ``model`` in place on the weighted cross-entropy ``sum_{i in batch} w_i * CE_i / batch_size``
+    ([PC] Alg. 1, ``TRAINONEEPOCH(theta, T, w)``) with ``optimizer`` ``"sgd"`` (momentum, weight
+    decay) or ``"adamw"`` (decoupled weight decay; the BERT fine-tuning recipe) and a per-step
+    ``lr_schedule`` (:func:`lr_factor`).
 
-    Shuffling uses a torch generator drawn from ``rng``: same ``rng`` state, same model.
-    Records per-class accuracy on ``(X_eval, y_eval)`` after every epoch (empty without eval set).
-    Mini-batches go to the device of ``model``'s parameters (move the model to a GPU first for the
-    full profile); the data stay on the CPU.
+    Shuffling uses a torch generator drawn from ``rng``, and dropout (BERT) a torch seed drawn
+    after it: same ``rng`` state, same model. Records per-class accuracy on ``(X_eval, y_eval)``
+    after every epoch (empty without eval set). ``device`` (``None`` = where the model is; else see
+    :func:`resolve_device`) receives the model and, on a GPU, the whole training set once; on the
+    CPU the data are used in place. Inputs: float features/images, or int64 token ids.
     """
-    X = _as_tensor(X, torch.float32) if not isinstance(model, BertClassifier) else _as_tensor(X)
+    X = as_inputs(X)
     y = _as_tensor(y, torch.long)
     n = len(y)
     if len(X) != n:
@@ -180,26 +230,42 @@ def train(model: nn.Module, X, y, *, rng: np.random.Generator, sample_weight=Non
         raise ValueError(f"sample_weight must be {n} finite non-negative numbers, got shape {tuple(w.shape)}")
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    lr_factor(0, 1, lr_schedule)  # validates the schedule name before any work
+    dev = model_device(model) if device is None else resolve_device(device)
+    model.to(dev)
+    if dev.type != "cpu":
+        X, y, w = X.to(dev), y.to(dev), w.to(dev)
     K = n_classes if n_classes is not None else int(y.max()) + 1
     gen = torch_generator(rng)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    dropout_seed = int(rng.integers(0, 2**63 - 1))
+    if optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    else:
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    steps_per_epoch = -(-n // batch_size)
+    total_steps = epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: lr_factor(t, total_steps, lr_schedule))
     accs, losses = [], []
-    for _ in range(epochs):
-        model.train()
-        order = torch.randperm(n, generator=gen)
-        total = 0.0
-        for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            dev = next(model.parameters()).device
-            logits = model(X[idx].to(dev))
-            loss = (w[idx].to(dev) * F.cross_entropy(logits, y[idx].to(dev), reduction="none")).sum() / len(idx)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        losses.append(total / n)
-        if X_eval is not None:
-            accs.append(per_class_accuracy(model, _as_tensor(X_eval, X.dtype), y_eval, K))
+    with torch.random.fork_rng(devices=[dev.index or 0] if dev.type == "cuda" else []):
+        torch.manual_seed(dropout_seed)
+        for _ in range(epochs):
+            model.train()
+            order = torch.randperm(n, generator=gen).to(dev)
+            total = torch.zeros((), device=dev)
+            for start in range(0, n, batch_size):
+                idx = order[start:start + batch_size]
+                logits = model(X[idx])
+                loss = (w[idx] * F.cross_entropy(logits.float(), y[idx], reduction="none")).sum() / len(idx)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+                total += loss.detach() * len(idx)
+            losses.append(float(total) / n)
+            if X_eval is not None:
+                accs.append(per_class_accuracy(model, X_eval, y_eval, K))
     model.eval()
     acc = np.array(accs) if accs else np.zeros((0, K))
     overall = np.zeros(0)
@@ -214,7 +280,7 @@ def class_metrics(model: nn.Module, X, y, n_classes: int) -> tuple[np.ndarray, n
     """Per-class accuracy (K,) and per-class *summed* cross-entropy ``L_{V_k}`` (K,) on ``(X, y)``:
     the quantities category-wise influence predicts ([PC] §3)."""
     y = np.asarray(y)
-    logits = predict_logits(model, _as_tensor(X, torch.float32))
+    logits = predict_logits(model, X)
     loss = F.cross_entropy(logits, torch.as_tensor(y), reduction="none").numpy()
     correct = (logits.argmax(1).numpy() == y).astype(float)
     count = np.bincount(y, minlength=n_classes).astype(float)

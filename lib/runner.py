@@ -23,10 +23,31 @@ BOOK = ROOT / "book"
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 PROFILES_FILE = ROOT / "profiles.yaml"
 PROFILES = ("quick", "full")
+# chapter -> "module:function(params) -> list of problems": what a run needs (data, model files) is
+# checked before the kernel starts, so a long run fails at once with the command that fixes it
+PREFLIGHT = {"03_deep_category_influence": "lib.category_studies:preflight"}
 
 
 class ParameterError(ValueError):
     """A parameter name or value the notebook does not accept."""
+
+
+class MissingRequirementError(FileNotFoundError):
+    """Data or model files a chapter's run needs are missing (the message says how to get them)."""
+
+
+def preflight(name: str, params: dict[str, Any]) -> None:
+    """Raise :class:`MissingRequirementError` listing what the run of ``name`` with ``params`` lacks."""
+    import importlib
+
+    target = PREFLIGHT.get(name)
+    if target is None:
+        return
+    module, func = target.split(":")
+    problems = getattr(importlib.import_module(module), func)(params)
+    if problems:
+        raise MissingRequirementError(f"notebooks/{name}.py cannot run with these parameters:\n- "
+                                      + "\n- ".join(problems))
 
 
 def notebook_names() -> list[str]:
@@ -129,6 +150,7 @@ def execute(name: str, profile: str = "quick", overrides: dict[str, Any] | None 
     profile_values = profile_parameters(name, profile)
     # papermill injects only what differs from the notebook's own literal defaults
     params_for_pm = {k: v for k, v in {**profile_values, **overrides}.items() if k in overrides or v != valid[k]}
+    preflight(name, {**profile_values, **overrides})
     output = Path(output) if output else BOOK / f"{name}.ipynb"
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp_in = output.with_suffix(".input.ipynb")

@@ -35,6 +35,52 @@ def test_run_with_an_additive_model_recovers_exact_predictions():
     assert res.spearman("beneficial", "loss") == pytest.approx(1.0)
     assert res.spearman("detrimental", "accuracy") == pytest.approx(1.0)
     assert res.diagonal_sign_agreement("beneficial") == 1.0
+    lo, hi = res.spearman_interval("beneficial", "loss")
+    assert lo == pytest.approx(1.0) and hi == pytest.approx(1.0)  # a perfect ranking stays perfect
+    summary = res.summary()
+    assert summary["spearman beneficial (loss)"] == pytest.approx(1.0) and len(summary) == 23
     assert res.counts["beneficial"].sum(1).tolist() == [5, 5, 5]
     idx = cr.removal_sets(P, 0.1)["detrimental"][2]
     assert res.counts["detrimental"][2].tolist() == np.bincount(y[idx], minlength=K).tolist()
+
+
+def test_seed_reliability_and_noise_separate_signal_from_retraining_noise():
+    """Additive 'model' plus seed-dependent noise: without noise the actual changes are the same
+    for every seed (reliability 1, noise 0); with noise far above the effects reliability collapses."""
+    rng = np.random.default_rng(0)
+    n, K = 60, 3
+    P = rng.normal(size=(n, K))
+    y = rng.integers(0, K, n)
+
+    def study(scale):
+        def fit(keep, seed):
+            return keep, seed
+
+        def evaluate(model):
+            keep, seed = model
+            noise = np.random.default_rng([seed, len(keep), int(keep.sum())]).normal(scale=scale, size=K)
+            loss = -P[keep].sum(0) + noise
+            return -loss / 100, loss
+
+        return cr.run(P, y, fit, evaluate, fraction=0.1, seeds=(0, 1, 2, 3))
+
+    clean, noisy = study(0.0), study(100.0)
+    assert clean.seed_reliability("beneficial") == pytest.approx(1.0)
+    assert clean.seed_reliability("detrimental", "loss") == pytest.approx(1.0)
+    assert clean.retraining_noise("beneficial") == pytest.approx(0.0)
+    assert noisy.retraining_noise("beneficial") > clean.effect_size("beneficial")
+    assert noisy.seed_reliability("beneficial") < 0.8
+    lo, hi = noisy.spearman_interval("beneficial")
+    assert lo < noisy.spearman("beneficial") < hi and hi - lo > 0.1
+    assert np.isnan(cr.run(P, y, lambda k, s: (k, s), lambda m: (-(-P[m[0]].sum(0)) / 100, -P[m[0]].sum(0)),
+                           fraction=0.1, seeds=(0,)).seed_reliability("beneficial"))
+    with pytest.raises(ValueError, match="quantity"):
+        clean.seed_reliability("beneficial", "f1")
+
+
+def test_deep_study_rejects_an_unknown_device_before_training():
+    X = np.zeros((20, 4), dtype=np.float32)
+    y = np.arange(20) % 2
+    with pytest.raises(ValueError, match="unknown device"):
+        cr.deep_study(X, y, X, y, 2, kind="mlp_head", model_kwargs={"n_classes": 2, "d_in": 4},
+                      train_kwargs={}, damping=0.1, device="gpu")

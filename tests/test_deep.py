@@ -61,3 +61,67 @@ def test_bad_weights_are_rejected():
     m = deep.build("mlp_head", np.random.default_rng(1), n_classes=3, d_in=64)
     with pytest.raises(ValueError, match="non-negative"):
         deep.train(m, X, y, rng=np.random.default_rng(0), sample_weight=-np.ones(len(y)))
+
+
+# --- devices, optimisers, schedules, token inputs --------------------------------------------
+
+def test_device_cpu_works_and_bad_devices_are_clear_errors():
+    assert deep.resolve_device("cpu") == torch.device("cpu")
+    assert deep.resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    for bad in ("gpu", "cuda:x", "tpu", ""):
+        with pytest.raises(ValueError, match="unknown device"):
+            deep.resolve_device(bad)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="sees none"):
+            deep.resolve_device("cuda")
+    X, y = _blobs(np.random.default_rng(0), n=60)
+    runs = []
+    for device in (None, "cpu"):  # explicit CPU = the default path, bit for bit
+        m = deep.build("mlp_head", np.random.default_rng(1), device="cpu", n_classes=3, d_in=64)
+        deep.train(m, X, y, rng=np.random.default_rng(2), epochs=2, batch_size=16, device=device)
+        runs.append(torch.cat([p.detach().ravel() for p in m.parameters()]))
+        assert deep.model_device(m).type == "cpu"
+    assert torch.equal(runs[0], runs[1])
+    with pytest.raises(ValueError, match="unknown device"):
+        deep.build("mlp_head", np.random.default_rng(1), device="gpu0", n_classes=3, d_in=64)
+
+
+def test_triangle_schedule_and_adamw():
+    f = [deep.lr_factor(t, 100, "triangle") for t in range(101)]
+    assert f[0] == 0.0 and f[20] == 1.0 and f[100] == 0.0 and f[60] == pytest.approx(0.5)
+    assert deep.lr_factor(7, 100, "constant") == 1.0
+    assert deep.lr_factor(0, 3, "triangle") == 0.0 and deep.lr_factor(1, 3, "triangle") == 1.0  # peak >= 1 step
+    with pytest.raises(ValueError, match="lr_schedule"):
+        deep.lr_factor(0, 10, "cosine")
+    X, y = _blobs(np.random.default_rng(0))
+    m = deep.build("mlp_head", np.random.default_rng(1), n_classes=3, d_in=64)
+    r = deep.train(m, X, y, rng=np.random.default_rng(2), epochs=3, lr=0.01, batch_size=32, optimizer="adamw",
+                   weight_decay=0.01, lr_schedule="triangle", X_eval=X, y_eval=y, n_classes=3)
+    assert r.accuracy[-1] > 0.9
+    with pytest.raises(ValueError, match="optimizer"):
+        deep.train(m, X, y, rng=np.random.default_rng(2), optimizer="lbfgs")
+    with pytest.raises(ValueError, match="lr_schedule"):
+        deep.train(m, X, y, rng=np.random.default_rng(2), lr_schedule="cosine")
+
+
+def test_integer_inputs_stay_token_ids():
+    """Token ids must reach an embedding layer as int64 (a float cast would break BERT)."""
+
+    class Bag(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.EmbeddingBag(20, 8)
+            self.out = torch.nn.Linear(8, 2)
+
+        def forward(self, ids):
+            assert ids.dtype == torch.long
+            return self.out(self.emb(ids))
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 20, size=(40, 5))
+    y = (ids[:, 0] < 10).astype(int)
+    torch.manual_seed(0)
+    m = Bag()
+    r = deep.train(m, ids, y, rng=rng, epochs=2, batch_size=8, X_eval=ids, y_eval=y, n_classes=2)
+    acc, loss = deep.class_metrics(m, ids, y, 2)
+    assert r.class_accuracy.shape == (2, 2) and np.isfinite(loss).all() and acc.shape == (2,)

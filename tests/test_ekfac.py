@@ -129,3 +129,31 @@ def test_bad_input_is_a_clear_error():
         ekfac.category_influence(nn.Sequential(nn.Tanh()), X, y, Xv, yv, K, rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="lengths differ"):
         ekfac.category_influence(nn.Sequential(nn.Linear(6, 3)), X, y[:-1], Xv, yv, K, rng=np.random.default_rng(0))
+
+
+def test_class_aggregated_queries_equal_the_pairwise_scores_summed_by_class():
+    """category_influence sums the query gradients per class (kronfluence's aggregate mode): the
+    same numbers as summing the per-validation-sample scores; an empty class is a zero column."""
+    X, y, Xv, yv, K = _data(n=200, n_val=60)
+    m = _tiny_mlp(X, y, K)
+    S = ekfac.pairwise_scores(m, X, y, Xv, yv, rng=np.random.default_rng(1), damping=LAM)
+    P = ekfac.category_influence(m, X, y, Xv, yv, K, rng=np.random.default_rng(1), damping=LAM, device="cpu")
+    np.testing.assert_allclose(P, S.T @ np.eye(K)[yv] / len(y), rtol=1e-4, atol=1e-6 * np.abs(P).max())
+    P4 = ekfac.category_influence(m, X, y, Xv[yv != 2], yv[yv != 2], K, rng=np.random.default_rng(1), damping=LAM)
+    assert np.all(P4[:, 2] == 0) and np.abs(P4[:, :2]).max() > 0
+    with pytest.raises(ValueError, match="unknown device"):
+        ekfac.category_influence(m, X, y, Xv, yv, K, rng=np.random.default_rng(1), device="gpu")
+
+
+def test_saturated_model_with_heuristic_damping_is_a_clear_error_not_nan():
+    """A model whose softmax is saturated has a zero Gauss-Newton matrix: kronfluence's damping
+    heuristic (0.1 x mean eigenvalue) is then 0 and the scores 0/0 — caught, with the fix named."""
+    X, y, Xv, yv, K = _data(n=60, n_val=20)
+    m = nn.Sequential(nn.Linear(X.shape[1], K))
+    with torch.no_grad():
+        m[0].weight.fill_(0.0)
+        m[0].bias.copy_(torch.tensor([1e4, 0.0, 0.0]))
+    with pytest.raises(FloatingPointError, match="positive damping"):
+        ekfac.category_influence(m, X, y, Xv, yv, K, rng=np.random.default_rng(0), damping=None)
+    P = ekfac.category_influence(m, X, y, Xv, yv, K, rng=np.random.default_rng(0), damping=0.1)
+    assert np.isfinite(P).all()
