@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 SIZES = (1_000, 10_000, 100_000)
-LOOP_SIZES = (1_000, 10_000)
-TIMEOUT_S = 150  #: a measurement still running after this is stopped and reported as "not run"
+LOOP_SIZES = SIZES
+TIMEOUT_S = 400  #: a measurement still running after this is stopped and reported as "not run"
 D, K, N_VAL = 50, 10, 1_000
 THREADS = 2
 RESULTS = Path(__file__).parent / "results" / "influence_vectors.md"
