@@ -266,11 +266,14 @@ sns.lineplot(long, x="round", y="accuracy", hue="split / class", marker="o", ax=
 axes[0].set(title="per-class accuracy while trimming")
 sns.lineplot(trim_df.reset_index(), x="round", y="LP t* relative", marker="o", ax=axes[1])
 axes[1].set(title="ceiling LP: relative t* before each round's removal")
+for ax in axes[:2]:
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
 last = rounds[-1]
 Xk, yk = s["X"][last["kept"]], s["y"][last["kept"]]
 sns.scatterplot(x=Xk[:, 0], y=Xk[:, 1], hue=np.array(["blue", "orange"])[yk],
                 style=np.where(s["flipped"][last["kept"]], "flipped", "clean"),
                 palette={"blue": "tab:blue", "orange": "tab:orange"}, s=16, ax=axes[2])
+axes[2].legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=4, fontsize="small")
 axes[2].set(title=f"training set after {len(rounds) - 1} rounds")
 plt.show()
 
