@@ -48,7 +48,8 @@ from .models import ArrayLike, LogisticRegression, as_labels, as_tensor
 # ---------------------------------------------------------------------- building blocks
 
 
-def _check_fitted(model: LogisticRegression) -> None:
+def check_fitted(model: LogisticRegression) -> None:
+    """Raise a clear error unless ``model`` is a fitted LogisticRegression with an intercept."""
     if not isinstance(model, LogisticRegression):
         raise TypeError(
             f"FI is implemented for lib.models.LogisticRegression (use the embeddings of a network "
@@ -63,6 +64,15 @@ def _check_fitted(model: LogisticRegression) -> None:
 def _weights(model: LogisticRegression) -> torch.Tensor:
     """``W`` of shape ``(d, m)`` (the feature rows of ``theta``)."""
     return model.theta_[:-1]
+
+
+def inverse_hessian(model: LogisticRegression, X: ArrayLike, y: ArrayLike,
+                    hessian: torch.Tensor | None = None) -> torch.Tensor:
+    """Symmetrised ``H^{-1}`` (P, P) of the training objective on ``(X, y)`` (or of ``hessian``,
+    e.g. the K-FAC approximation), ``P = theta.numel()``."""
+    H = model.hessian(X, y) if hessian is None else hessian
+    Hinv = solve_hessian(H, torch.eye(model.theta_.numel(), dtype=H.dtype))
+    return 0.5 * (Hinv + Hinv.T)
 
 
 def _logit_curvature(z: torch.Tensor) -> torch.Tensor:
@@ -81,7 +91,7 @@ def mixed_derivatives(model: LogisticRegression, X: ArrayLike, y: ArrayLike) -> 
     ``grad_theta loss = x_aug ⊗ r`` with ``r = p - y``, so
     ``M_i[(j, l), t] = delta_{jt} r_l + x_aug_j (S_i W^T)_{l t}``.
     """
-    _check_fitted(model)
+    check_fitted(model)
     Xa = model.design(X)
     n, p = Xa.shape
     d = p - 1
@@ -175,16 +185,14 @@ def _chunked_parts(model: LogisticRegression, X_train: ArrayLike, y_train: Array
                    chunk: int, with_metric: bool = True):
     """Yield ``(a, B)`` per chunk of training samples: ``a`` (c, d) = ``d_omega L_V`` and
     ``B`` (c, K, d) with ``G = B^T B`` (``None`` unless ``with_metric``)."""
-    _check_fitted(model)
+    check_fitted(model)
     y_t = as_labels(y_train)
     Xt = as_tensor(X_train)
     if Xt.shape[0] != len(y_t):
         raise ValueError(f"X_train has {Xt.shape[0]} rows but y_train has {len(y_t)} labels")
-    H = model.hessian(Xt, y_t) if hessian is None else hessian
     p, m = model.theta_.shape
     P = p * m
-    Hinv = solve_hessian(H, torch.eye(P, dtype=H.dtype))
-    Hinv = 0.5 * (Hinv + Hinv.T)
+    Hinv = inverse_hessian(model, Xt, y_t, hessian)
     u = Hinv @ mean_loss_gradient(model, X_val, y_val)  # (P,)
     Hr = Hinv.reshape(P, p, m)  # Hinv[:, (j', k)]
     Wt = _weights(model).T  # (m, d)
@@ -292,7 +300,7 @@ def kfac_hessian(model: LogisticRegression, X_train: ArrayLike, damping: float |
     Returned dense (``P x P``) because the heads here are small; in factored form its inverse
     is ``(Q_A ⊗ Q_S)(Λ_A ⊗ Λ_S + damping)^{-1}(Q_A ⊗ Q_S)^T``, which is what saves memory.
     """
-    _check_fitted(model)
+    check_fitted(model)
     Xa = model.design(X_train)
     n = Xa.shape[0]
     A = Xa.T @ Xa / n

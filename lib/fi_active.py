@@ -50,7 +50,7 @@ import pandas as pd
 import torch
 
 from . import fi
-from .influence import solve_hessian, utility_influence
+from .influence import utility_influence
 from .models import ArrayLike, LogisticRegression, as_labels, as_tensor
 from .preprocessing import standardise
 from .trees import fit_influence_tree
@@ -100,17 +100,15 @@ def fi_e_matrices(model: LogisticRegression, X_lab: ArrayLike, y_lab: ArrayLike,
     ``hessian`` (default: exact ``H_sum`` on the labelled set) and ``rank`` (truncated SVD of
     ``M_j``) select the KFSVD approximation of [FI] Algorithm 7, as in :func:`lib.fi.fi_util`.
     """
-    fi._check_fitted(model)
+    fi.check_fitted(model)
     d = model.theta_.shape[0] - 1
     Xt = _check_features(X_lab, "X_lab", d)
     y_t = as_labels(y_lab)
     if Xt.shape[0] != len(y_t):
         raise ValueError(f"X_lab has {Xt.shape[0]} rows but y_lab has {len(y_t)} labels")
-    H = model.hessian(Xt, y_t) if hessian is None else hessian
     p, m = model.theta_.shape
     P = p * m
-    Hinv = solve_hessian(H, torch.eye(P, dtype=H.dtype))
-    Hinv = 0.5 * (Hinv + Hinv.T)
+    Hinv = fi.inverse_hessian(model, Xt, y_t, hessian)
     Hr = Hinv.reshape(P, p, m)
     Wt = model.theta_[:-1].T  # (m, d)
     out = []
