@@ -54,7 +54,29 @@ def as_labels(y: ArrayLike) -> torch.Tensor:
     return torch.as_tensor(y_np.astype(np.int64))
 
 
-class LogisticRegression:
+class LogitClassifier:
+    """Prediction from ``self.logits(X)`` — ``(n, 1)`` binary or ``(n, K)`` softmax logits — shared
+    by :class:`LogisticRegression` and :class:`lib.estimators.mlp.MLP` (each supplies ``logits``
+    and ``_check_fitted``)."""
+
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        self._check_fitted()
+        with torch.no_grad():
+            z = self.logits(X)
+            if z.shape[1] == 1:
+                p1 = torch.sigmoid(z[:, 0])
+                return torch.stack([1 - p1, p1], dim=1).numpy()
+            return torch.softmax(z, dim=1).numpy()
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        return self.predict_proba(X).argmax(axis=1)
+
+    def score(self, X: ArrayLike, y: ArrayLike) -> float:
+        """Accuracy."""
+        return float((self.predict(X) == as_labels(y).numpy()).mean())
+
+
+class LogisticRegression(LogitClassifier):
     """Binary or multinomial logistic regression, trained to convergence by Newton's method.
 
     Parameters
@@ -306,23 +328,6 @@ class LogisticRegression:
         self.theta_ = theta.detach()
         self.n_iter_ = opt.state[opt._params[0]].get("n_iter", 0)
         self.grad_norm_ = float(self.gradient(X, y, w).norm())
-
-    # ------------------------------------------------------------------ prediction
-    def predict_proba(self, X: ArrayLike) -> np.ndarray:
-        self._check_fitted()
-        with torch.no_grad():
-            z = self.logits(X)
-            if z.shape[1] == 1:
-                p1 = torch.sigmoid(z[:, 0])
-                return torch.stack([1 - p1, p1], dim=1).numpy()
-            return torch.softmax(z, dim=1).numpy()
-
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        return self.predict_proba(X).argmax(axis=1)
-
-    def score(self, X: ArrayLike, y: ArrayLike) -> float:
-        """Accuracy."""
-        return float((self.predict(X) == as_labels(y).numpy()).mean())
 
     @property
     def coef_(self) -> np.ndarray:

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from torch.func import grad, hessian, vmap
 
-from ..models import ArrayLike, as_labels, as_tensor
+from ..models import ArrayLike, LogitClassifier, as_labels, as_tensor
 from . import Task
 from .gradient import GRADIENT_ESTIMATORS
 from .valuation import banzhaf_msr, downsampling, knn_shapley_task, tmc_shapley
@@ -63,7 +63,7 @@ def _activation(name: str, A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
     return T, (A > 0).to(A.dtype), torch.zeros_like(A)
 
 
-class MLP:
+class MLP(LogitClassifier):
     """One-hidden-layer perceptron trained to a stationary point of the L2-regularised sum-form loss.
 
     Parameters
@@ -427,22 +427,6 @@ class MLP:
             c = H.diagonal(dim1=1, dim2=2).mean(1).clamp_min(1.0)
             H = H + c[:, None, None] * torch.outer(u, u)
         return g, H
-
-    # ------------------------------------------------------------------ prediction
-    def predict_proba(self, X: ArrayLike) -> np.ndarray:
-        with torch.no_grad():
-            z = self.logits(X)
-            if z.shape[1] == 1:
-                p1 = torch.sigmoid(z[:, 0])
-                return torch.stack([1 - p1, p1], dim=1).numpy()
-            return torch.softmax(z, dim=1).numpy()
-
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        return self.predict_proba(X).argmax(axis=1)
-
-    def score(self, X: ArrayLike, y: ArrayLike) -> float:
-        """Accuracy."""
-        return float((self.predict(X) == as_labels(y).numpy()).mean())
 
 
 def _batch_logits(model: MLP, theta: torch.Tensor, Xa: torch.Tensor, derivatives: bool = False):
