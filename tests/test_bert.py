@@ -37,13 +37,7 @@ def save_tiny_bert(folder, texts, n_classes=3, seed=0):
     return folder
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny transformers are ~10x slower with two threads on a busy two-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

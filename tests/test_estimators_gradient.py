@@ -10,13 +10,7 @@ from lib.estimators import gradient as G
 from lib.preprocessing import standardised_split
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Small matrices: one thread avoids oversubscription on shared 2-core machines."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _task(name: str, n: int = 80, n_val: int = 40, seed: int = 0) -> Task:

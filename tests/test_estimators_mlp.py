@@ -14,13 +14,7 @@ from lib.models import SingularHessianError
 from lib.preprocessing import standardised_split
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Small matrices: one thread avoids oversubscription on shared 2-core machines."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _task(d: int = 5, n: int = 40, n_val: int = 60, hidden: int = 3, l2: float = 10.0, seed: int = 0,

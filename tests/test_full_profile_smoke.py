@@ -28,12 +28,7 @@ SIZES = dict(n_train=40, n_val=10, width=4, epochs=1, batch_size=16, lr=0.4 * 16
              text_batch_size=8, text_per_class=None, text_max_length=16, device="cpu")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _digests(path):
