@@ -17,7 +17,7 @@ import torch
 from . import fi
 from .influence import retrain, utility_influence
 from .models import LogisticRegression
-from .preprocessing import standardise
+from .preprocessing import standardise, standardised_blocks
 from .trimming import Trim, random_trim, trim
 
 # ---------------------------------------------------------------------- data
@@ -97,9 +97,8 @@ def linear_experiment(seeds: Sequence[int], budgets: Sequence[int], sizes=(150, 
     for seed in seeds:
         r = np.random.default_rng(seed)
         X, y = two_gaussians(sum(sizes), r, centre)
-        a, b_ = sizes[0], sizes[0] + sizes[1]
-        X_tr, X_val, X_te = standardise(X[:a], X[a:b_], X[b_:])
-        df, _ = trim_logistic(X_tr, y[:a], X_val, y[a:b_], X_te, y[b_:], budgets, r)
+        (X_tr, y_tr), (X_val, y_val), (X_te, y_te) = standardised_blocks(X, y, sizes)
+        df, _ = trim_logistic(X_tr, y_tr, X_val, y_val, X_te, y_te, budgets, r)
         frames.append(df.assign(seed=seed))
     return pd.concat(frames, ignore_index=True)
 
@@ -166,9 +165,7 @@ def nonlinear_experiment(seeds: Sequence[int], budgets: Sequence[int], sizes=(50
     for seed in seeds:
         r = np.random.default_rng(seed)
         X, y = two_moons(sum(sizes), r, noise)
-        a, b_ = sizes[0], sizes[0] + sizes[1]
-        X_tr, X_val, X_te = standardise(X[:a], X[a:b_], X[b_:])
-        y_tr, y_val, y_te = y[:a], y[a:b_], y[b_:]
+        (X_tr, y_tr), (X_val, y_val), (X_te, y_te) = standardised_blocks(X, y, sizes)
         net = train_mlp(X_tr, y_tr, seed, hidden, epochs)
         scores = last_layer_scores(net, X_tr, y_tr, X_val, y_val)
         rows.append({"seed": seed, "method": "none", "budget": 0, "accuracy": mlp_accuracy(net, X_te, y_te)})

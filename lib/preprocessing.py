@@ -30,3 +30,14 @@ def standardised_split(X: np.ndarray, y: np.ndarray, sizes: Sequence[int], rng: 
     idx = split_indices(len(y), sizes, rng)
     Xs = standardise(*(X[i] for i in idx))
     return [(Xi, y[i]) for Xi, i in zip(Xs, idx)]
+
+
+def standardised_blocks(X: np.ndarray, y: np.ndarray, sizes: Sequence[int]
+                        ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Consecutive blocks of ``(X, y)`` of the given sizes (for data generated i.i.d., no shuffle
+    needed), standardised with the first block's statistics."""
+    bounds = np.cumsum([0, *sizes])
+    if bounds[-1] > len(y):
+        raise ValueError(f"asked for {bounds[-1]} samples ({' + '.join(map(str, sizes))}) but only {len(y)} exist")
+    Xs = standardise(*(X[a:b] for a, b in zip(bounds[:-1], bounds[1:])))
+    return [(Xi, y[a:b]) for Xi, a, b in zip(Xs, bounds[:-1], bounds[1:])]
