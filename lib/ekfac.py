@@ -25,7 +25,6 @@ import gc
 import logging
 import tempfile
 import warnings
-from collections.abc import Callable
 from contextlib import contextmanager
 
 import numpy as np
@@ -298,9 +297,3 @@ def _to_double(model: nn.Module) -> nn.Module:
     import copy
 
     return copy.deepcopy(model).cpu().double().eval()
-
-
-def removal_effect(train_fn: Callable[[np.ndarray], nn.Module], remove: np.ndarray, n_train: int) -> nn.Module:
-    """Retrain without the samples ``remove`` (indices): ``train_fn(keep_indices)`` -> model."""
-    keep = np.setdiff1d(np.arange(n_train), np.asarray(remove))
-    return train_fn(keep)
