@@ -40,7 +40,7 @@ data: env
 	$(PY) -m lib.datasets fetch --profile quick
 
 notebooks: env data
-	$(PY) -m lib.runner --all --profile quick
+	$(PY) -m lib._book.runner --all --profile quick
 
 book: notebooks
 	$(VENV)/bin/jupyter-book build . -W --keep-going
@@ -54,7 +54,7 @@ unit: env
 
 run: env data
 	@test -n "$(NB)" || { echo "usage: make run NB=<name> [PROFILE=quick|full] [PARAMS='k=v ...']"; exit 2; }
-	$(PY) -m lib.runner $(NB) --profile $(PROFILE) $(foreach p,$(PARAMS),-p $(p))
+	$(PY) -m lib._book.runner $(NB) --profile $(PROFILE) $(foreach p,$(PARAMS),-p $(p))
 
 bench: env data
 	$(PY) -m benchmarks

@@ -41,3 +41,14 @@ def standardised_blocks(X: np.ndarray, y: np.ndarray, sizes: Sequence[int]
         raise ValueError(f"asked for {bounds[-1]} samples ({' + '.join(map(str, sizes))}) but only {len(y)} exist")
     Xs = standardise(*(X[a:b] for a, b in zip(bounds[:-1], bounds[1:])))
     return [(Xi, y[a:b]) for Xi, a, b in zip(Xs, bounds[:-1], bounds[1:])]
+
+
+def polynomial_features(X: np.ndarray, degree: int) -> np.ndarray:
+    """Monomials of the inputs up to ``degree`` (no constant): a fixed feature map under which a
+    logistic model can draw the curved boundary of the two moons. FI then perturbs these
+    features, like the paper's last-layer FI for its networks."""
+    from sklearn.preprocessing import PolynomialFeatures
+
+    if degree < 1:
+        raise ValueError(f"degree must be >= 1, got {degree}")
+    return PolynomialFeatures(degree, include_bias=False).fit_transform(np.asarray(X, float))

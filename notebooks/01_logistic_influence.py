@@ -47,16 +47,17 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-import lib.book
+from lib._book import pages
 import lib.reproducibility
-from lib import ch, datasets, fairness, influence, preprocessing, trees
+from lib import datasets, fairness, influence, preprocessing, trees
 from lib.datasets.toy import ch_toy
 from lib.models import LogisticRegression
+from lib.experiments import ch01_logistic_influence as ch
 from lib.trimming import trim
 
 rng = lib.reproducibility.setup(seed, threads=1)  # tiny models: one thread is faster than two
-lib.book.setup_plots()
-lib.book.parameters_table(globals(), "01_logistic_influence")
+pages.setup_plots()
+pages.parameters_table(globals(), "01_logistic_influence")
 
 # %% [markdown]
 # ## The toy set
@@ -249,7 +250,7 @@ print(sweep.round(3).to_string(index=False))
 # %%
 rob = seed_summary.loc["robustness"]
 paper_draw = table.set_index(["function", "stage"])
-lib.book.claims_table([
+pages.claims_table([
     {"claim": "robustness trimming (b=10) raises adversarial accuracy", "paper": "0.01 -> 0.42 (one draw)",
      "measured": f"{paper_draw.loc[('robustness', 'before'), 'adv_accuracy']:.3f} -> "
                  f"{paper_draw.loc[('robustness', 'after'), 'adv_accuracy']:.3f} (seed {seed}); mean over "

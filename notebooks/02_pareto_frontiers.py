@@ -58,15 +58,16 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-import lib.book
+from lib._book import pages
 import lib.reproducibility
 from lib import ceiling, influence, pareto
+from lib.experiments import ch02_pareto_frontiers as ch02
 from lib.datasets.pc_synthetic import angular_radius, noisy_disks
 from lib.models import LogisticRegression
 
 rng = lib.reproducibility.setup(seed)
-lib.book.setup_plots()
-lib.book.parameters_table(globals(), "02_pareto_frontiers")
+pages.setup_plots()
+pages.parameters_table(globals(), "02_pareto_frontiers")
 
 # %% [markdown]
 # ## The two synthetic sets of [PC] §4
@@ -241,7 +242,7 @@ sweep_df
 
 # %%
 s = sets["noisy disks"]
-rounds = pareto.trim_jointly_negative(s["model"], s["X"], s["y"], s["Xv"], s["yv"], max_rounds=trim_max_rounds,
+rounds = ch02.trim_jointly_negative(s["model"], s["X"], s["y"], s["Xv"], s["yv"], max_rounds=trim_max_rounds,
                                       tol=region_tol, delta_max=delta_max,
                                       extra_sets={"test": (s["Xt"], s["yt"])})
 trim_df = pd.DataFrame([{
@@ -413,7 +414,7 @@ print("test accuracy before / after:", np.round(base_acc_t, 3), np.round(acc_ga_
 # %%
 s1 = sets["noisy disks"]
 neg1 = s1["regions"] == "jointly negative"
-lib.book.claims_table([
+pages.claims_table([
     {"claim": "mislabelled samples are jointly negative (noisy set, Fig. 2B)", "paper": "yes (qualitative)",
      "measured": f"{int((neg1 & s1['flipped']).sum())} of {int(neg1.sum())} jointly negative are flipped; "
                  f"{int((neg1 & s1['flipped']).sum())} of {int(s1['flipped'].sum())} flipped found in round 1",

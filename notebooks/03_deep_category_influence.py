@@ -49,17 +49,18 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from scipy.stats import spearmanr
 
-import lib.book
+from lib._book import pages
 import lib.reproducibility
-from lib import category_removal, category_studies, ekfac
+from lib import category_removal, ekfac
+from lib.experiments import ch03_deep_category_influence as category_studies
 
 rng = lib.reproducibility.setup(seed, threads=threads)
-lib.book.setup_plots()
+pages.setup_plots()
 pd.set_option("display.max_colwidth", None)
 # everything this run needs (full-profile data, BERT files) is checked before any training
 category_studies.require(image_dataset=image_dataset, text_datasets=text_datasets, text_model=text_model,
                          bert_model=bert_model)
-lib.book.parameters_table(globals(), "03_deep_category_influence")
+pages.parameters_table(globals(), "03_deep_category_influence")
 
 # %% [markdown]
 # # Category-wise influence on vision and text
@@ -326,7 +327,7 @@ for name, s in ((image_dataset, image_summary), *text_summaries.items()):
         {"claim": f"{name}: detrimental samples come from other classes", "paper": "mostly (Fig. 9)",
          "measured": round(1 - s["share own label, detrimental"], 3), "note": "share of removed samples"},
     ]
-lib.book.claims_table(rows)
+pages.claims_table(rows)
 
 # %% [markdown]
 # **Where we differ and why.** The paper reports its correlations without seeds or intervals on

@@ -5,7 +5,7 @@ import json
 import jupytext
 import pytest
 
-from lib import runner
+from lib._book import runner
 
 
 def _code_cells(nb):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from lib import category_removal as cr
+from lib.experiments import ch03_deep_category_influence as ch03
 
 
 def test_removal_sets_pick_the_extremes():
@@ -82,5 +83,5 @@ def test_deep_study_rejects_an_unknown_device_before_training():
     X = np.zeros((20, 4), dtype=np.float32)
     y = np.arange(20) % 2
     with pytest.raises(ValueError, match="unknown device"):
-        cr.deep_study(X, y, X, y, 2, kind="mlp_head", model_kwargs={"n_classes": 2, "d_in": 4},
+        ch03.deep_study(X, y, X, y, 2, kind="mlp_head", model_kwargs={"n_classes": 2, "d_in": 4},
                       train_kwargs={}, damping=0.1, device="gpu")

@@ -6,6 +6,7 @@ import torch
 from scipy.stats import spearmanr
 
 from lib import fi, fi_active as fa
+from lib.experiments import ch09_fi_active_learning as ex
 from lib.models import LogisticRegression
 
 
@@ -152,7 +153,7 @@ def test_rounds_are_capped_with_a_warning_and_a_note():
         run = fa.run_active_learning(split, "random", 5, 10, np.random.default_rng(0))
     assert len(run.queried) == 2 and run.history["round"].max() == 2
     assert run.rounds_requested == 5 and "capped" in run.note
-    table = fa.paper_rounds_table()
+    table = ex.paper_rounds_table()
     assert table.loc["Adult", "rounds that fit"] == 10  # 12 x 500 from 5,000
     assert table.loc["CIFAR10", "rounds that fit"] == 5  # 9 x 2,000 from 10,000
     assert table.loc["MNIST", "rounds that fit"] == 14  # 14 x 30 = 420 exactly
@@ -228,7 +229,7 @@ def test_summarise_on_hand_built_curves():
     rows = [{"method": m, "seed": s, "round": r, "accuracy": acc}
             for m, s, accs in (("a", 0, [0.5, 0.6, 0.8]), ("a", 1, [0.5, 0.8, 0.8]), ("b", 0, [0.5, 0.7, 0.7]))
             for r, acc in enumerate(accs)]
-    out = fa.summarise(pd.DataFrame(rows))
+    out = ex.summarise(pd.DataFrame(rows))
     np.testing.assert_allclose(out.loc["a", ["first round", "mean over rounds", "final"]], [0.7, 0.75, 0.8])
     np.testing.assert_allclose(out.loc["a", "sd over seeds"], np.std([0.7, 0.8], ddof=1))
     assert np.isnan(out.loc["b", "sd over seeds"]) and out.loc["b", "final"] == 0.7

@@ -17,7 +17,8 @@ import torch
 
 pytest.importorskip("transformers")
 
-from lib import category_studies, runner  # noqa: E402
+from lib._book import runner  # noqa: E402
+from lib.experiments import ch03_deep_category_influence as category_studies  # noqa: E402
 from lib.datasets import FIXTURES_DIR, full  # noqa: E402
 
 NB = "03_deep_category_influence"

@@ -1,6 +1,6 @@
 """Execute a chapter: jupytext source -> notebook -> papermill, with profiles and checked parameters.
 
-    python -m lib.runner NAME [--profile quick|full] [-p key=value ...] [--output PATH]
+    python -m lib._book.runner NAME [--profile quick|full] [-p key=value ...] [--output PATH]
 
 ``NAME`` is the stem of ``notebooks/NAME.py``. The quick profile is the literal defaults of the
 notebook's ``parameters`` cell; ``profiles.yaml`` holds per-notebook overrides for the other
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 BOOK = ROOT / "book"
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -25,7 +25,7 @@ PROFILES_FILE = ROOT / "profiles.yaml"
 PROFILES = ("quick", "full")
 # chapter -> "module:function(params) -> list of problems": what a run needs (data, model files) is
 # checked before the kernel starts, so a long run fails at once with the command that fixes it
-PREFLIGHT = {"03_deep_category_influence": "lib.category_studies:preflight"}
+PREFLIGHT = {"03_deep_category_influence": "lib.experiments.ch03_deep_category_influence:preflight"}
 
 
 class ParameterError(ValueError):
@@ -194,7 +194,7 @@ def _strip_volatile_metadata(path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m lib.runner", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m lib._book.runner", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("name", nargs="?", help="notebook stem (notebooks/NAME.py); omit with --all")
     ap.add_argument("--all", action="store_true", help="execute every notebook")

@@ -40,17 +40,18 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-import lib.book
+from lib._book import pages
 import lib.datasets.tabular as tabular
 import lib.reproducibility
-from lib import fi_experiments as fx
+from lib.datasets.fi_synthetic import two_gaussians
+from lib.experiments import ch08_fi_trimming as fx
 from lib.models import LogisticRegression
 from lib.preprocessing import standardise
 
 # one BLAS thread: the matrices here are tiny and thread spinning only slows them down
 rng = lib.reproducibility.setup(seed, threads=1)
-lib.book.setup_plots()
-lib.book.parameters_table(globals(), "04_fi_trimming")
+pages.setup_plots()
+pages.parameters_table(globals(), "08_fi_trimming")
 
 # %% [markdown]
 # # FI: an influence measure on the perturbation manifold, and data trimming
@@ -101,7 +102,7 @@ for b, row in table1.iterrows():
 # %%
 # Fig. 1: one seed, the samples FI and IV remove and the boundaries after retraining
 r0 = np.random.default_rng(0)
-Xg, yg = fx.two_gaussians(850, r0, gaussian_centre)
+Xg, yg = two_gaussians(850, r0, gaussian_centre)
 Xtr, Xva, Xte = standardise(Xg[:150], Xg[150:250], Xg[250:])
 ytr, yva, yte = yg[:150], yg[150:250], yg[250:]
 _, info = fx.trim_logistic(Xtr, ytr, Xva, yva, Xte, yte, [], r0)
@@ -466,4 +467,4 @@ rows.append({"claim": "Table 8: approximation keeps accuracy, is faster",
              "measured": f"exact {100 * ablation.accuracy.iloc[0]:.2f}%, KFSVD+forest {100 * ablation.accuracy.iloc[-1]:.2f}%; "
                          f"rank corr. {ablation['spearman vs exact'].iloc[-1]:.2f}",
              "note": "timing not faster here: the exact K x K form is already cheap for a linear head"})
-lib.book.claims_table(rows)
+pages.claims_table(rows)

@@ -1,9 +1,9 @@
-"""The [FI] §6.1 protocols of lib.fi_experiments on small synthetic sets."""
+"""The [FI] §6.1 protocols of lib.experiments.ch08_fi_trimming on small synthetic sets."""
 
 import numpy as np
 import pytest
 
-from lib import fi_experiments as fx
+from lib.experiments import ch08_fi_trimming as fx
 from lib.influence import utility_influence
 from lib.models import LogisticRegression
 

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 from scipy.stats import linregress, pearsonr, spearmanr
 
-from . import fairness, influence
-from .datasets.toy import ToySplit
-from .influence import Quantity
-from .models import LogisticRegression
-from .trimming import trim
+from .. import fairness, influence
+from ..datasets.toy import ToySplit
+from ..influence import Quantity
+from ..models import LogisticRegression
+from ..trimming import trim
 
 #: the metric each influence function targets, and whether larger is better
 TARGET_METRIC = {"utility": ("accuracy", True), "fairness": ("dp_gap", False), "robustness": ("adv_accuracy", True)}

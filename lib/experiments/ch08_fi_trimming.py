@@ -2,7 +2,7 @@
 layer carries the FI, and the accuracy-vs-budget protocol on tabular data.
 
 Each function takes arrays and an explicit ``np.random.Generator`` and returns tidy
-``pandas`` rows; the chapter (``notebooks/04_fi_trimming.py``) only plots and prints them.
+``pandas`` rows; the chapter (``notebooks/08_fi_trimming.py``) only plots and prints them.
 """
 
 from __future__ import annotations
@@ -14,28 +14,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import fi
-from .influence import retrain, utility_influence
-from .models import LogisticRegression
-from .preprocessing import standardise, standardised_blocks
-from .trimming import Trim, random_trim, trim
-
-# ---------------------------------------------------------------------- data
-def two_gaussians(n: int, rng: np.random.Generator, centre: float = 1.25, sd: float = 1.0
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Two isotropic 2-D Gaussians at ``±(centre, centre)`` with balanced random labels
-    ([FI] §6.1 "2D linear model", following [CH]; the centres are our choice)."""
-    y = rng.integers(0, 2, n)
-    X = np.where(y[:, None] == 1, centre, -centre) + sd * rng.standard_normal((n, 2))
-    return X, y
-
-
-def two_moons(n: int, rng: np.random.Generator, noise: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
-    """Two interleaving crescents (scikit-learn ``make_moons``) ([FI] §6.1 "2D nonlinear")."""
-    from sklearn.datasets import make_moons
-
-    X, y = make_moons(n, noise=noise, random_state=int(rng.integers(0, 2**31 - 1)))
-    return X, y.astype(np.int64)
+from .. import fi
+from ..datasets.fi_synthetic import two_gaussians, two_moons
+from ..influence import retrain, utility_influence
+from ..models import LogisticRegression
+from ..preprocessing import standardise, standardised_blocks
+from ..trimming import Trim, random_trim, trim
 
 
 # ---------------------------------------------------------------------- scores

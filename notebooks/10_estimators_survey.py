@@ -46,7 +46,7 @@ import pandas as pd
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-import lib.book
+from lib._book import pages
 import lib.reproducibility
 from lib.datasets import load
 from lib.estimators import Task, benchmark, gradient, mlp
@@ -55,8 +55,8 @@ from lib.preprocessing import standardised_split
 from lib.estimators import valuation
 
 rng = lib.reproducibility.setup(seed)
-lib.book.setup_plots()
-lib.book.parameters_table(globals(), "05_estimators_survey")
+pages.setup_plots()
+pages.parameters_table(globals(), "10_estimators_survey")
 
 # %% [markdown]
 # # The survey's estimators, measured against ground truth
@@ -525,4 +525,4 @@ claims += [
                   f"fast HyDRA {mlp_p('hydra_fast'):.2f}, IF {mlp_p('influence_exact'):.2f}",
          note="fast HyDRA drops the Hessian terms of full HyDRA; the dynamic estimators follow their own SGD run"),
 ]
-lib.book.claims_table(claims)
+pages.claims_table(claims)

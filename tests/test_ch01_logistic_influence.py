@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lib import ch
+from lib.experiments import ch01_logistic_influence as ch
 from lib.datasets.toy import ch_toy
 
 

@@ -36,18 +36,19 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-import lib.book
+from lib._book import pages
 import lib.datasets.tabular as tabular
 import lib.reproducibility
 from lib import fi_active as fa
+from lib.experiments import ch09_fi_active_learning as ex
 from lib.models import LogisticRegression
 
 # one BLAS thread: the matrices here are small and thread spinning only slows them down
 rng = lib.reproducibility.setup(seed, threads=1)
-lib.book.setup_plots()
+pages.setup_plots()
 options = dict(aggregation=aggregation, forest_alpha=forest_alpha, forest_trees=forest_trees,
                bald_samples=bald_samples)
-lib.book.parameters_table(globals(), "06_fi_active_learning")
+pages.parameters_table(globals(), "09_fi_active_learning")
 
 # %% [markdown]
 # # FI for active learning
@@ -92,7 +93,7 @@ lib.book.parameters_table(globals(), "06_fi_active_learning")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-paper_rounds = fa.paper_rounds_table()
+paper_rounds = ex.paper_rounds_table()
 print(paper_rounds.to_string())
 
 # %% [markdown]
@@ -112,9 +113,9 @@ print(paper_rounds.to_string())
 # `moons_pool`, `moons_acquisition` queries per round.
 
 # %%
-split_m, raw_m = fa.moons_active_split(moons_initial, moons_pool, 100, moons_test, np.random.default_rng(seed),
+split_m, raw_m = ex.moons_active_split(moons_initial, moons_pool, 100, moons_test, np.random.default_rng(seed),
                                        noise=moons_noise, degree=moons_degree)
-scores_m = fa.first_round_scores(split_m, methods, seed, **options)
+scores_m = ex.first_round_scores(split_m, methods, seed, **options)
 m0 = LogisticRegression().fit(split_m.X_init, split_m.y_init, n_classes=2)
 shown = [m for m in ("fi", "entropy", "bald", "iv") if m in methods]
 fig, axes = plt.subplots(1, len(shown), figsize=(4 * len(shown), 3.8), sharex=True, sharey=True)
@@ -137,7 +138,7 @@ print(rho_m.round(2).to_string())
 
 # %%
 moons_curves = pd.concat([fa.compare_methods(
-    fa.moons_active_split(moons_initial, moons_pool, 100, moons_test, np.random.default_rng(s),
+    ex.moons_active_split(moons_initial, moons_pool, 100, moons_test, np.random.default_rng(s),
                           noise=moons_noise, degree=moons_degree)[0],
     methods, moons_rounds, moons_acquisition, s, **options)[0] for s in range(seed, seed + moons_seeds)])
 ax = sns.lineplot(moons_curves, x="n_labeled", y="accuracy", hue="method", marker="o", errorbar="se")
@@ -146,7 +147,7 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-moons_summary = fa.summarise(moons_curves)
+moons_summary = ex.summarise(moons_curves)
 print(moons_summary.round(3).to_string())
 
 # %% [markdown]
@@ -171,13 +172,13 @@ tabular.fetch_adult()
 adult = tabular.load_adult()
 adult_curves, adult_runs, adult_scores = [], [], None
 for s in range(seed, seed + adult_seeds):
-    split_a = fa.tabular_active_split(adult.X, adult.y, adult.meta["is_test"], adult_initial, adult_pool,
+    split_a = ex.tabular_active_split(adult.X, adult.y, adult.meta["is_test"], adult_initial, adult_pool,
                                       adult_val, adult_test, np.random.default_rng(s))
     curves, runs = fa.compare_methods(split_a, methods, adult_rounds, adult_acquisition, s, **options)
     adult_curves.append(curves)
     adult_runs.append(runs)
     if adult_scores is None:
-        adult_scores = fa.first_round_scores(split_a, methods, s, **options)
+        adult_scores = ex.first_round_scores(split_a, methods, s, **options)
 adult_curves = pd.concat(adult_curves, ignore_index=True)
 ax = sns.lineplot(adult_curves, x="n_labeled", y="accuracy", hue="method", marker="o", errorbar="se")
 ax.set_title(f"Adult, logistic regression, {adult_seeds} seeds")
@@ -187,9 +188,9 @@ plt.show()
 # NBVAL_CHECK_OUTPUT
 adult_note = adult_runs[0][methods[0]].note
 print("note:", adult_note or "rounds not capped")
-adult_summary = fa.summarise(adult_curves)
+adult_summary = ex.summarise(adult_curves)
 print(adult_summary.round(4).to_string())
-adult_conf = fa.pick_confidence(adult_scores, adult_acquisition)
+adult_conf = ex.pick_confidence(adult_scores, adult_acquisition)
 print(adult_conf.round(3).to_string())
 print("Spearman(FI_active, entropy) on the round-1 pool:",
       round(adult_scores[["fi", "entropy"]].corr("spearman").iloc[0, 1], 2))
@@ -210,7 +211,7 @@ tabular.fetch_bank()
 bank = tabular.load_bank()
 bank_is_test = np.random.default_rng(seed).random(len(bank)) < 0.3
 bank_curves = pd.concat([fa.compare_methods(
-    fa.tabular_active_split(bank.X, bank.y, bank_is_test, adult_initial, adult_pool, adult_val, adult_test,
+    ex.tabular_active_split(bank.X, bank.y, bank_is_test, adult_initial, adult_pool, adult_val, adult_test,
                             np.random.default_rng(s)),
     methods, adult_rounds, adult_acquisition, s, **options)[0] for s in range(seed, seed + bank_seeds)])
 ax = sns.lineplot(bank_curves, x="n_labeled", y="accuracy", hue="method", marker="o", errorbar="se")
@@ -219,7 +220,7 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-bank_summary = fa.summarise(bank_curves)
+bank_summary = ex.summarise(bank_curves)
 print(bank_summary.round(4).to_string())
 
 # %% [markdown]
@@ -295,7 +296,7 @@ if {"fi", "iv", "bald"} <= set(methods):
                  "paper": "MNIST: FI 19 s, IV 13 s, BALD 9 s",
                  "measured": ", ".join(f"{m} {adult_seconds[m]:.1f} s" for m in ("fi", "iv", "bald")),
                  "note": "scoring time per Adult run on this machine (not checked; varies)"})
-lib.book.claims_table(rows)
+pages.claims_table(rows)
 
 # %% [markdown]
 # **Where and why we differ.** The paper reports FI_active as the best method on Adult, with
