@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -55,10 +55,39 @@ def parameters_table(namespace: Mapping[str, Any], name: str) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("parameter")
 
 
-def claims_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Paper-vs-measured table: each row has ``claim``, ``paper``, ``measured`` and ``note``."""
-    df = pd.DataFrame(rows)
-    for col in ("claim", "paper", "measured", "note"):
-        if col not in df:
-            df[col] = ""
-    return df[["claim", "paper", "measured", "note"]].set_index("claim")
+#: The one vocabulary of the claims tables' ``verdict`` column.
+VERDICTS = ("reproduced", "partly", "not reproduced", "the paper's claim does not hold")
+
+
+class Claim(NamedTuple):
+    """One row of a claims table: the paper's statement, its number, ours, the verdict (one of
+    :data:`VERDICTS`) and why."""
+
+    claim: str
+    paper: str
+    measured: str
+    verdict: str
+    why: str = ""
+
+
+def claims_table(rows: Sequence[Claim | Mapping[str, Any]]) -> pd.DataFrame:
+    """Paper-vs-measured table with a verdict per claim.
+
+    Each row is a :class:`Claim` or a mapping with the keys ``claim``, ``paper``, ``measured``,
+    ``verdict`` and optionally ``why``. A verdict outside :data:`VERDICTS` is an error, so a claim
+    that failed can never read like one that held.
+    """
+    records = []
+    for row in rows:
+        rec = row._asdict() if isinstance(row, Claim) else dict(row)
+        unknown = sorted(set(rec) - set(Claim._fields))
+        if unknown:
+            raise ValueError(f"claims-table row has unknown field(s) {unknown}; fields: {', '.join(Claim._fields)}")
+        missing = [f for f in ("claim", "paper", "measured", "verdict") if not rec.get(f)]
+        if missing:
+            raise ValueError(f"claims-table row {rec.get('claim', rec)!r} lacks {', '.join(missing)}")
+        if rec["verdict"] not in VERDICTS:
+            raise ValueError(f"verdict {rec['verdict']!r} of claim {rec['claim']!r} is not one of {VERDICTS}")
+        records.append(Claim(**rec))
+    df = pd.DataFrame(records, columns=Claim._fields)
+    return df.set_index("claim")

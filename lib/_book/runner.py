@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import numerics
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 BOOK = ROOT / "book"
@@ -79,22 +81,89 @@ def parameters_cell(nb) -> Any:
     return cells[0]
 
 
-def default_parameters(name: str) -> dict[str, Any]:
-    """The literal defaults of the parameters cell (= the quick profile)."""
+def _parameter_nodes(name: str) -> list[tuple[str, ast.expr, ast.expr | None]]:
+    """``(name, value node, annotation node or None)`` for every assignment of the parameters cell."""
     cell = parameters_cell(read_source(name))
-    params: dict[str, Any] = {}
+    out = []
     for node in ast.parse(cell.source).body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            try:
-                params[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError as err:
-                raise ParameterError(
-                    f"notebooks/{name}.py: parameter {node.targets[0].id} must be a literal "
-                    "(no parameter is computed from another)"
-                ) from err
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            params[node.target.id] = ast.literal_eval(node.value)
+            out.append((node.targets[0].id, node.value, None))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            out.append((node.target.id, node.value, node.annotation))
+        else:
+            raise ParameterError(f"notebooks/{name}.py: the parameters cell may only hold `name = literal` "
+                                 f"or `name: type = literal` lines, got {ast.unparse(node)!r}")
+    return out
+
+
+def default_parameters(name: str) -> dict[str, Any]:
+    """The literal defaults of the parameters cell (= the quick profile)."""
+    params: dict[str, Any] = {}
+    for key, value, _ in _parameter_nodes(name):
+        try:
+            params[key] = ast.literal_eval(value)
+        except ValueError as err:
+            raise ParameterError(
+                f"notebooks/{name}.py: parameter {key} must be a literal (no parameter is computed from another)"
+            ) from err
     return params
+
+
+def parameter_types(name: str) -> dict[str, str]:
+    """The type each parameter accepts: its annotation in the parameters cell (``damping: float |
+    None = 0.1``) or, without one, the type of its default (``budget = 10`` -> ``int``)."""
+    out = {}
+    for key, value, annotation in _parameter_nodes(name):
+        out[key] = ast.unparse(annotation) if annotation is not None else _type_of(ast.literal_eval(value))
+    return out
+
+
+def _type_of(value: Any) -> str:
+    if value is None:
+        return "Any"
+    if isinstance(value, list):
+        kinds = {_type_of(v) for v in value}
+        if kinds == {"int", "float"}:
+            kinds = {"float"}
+        return f"list[{kinds.pop()}]" if len(kinds) == 1 else "list"
+    return type(value).__name__
+
+
+def _matches(value: Any, spec: ast.expr) -> bool:
+    """Whether ``value`` fits the type expression ``spec`` (names, ``X | Y``, ``list[X]``)."""
+    if isinstance(spec, ast.BinOp) and isinstance(spec.op, ast.BitOr):
+        return _matches(value, spec.left) or _matches(value, spec.right)
+    if isinstance(spec, ast.Constant) and spec.value is None:
+        return value is None
+    if isinstance(spec, ast.Subscript) and isinstance(spec.value, ast.Name) and spec.value.id == "list":
+        return isinstance(value, list) and all(_matches(v, spec.slice) for v in value)
+    if isinstance(spec, ast.Name):
+        if spec.id == "Any":
+            return True
+        if spec.id == "None":
+            return value is None
+        if spec.id == "float":
+            return isinstance(value, (int, float)) and not isinstance(value, bool)
+        if spec.id == "int":
+            return isinstance(value, int) and not isinstance(value, bool)
+        kinds = {"str": str, "bool": bool, "list": list, "dict": dict}
+        if spec.id in kinds:
+            return isinstance(value, kinds[spec.id])
+    raise ParameterError(f"unsupported parameter type {ast.unparse(spec)!r} (use int, float, str, bool, "
+                         "list[...], dict, None and |)")
+
+
+def check_types(name: str, given: dict[str, Any], where: str = "parameters") -> None:
+    """Reject a value whose type does not match the parameter's (:func:`parameter_types`) before
+    any kernel starts: ``budget=abc`` for ``budget = 10`` is an error naming ``int``."""
+    types = parameter_types(name)
+    bad = []
+    for key, value in given.items():
+        spec = types.get(key)
+        if spec is not None and not _matches(value, ast.parse(spec, mode="eval").body):
+            bad.append(f"{key}={value!r} ({type(value).__name__}; expected {spec})")
+    if bad:
+        raise ParameterError(f"wrong type for parameter(s) of notebook {name} (in {where}): " + "; ".join(bad))
 
 
 def load_profiles() -> dict[str, Any]:
@@ -112,6 +181,7 @@ def profile_parameters(name: str, profile: str) -> dict[str, Any]:
     params = default_parameters(name)
     overrides = (load_profiles().get(name) or {}).get(profile) or {}
     check_names(name, overrides, params, where=f"profiles.yaml[{name}][{profile}]")
+    check_types(name, overrides, where=f"profiles.yaml[{name}][{profile}]")
     params.update(overrides)
     return params
 
@@ -147,6 +217,7 @@ def execute(name: str, profile: str = "quick", overrides: dict[str, Any] | None 
     valid = default_parameters(name)
     overrides = overrides or {}
     check_names(name, overrides, valid)
+    check_types(name, overrides)
     profile_values = profile_parameters(name, profile)
     # papermill injects only what differs from the notebook's own literal defaults
     params_for_pm = {k: v for k, v in {**profile_values, **overrides}.items() if k in overrides or v != valid[k]}
@@ -155,21 +226,20 @@ def execute(name: str, profile: str = "quick", overrides: dict[str, Any] | None 
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp_in = output.with_suffix(".input.ipynb")
     nbformat.write(read_source(name), tmp_in)
+    saved = dict(os.environ)
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = str(ROOT) + (os.pathsep + env_path if env_path else "")
     # the pages must hold their figures: the kernel renders inline whatever MPLBACKEND the
     # caller exported (the Makefile exports Agg for the headless unit tests)
-    old_backend = os.environ.get("MPLBACKEND")
     os.environ["MPLBACKEND"] = INLINE_BACKEND
+    numerics.apply()  # the kernel computes like every other machine (lib._book.numerics)
     try:
         pm.execute_notebook(str(tmp_in), str(output), parameters=params_for_pm, kernel_name="python3",
                             cwd=str(ROOT), log_output=log_output, progress_bar=False)
     finally:
         tmp_in.unlink(missing_ok=True)
-        if old_backend is None:
-            os.environ.pop("MPLBACKEND", None)
-        else:
-            os.environ["MPLBACKEND"] = old_backend
+        os.environ.clear()
+        os.environ.update(saved)
     _strip_volatile_metadata(output)
     return output
 
