@@ -9,7 +9,8 @@ evaluated on the pool (:func:`label_free_tree`). The learner is a linear SVM wit
 probabilities (:class:`PlattSVM`; the authors' code uses ``SVC(kernel="linear", probability=True)``);
 the influence surrogate is the book's L2 logistic regression. The authors' code fits the tree once, on the initial labelled set,
 and never refits it (``"tree"``); ``"tree-refit"`` refits it every round, which is the IV acquisition
-of the FI chapter (:func:`lib.fi_active.iv_scores`, reused).
+of the FI chapter (:func:`lib.fi_active.iv_scores`; a unit test shows the two trees agree) with the
+targets on a fixed-point grid (:func:`exact_targets`) so that the trees do not depend on the machine.
 
 Baselines ([CH] §5.5): random; entropy, margin and uncertainty (least-confidence) sampling on the
 learner's probabilities (modAL's definitions); ISAL (Liu et al. 2021) as the brief reads it: the
@@ -45,20 +46,53 @@ from .trees import InfluenceTree, hierarchical_shrinkage
 METHODS = ("tree", "tree-refit", "isal", "fi", "entropy", "margin", "uncertainty", "random")
 
 
+def platt_sigmoid(f: np.ndarray, y: np.ndarray, tol: float = 1e-12, max_iter: int = 100) -> tuple[float, float]:
+    """Platt's (1999) sigmoid ``P(y=1 | f) = sigmoid(a f + b)`` fitted to decision values ``f`` by
+    Newton's method on the cross-entropy with Platt's smoothed targets ``(N+ + 1) / (N+ + 2)`` and
+    ``1 / (N- + 2)``. Converged to ``tol`` (not to an optimiser's default tolerance), so the fitted
+    probabilities differ between machines only by rounding, not by where an iteration stopped."""
+    f, y = np.asarray(f, dtype=float), np.asarray(y)
+    n1, n0 = int((y == 1).sum()), int((y == 0).sum())
+    t = np.where(y == 1, (n1 + 1.0) / (n1 + 2.0), 1.0 / (n0 + 2.0))
+    Z = np.column_stack([f, np.ones_like(f)])
+    w = np.array([0.0, np.log((n1 + 1.0) / (n0 + 1.0))])
+
+    def loss(w):
+        z = Z @ w
+        return float(np.sum(np.logaddexp(0.0, z) - t * z))
+
+    for _ in range(max_iter):
+        p = 1.0 / (1.0 + np.exp(-(Z @ w)))
+        g = Z.T @ (p - t)
+        if np.abs(g).max() < tol:
+            break
+        H = (Z * (p * (1 - p))[:, None]).T @ Z + 1e-12 * np.eye(2)
+        step = np.linalg.solve(H, g)
+        lr, J = 1.0, loss(w)
+        while loss(w - lr * step) > J - 1e-4 * lr * float(g @ step) and lr > 1e-10:
+            lr *= 0.5
+        w = w - lr * step
+    return float(w[0]), float(w[1])
+
+
 class PlattSVM:
     """A linear SVM with Platt-scaled probabilities, the learner of [CH] §5.5 (the authors' code uses
-    ``SVC(kernel="linear", probability=True)``, deprecated in scikit-learn 1.9).
+    ``SVC(kernel="linear", probability=True)``, deprecated in scikit-learn 1.9, whose internal folds
+    are unseeded).
 
-    ``predict`` is the sign of the SVM's decision function (as ``SVC`` predicts); ``predict_proba``
-    is a sigmoid fitted to out-of-fold decision values (``CalibratedClassifierCV(method="sigmoid",
-    ensemble=False)``, the replacement scikit-learn names; folds are stratified, not shuffled, so the
-    fit is deterministic), computed on the first call only. ``C`` is the SVM's penalty (scikit-learn's
-    default 1).
+    ``predict`` is the sign of the decision function of the SVM fitted on all labelled samples;
+    ``predict_proba`` applies Platt's sigmoid (:func:`platt_sigmoid`) fitted to out-of-fold decision
+    values (stratified folds, not shuffled: deterministic), computed on the first call only.
+    ``C`` and ``tol`` are ``SVC``'s (defaults 1 and 1e-3). libsvm's SMO stops at the KKT tolerance
+    ``tol``, so its decision values depend, at about 1e-4, on the path the solver took, which a
+    last-bit change of a kernel value (BLAS dot products) alters: give it features on which every dot
+    product is exact (:func:`exact_grid`) to make it machine-independent.
     """
 
-    def __init__(self, C: float = 1.0, folds: int = 5) -> None:
+    def __init__(self, C: float = 1.0, folds: int = 5, tol: float = 1e-3) -> None:
         self.C = float(C)
         self.folds = int(folds)
+        self.tol = float(tol)
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> PlattSVM:
         from sklearn.svm import SVC
@@ -66,8 +100,8 @@ class PlattSVM:
         self.X_, self.y_ = np.asarray(X, dtype=float), np.asarray(y)
         if np.bincount(self.y_).min() < 2:
             raise ValueError("Platt scaling needs at least 2 labelled samples of every class")
-        self.svm_ = SVC(kernel="linear", C=self.C).fit(self.X_, self.y_)
-        self.calibrated_ = None  # fitted on the first predict_proba (only uncertainty sampling asks)
+        self.svm_ = SVC(kernel="linear", C=self.C, tol=self.tol).fit(self.X_, self.y_)
+        self.sigmoid_ = None  # fitted on the first predict_proba (only uncertainty sampling asks)
         return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
@@ -77,14 +111,17 @@ class PlattSVM:
         return self.svm_.predict(X)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        if self.calibrated_ is None:
-            from sklearn.calibration import CalibratedClassifierCV
+        if self.sigmoid_ is None:
+            from sklearn.model_selection import StratifiedKFold, cross_val_predict
             from sklearn.svm import SVC
 
-            folds = min(self.folds, int(np.bincount(self.y_).min()))
-            self.calibrated_ = CalibratedClassifierCV(SVC(kernel="linear", C=self.C), method="sigmoid", cv=folds,
-                                                      ensemble=False).fit(self.X_, self.y_)
-        return self.calibrated_.predict_proba(X)
+            folds = StratifiedKFold(min(self.folds, int(np.bincount(self.y_).min())))
+            f = cross_val_predict(SVC(kernel="linear", C=self.C, tol=self.tol), self.X_, self.y_, cv=folds,
+                                  method="decision_function")
+            self.sigmoid_ = platt_sigmoid(f, self.y_)
+        a, b = self.sigmoid_
+        p1 = 1.0 / (1.0 + np.exp(-(a * self.decision_function(X) + b)))
+        return np.column_stack([1.0 - p1, p1])
 
     def score(self, X: np.ndarray, y: np.ndarray) -> float:
         return float((self.predict(X) == np.asarray(y)).mean())
@@ -95,13 +132,51 @@ def linear_svm(random_state: int) -> PlattSVM:
     return PlattSVM()
 
 
+def exact_grid(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The arrays on one binary grid fine enough to keep the data (step ``2**-k``, ``k <= 20``) and
+    coarse enough that every dot product of two rows is computed exactly in float64 (all products
+    and partial sums are multiples of ``2**-2k`` below ``2**52`` of them), in any summation order.
+    Kernel values, and therefore libsvm's path, are then the same on every machine."""
+    arrays = [np.asarray(a, dtype=float) for a in arrays]
+    top = max(float(np.abs(a).max()) for a in arrays if a.size)
+    d = max(a.shape[1] for a in arrays)
+    # need d * top^2 / step^2 < 2^52  ->  k < (52 - log2(d) - 2 log2(top)) / 2
+    k = min(20, int(np.floor((52 - np.log2(d) - 2 * np.log2(max(top, 1.0))) / 2)) - 1)
+    if k < 8:
+        raise ValueError(f"features up to {top:.3g} in {d} dimensions cannot be put on an exact-dot grid finer than "
+                         "2^-8: standardise them first")
+    step = 2.0**-k
+    return tuple(np.round(a / step) * step for a in arrays)
+
+
 # ---------------------------------------------------------------------- the label-free tree
+def exact_targets(values: np.ndarray, bits: int = 30) -> np.ndarray:
+    """The values on a binary fixed-point grid: multiples of ``2**(e - bits)`` with ``2**e >= max|v|``.
+
+    CART compares split improvements built from partial sums of the targets. Two features that cut
+    the labelled samples into the same two groups (co-monotone features, frequent in small sets)
+    tie exactly, but with float targets the sums are accumulated in a feature-dependent order and
+    the tie is broken by rounding noise, which differs between machines and code paths; the trees
+    then split on different features and predict the pool differently. On this grid every partial
+    sum of up to ``2**(52 - bits)`` targets is exact, so such ties are broken the same way
+    everywhere (by the tree's feature order). The grid's step is ``2**-bits`` of the largest value.
+    """
+    v = np.asarray(values, dtype=float)
+    top = float(np.abs(v).max()) if v.size else 0.0
+    if top == 0.0 or not np.isfinite(top):
+        return v.copy()
+    step = 2.0 ** (int(np.ceil(np.log2(top))) - bits)
+    return np.round(v / step) * step
+
+
 def label_free_tree(X: np.ndarray, influence_values: np.ndarray, rng: np.random.Generator, lam: float = 10.0,
                     max_depth: int | None = 6, min_samples_leaf: int = 3) -> InfluenceTree:
     """[CH] Algorithm 1 without the label column (§5.5): CART from ``x_i`` to ``I(-x_i)``, then
-    hierarchical shrinkage with ``lam``. ``predict`` takes plain feature rows (pool samples)."""
+    hierarchical shrinkage with ``lam``. ``predict`` takes plain feature rows (pool samples). The
+    targets are first put on a fine fixed-point grid (:func:`exact_targets`) so that the tree is the
+    same on every machine."""
     X = np.asarray(X, dtype=float)
-    I = np.asarray(influence_values, dtype=float)
+    I = exact_targets(np.asarray(influence_values, dtype=float))
     if X.ndim != 2 or I.shape != (X.shape[0],):
         raise ValueError(f"need X of shape (n, d) and one influence value per row, got {X.shape} and {I.shape}")
     cart = DecisionTreeRegressor(max_depth=max_depth, min_samples_leaf=min_samples_leaf,
@@ -185,8 +260,9 @@ def run_active(split: ActiveSplit, method: str, rounds: int, acquisition: int, r
             scores = fixed_tree.predict(U)
         else:
             s = surrogate(X_lab, y_lab)
-            if method == "tree-refit":
-                scores = fi_active.iv_scores(s, X_lab, y_lab, split.X_val, split.y_val, U, rng, tree_lam, tree_depth)
+            if method == "tree-refit":  # = fi_active.iv_scores (a unit test), with machine-independent ties
+                infl = utility_influence(s, X_lab, y_lab, split.X_val, split.y_val)
+                scores = label_free_tree(X_lab, infl, rng, tree_lam, tree_depth, tree_min_leaf).predict(U)
             elif method == "isal":
                 scores = isal_scores(s, X_lab, y_lab, split.X_val, split.y_val, U, model.predict(U))
             else:  # "fi"

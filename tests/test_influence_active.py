@@ -42,12 +42,46 @@ def test_label_free_tree_equals_the_labelled_set_tree_where_labels_are_known(spl
     # (the IV acquisition of the FI chapter), on the labelled set and on the pool alike
     free = ia.label_free_tree(X, infl, np.random.default_rng(2), lam=10.0, max_depth=4)
     alg1 = fit_influence_tree(X, np.zeros(len(X)), infl, np.random.default_rng(2), lam=10.0, max_depth=4)
-    for Z in (X, split.X_pool):
-        assert np.allclose(free.predict(Z), alg1.predict(np.column_stack([Z, np.zeros(len(Z))])))
+    for Z in (X, split.X_pool):  # equal up to the fixed-point grid of the targets (2^-30 of the largest)
+        assert np.allclose(free.predict(Z), alg1.predict(np.column_stack([Z, np.zeros(len(Z))])), rtol=0, atol=1e-8)
     s = LogisticRegression().fit(split.X_init, split.y_init)
     iv = fi_active.iv_scores(s, X, split.y_init, split.X_val, split.y_val, split.X_pool, np.random.default_rng(2),
                              lam=10.0, max_depth=4)
-    assert np.allclose(free.predict(split.X_pool), iv)
+    assert np.allclose(free.predict(split.X_pool), iv, rtol=0, atol=1e-8)
+
+
+def test_exact_targets_make_tied_splits_machine_independent():
+    rng = np.random.default_rng(5)
+    v = rng.standard_normal(1000) * 0.3
+    q = ia.exact_targets(v)
+    assert np.abs(q - v).max() <= 2.0 ** -30 and np.array_equal(ia.exact_targets(q), q)
+    # partial sums are exact: any order gives the same bits
+    perm = rng.permutation(1000)
+    assert np.cumsum(q)[-1] == np.cumsum(q[perm])[-1] == np.cumsum(q[::-1])[-1]
+    # two features that cut the samples into the same two groups but order them differently inside
+    # the groups: their split improvements tie exactly; with float targets last-bit noise (another
+    # machine's code path) breaks the tie either way, on the grid always the same way
+    changed = 0
+    for _ in range(30):
+        x = rng.standard_normal(40)
+        X2 = np.c_[x, np.where(x > 0, 1, -1) * (1 + rng.random(40))]
+        t = (x > 0) + 0.1 * rng.standard_normal(40)
+        roots = {ia.label_free_tree(X2, t * (1 + 1e-15 * rng.standard_normal(40)), np.random.default_rng(0),
+                                    max_depth=1).tree.tree_.feature[0] for _ in range(8)}
+        changed += len(roots) > 1
+    assert changed == 0  # (without the grid: 4 of these 30 cases change their root feature)
+
+
+def test_exact_grid_makes_dot_products_order_independent():
+    rng = np.random.default_rng(7)
+    A, B = ia.exact_grid(rng.standard_normal((50, 103)) * 3, rng.standard_normal((20, 103)))
+    assert A.shape == (50, 103) and np.array_equal(A * 2**20, np.round(A * 2**20))  # on a grid of step >= 2^-20
+    perm = rng.permutation(103)
+    for i in range(5):  # the same bits in any summation order (numpy's BLAS vs a reversed Python sum)
+        exact = A[i] @ B[0]
+        assert exact == A[i, perm] @ B[0, perm] == sum(A[i, ::-1] * B[0, ::-1])
+    with pytest.raises(ValueError, match="standardise"):
+        ia.exact_grid(np.full((2, 10), 1e7))
 
 
 def test_binary_entropy_margin_and_uncertainty_rank_the_pool_identically():
@@ -82,6 +116,13 @@ def test_platt_svm_predicts_with_the_svm_and_calibrates_probabilities(split):
     # Platt's sigmoid is monotone in the decision value
     order = np.argsort(m.decision_function(split.X_test))
     assert (np.diff(p[order, 1]) >= -1e-12).all()
+    # Platt's sigmoid agrees with scikit-learn's sigmoid calibration on the same decision values
+    from sklearn.calibration import _SigmoidCalibration
+
+    f = m.decision_function(split.X_init)
+    a, b = ia.platt_sigmoid(f, split.y_init)
+    ref = _SigmoidCalibration().fit(f, split.y_init).predict(f)
+    assert np.allclose(1 / (1 + np.exp(-(a * f + b))), ref, atol=1e-5)
     with pytest.raises(ValueError, match="2 labelled samples"):
         ia.PlattSVM().fit(split.X_init[:3], np.array([0, 0, 1]))
 
