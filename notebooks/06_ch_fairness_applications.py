@@ -107,7 +107,7 @@ ex.shift_tables(ex.shift_split(adult, shift_train, shift_val, shift_test, streng
 # demographic parity: `ExponentiatedGradient` (reductions, Agarwal et al. 2018) and
 # `ThresholdOptimizer` (group thresholds, Hardt et al. 2016), both on scikit-learn's logistic
 # regression with the same objective (`C = 1 / l2`); the paper's own baselines (Correlation Shift,
-# FairBatch, RLL) have no maintained package. *Influence reweighing* is our linear-programming form
+# FairBatch, RLL) are research code without a PyPI package. *Influence reweighing* is our linear-programming form
 # of Li & Liu (2022) (`lib.reweighing`: the smallest total down-weighting whose first-order
 # effect removes `reweigh_alpha` of the validation DP gap without raising the validation loss).
 # *Trimming* removes up to $b = 3.33\,\%$ of the training set by Algorithm 2 on the influence on the
