@@ -2,7 +2,7 @@
 
 Every method here values a training sample by retraining on subsets ``S`` of the training
 set ``D`` and reading a *utility* ``U(S)`` (a cooperative game). The book's sign convention
-(DESIGN.md §1) holds throughout: **positive = the sample helps** (raises ``U``).
+(see the conventions page) holds throughout: **positive = the sample helps** (raises ``U``).
 
 * leave-one-out ([S] §4.1, Eq. 7): ``U(D) - U(D \\ {i})``;
 * DOWNSAMPLING (Feldman & Zhang 2020, [S] §4.2, Eq. 8): mean ``U`` of random size-``m``
@@ -45,13 +45,11 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
-import torch
 from scipy.special import betaln, gammaln
 
-from ..influence import loo_effect
+from ..models import DifferentiableModel, LogisticRegression, SingularHessianError
 from ..reproducibility import torch_threads
-from ..models import LogisticRegression, SingularHessianError
-from . import Task
+from .task import UTILITIES, Task
 
 #: ``utility_fn(subset_indices) -> float``: the value of a coalition of training samples.
 UtilityFn = Callable[[np.ndarray], float]
@@ -59,7 +57,6 @@ UtilityFn = Callable[[np.ndarray], float]
 #: Largest ``n`` the exact enumeration oracles accept (``2**n`` utility evaluations).
 MAX_EXACT_N = 14
 
-UTILITIES = ("loss", "accuracy")
 MISSING_CLASS = ("fit", "prior")
 
 
@@ -87,7 +84,7 @@ def _check_utility(utility: str) -> str:
     return utility
 
 
-def _model_utility(task: Task, model: LogisticRegression, utility: str) -> float:
+def _model_utility(task: Task, model: DifferentiableModel, utility: str) -> float:
     if utility == "loss":
         return task.utility(model)
     return model.score(task.X_val, task.y_val)
@@ -207,7 +204,7 @@ class TaskUtility:
         return values
 
 
-    def _fit(self, idx: np.ndarray) -> LogisticRegression:
+    def _fit(self, idx: np.ndarray) -> DifferentiableModel:
         try:
             return self.task.fit_subset(idx)
         except SingularHessianError:
@@ -558,34 +555,12 @@ def knn_shapley(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_v
 # ---------------------------------------------------------------------------- Task-shaped
 def leave_one_out(task: Task, rng: np.random.Generator | None = None, *, utility: str = "loss",
                   indices: np.ndarray | None = None) -> np.ndarray:
-    """Leave-one-out ([S] §4.1, Eq. 7): ``U(D) - U(D \\ {i})`` by exact, warm-started retraining
-    (:func:`lib.influence.loo_effect`). ``indices`` restricts the work to some samples (the
-    others are NaN). Deterministic: ``rng`` is accepted for the common call shape only.
-    On an ``MLPTask``: retraining from the task's seed, :func:`lib.estimators.mlp.expected_loo`
-    with that one seed."""
+    """Leave-one-out ([S] §4.1, Eq. 7): ``U(D) - U(D \\ {i})`` by retraining (``task.leave_one_out``:
+    exact, warm-started retraining for the convex task; the task's seed for an ``MLPTask``).
+    ``indices`` restricts the work to some samples (the others are NaN). Deterministic: ``rng`` is
+    accepted for the common call shape only."""
     _check_utility(utility)
-    if hasattr(task, "utilities"):  # MLPTask: seeded retraining
-        from .mlp import expected_loo
-
-        return expected_loo(task, [task.seed], indices=indices, utility=utility)
-    n = task.n_train
-    idx = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64).ravel()
-    X_val, y_val = torch.as_tensor(task.X_val, dtype=torch.float64), task.y_val
-    if utility == "loss":
-        f = lambda m, th: -m.loss(X_val, y_val, th).sum()  # noqa: E731
-    else:
-        y_t = torch.as_tensor(np.asarray(y_val), dtype=torch.long)
-
-        def f(m: LogisticRegression, th: torch.Tensor) -> torch.Tensor:
-            z = m.logits(X_val, th)
-            pred = (z[:, 0] > 0).long() if z.shape[1] == 1 else z.argmax(1)  # binary: one logit
-            return (pred == y_t).double().mean()
-    # loo_effect returns f(without i) - f(with i); the value is U(D) - U(D \ i)
-    with torch_threads(1):
-        effect = loo_effect(task.model, task.X_train, task.y_train, idx, [f])[:, 0]
-    out = np.full(n, np.nan)
-    out[idx] = -effect
-    return out
+    return task.leave_one_out(indices, utility)
 
 
 def downsampling(task: Task, rng: np.random.Generator, *, n_models: int = 200,
@@ -631,14 +606,3 @@ def knn_shapley_task(task: Task, rng: np.random.Generator | None = None, *, k: i
     whose utility is the kNN classifier's validation accuracy ([S] Eq. 24), not the model's loss.
     Deterministic: ``rng`` is accepted for the common call shape only."""
     return knn_shapley(task.embedding(task.X_train), task.y_train, task.embedding(task.X_val), task.y_val, k=k)
-
-
-#: The task-shaped estimators of this module, by short name.
-ESTIMATORS: dict[str, Callable[..., np.ndarray]] = {
-    "loo": leave_one_out,
-    "downsampling": downsampling,
-    "tmc_shapley": tmc_shapley,
-    "banzhaf_msr": banzhaf_msr,
-    "beta_shapley": beta_shapley,
-    "knn_shapley": knn_shapley_task,
-}

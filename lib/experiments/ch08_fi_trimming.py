@@ -94,7 +94,7 @@ def decision_line(model: LogisticRegression, xs: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- small ReLU network
-class MLP(torch.nn.Module):
+class TwoHiddenLayerReLUNet(torch.nn.Module):
     """Input -> two ReLU hidden layers -> one logit ([FI] §6.1 nonlinear model)."""
 
     def __init__(self, d_in: int, hidden: int) -> None:
@@ -108,10 +108,10 @@ class MLP(torch.nn.Module):
 
 
 def train_mlp(X: np.ndarray, y: np.ndarray, init_seed: int, hidden: int = 16, epochs: int = 300,
-              lr: float = 0.03, weight_decay: float = 1e-4) -> MLP:
+              lr: float = 0.03, weight_decay: float = 1e-4) -> TwoHiddenLayerReLUNet:
     """Full-batch Adam from a fixed initialisation (``init_seed``): deterministic on CPU."""
     torch.manual_seed(init_seed)
-    net = MLP(X.shape[1], hidden).double()
+    net = TwoHiddenLayerReLUNet(X.shape[1], hidden).double()
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
     Xt, yt = torch.as_tensor(X, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
     for _ in range(epochs):
@@ -121,18 +121,18 @@ def train_mlp(X: np.ndarray, y: np.ndarray, init_seed: int, hidden: int = 16, ep
     return net.eval()
 
 
-def embed(net: MLP, X: np.ndarray) -> np.ndarray:
+def embed(net: TwoHiddenLayerReLUNet, X: np.ndarray) -> np.ndarray:
     """Penultimate features (inputs of the last layer)."""
     with torch.no_grad():
         return net.body(torch.as_tensor(X, dtype=torch.float64)).numpy()
 
 
-def mlp_accuracy(net: MLP, X: np.ndarray, y: np.ndarray) -> float:
+def mlp_accuracy(net: TwoHiddenLayerReLUNet, X: np.ndarray, y: np.ndarray) -> float:
     with torch.no_grad():
         return float(((net(torch.as_tensor(X, dtype=torch.float64)) > 0).numpy() == y).mean())
 
 
-def last_layer_scores(net: MLP, X_tr, y_tr, X_val, y_val, l2: float | str = "auto"
+def last_layer_scores(net: TwoHiddenLayerReLUNet, X_tr, y_tr, X_val, y_val, l2: float | str = "auto"
                       ) -> dict[str, np.ndarray]:
     """FI and IV of the last layer: a logistic-regression head fitted on standardised
     penultimate features (the network body is frozen)."""
