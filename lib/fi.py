@@ -2,7 +2,7 @@
 
 A training sample ``z_i = (x_i, y_i)`` is perturbed to ``(x_i + omega, y_i)``; the model is
 refitted, ``theta_hat(x_i + omega)``. With the book's sum-form objective (``lib.models``) the
-implicit-function theorem gives ([FI] Eq. A.7, with its minus sign; DESIGN.md §2)
+implicit-function theorem gives ([FI] Eq. A.7, with its minus sign; book/conventions.md §2)
 
     d theta / d omega = -H_sum^{-1} M_i ,      M_i = d_x d_theta loss(y_i, x_i; theta)  (P x d),
 
@@ -15,7 +15,7 @@ which equals the paper's ``-n^{-1} H_mean^{-1} M_i``. Then ([FI] Eq. 2.2, 2.3, 3
 
 ``g_V`` is the gradient of the *mean* validation loss (Eq. 3.1). ``G_i`` has rank at most
 ``min(d, K - 1)`` (rank 1 for binary problems), so the pseudo-inverse with a relative
-tolerance is used, never ``G + eps I`` (DESIGN.md §2); the efficient form only inverts a
+tolerance is used, never ``G + eps I`` (book/conventions.md §2); the efficient form only inverts a
 ``K x K`` matrix. Because ``G_i`` is singular, FI is *not* invariant to rescaling features
 (Theorem 1 needs a diffeomorphism of the full perturbation space): standardise features first.
 
@@ -159,7 +159,7 @@ def fi_from_parts(a: torch.Tensor, B: torch.Tensor, rtol: float = 1e-10) -> torc
     """``FI_i = a_i G_i^+ a_i^T = ||(B_i B_i^T)^+ B_i a_i^T||^2`` (efficient ``K x K`` form).
 
     ``a``: ``(n, d)``; ``B``: ``(n, K, d)``. The pseudo-inverse uses a tolerance relative to
-    the largest singular value (never ``G + eps I``, DESIGN.md §2).
+    the largest singular value (never ``G + eps I``, book/conventions.md §2).
     """
     if a.ndim != 2 or B.ndim != 3 or B.shape[0] != a.shape[0] or B.shape[2] != a.shape[1]:
         raise ValueError(f"need a (n, d) and B (n, K, d); got {tuple(a.shape)} and {tuple(B.shape)}")
@@ -187,17 +187,17 @@ def _chunked_parts(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
     ``B`` (c, K, d) with ``G = B^T B`` (``None`` unless ``with_metric``)."""
     check_fitted(model)
     y_t = as_labels(y_train)
-    Xt = as_tensor(X_train)
-    if Xt.shape[0] != len(y_t):
-        raise ValueError(f"X_train has {Xt.shape[0]} rows but y_train has {len(y_t)} labels")
+    X_train = as_tensor(X_train)
+    if X_train.shape[0] != len(y_t):
+        raise ValueError(f"X_train has {X_train.shape[0]} rows but y_train has {len(y_t)} labels")
     p, m = model.theta_.shape
     P = p * m
-    Hinv = inverse_hessian(model, Xt, y_t, hessian)
+    Hinv = inverse_hessian(model, X_train, y_t, hessian)
     u = Hinv @ mean_loss_gradient(model, X_val, y_val)  # (P,)
     Hr = Hinv.reshape(P, p, m)  # Hinv[:, (j', k)]
     Wt = _weights(model).T  # (m, d)
     for s in range(0, len(y_t), chunk):
-        Xc, yc = Xt[s:s + chunk], y_t[s:s + chunk]
+        Xc, yc = X_train[s:s + chunk], y_t[s:s + chunk]
         M = mixed_derivatives(model, Xc, yc)  # (c, P, d)
         if rank is not None:
             M = truncated(M, rank)

@@ -65,7 +65,7 @@ pages.parameters_table(globals(), "03_deep_category_influence")
 # %% [markdown]
 # # Category-wise influence on vision and text
 #
-# **[PC] §5.1 claim.** The category-wise influence vector `P[i, k]` (DESIGN.md §1: the influence
+# **[PC] §5.1 claim.** The category-wise influence vector `P[i, k]` ({ref}`conventions §1 <conventions-sign>`: the influence
 # of removing training sample `i` on the *summed* validation loss of class `k`, positive = the
 # sample helps class `k`), computed with EKFAC on a deep classifier, predicts what happens when
 # samples are removed: for each class `k`, removing the top 10% *beneficial* samples (largest
@@ -227,8 +227,8 @@ schedule_table
 # NBVAL_CHECK_OUTPUT
 n_params = sum(p.numel() for p in image.model.parameters())
 if exact_check and n_params <= 5000:
-    Xtr, ytr, Xva, yva = image.data
-    P_exact = ekfac.exact_category_influence(image.model, Xtr, ytr, Xva, yva, image_ds.n_classes, damping=damping)
+    X_train, y_train, X_val, y_val = image.data
+    P_exact = ekfac.exact_category_influence(image.model, X_train, y_train, X_val, y_val, image_ds.n_classes, damping=damping)
     sets = category_removal.removal_sets(image.P, fraction)
     exact_rows = []
     for kind in ("beneficial", "detrimental"):

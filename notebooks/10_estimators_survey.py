@@ -73,7 +73,7 @@ pages.parameters_table(globals(), "10_estimators_survey")
 # standardised; **`flip_fraction` of the training labels are flipped** (to a random other class)
 # before anything is computed, so the same run gives (a) agreement with actual LOO on the noisy
 # task, (b) mislabelled-sample detection and (c) run time. Every estimator returns the effect of
-# each training sample on `U = -(summed validation loss)`, positive = helps (DESIGN.md §1).
+# each training sample on `U = -(summed validation loss)`, positive = helps ({ref}`conventions §1 <conventions-sign>`).
 # Breast cancer is binary (31 parameters); digits is restricted to the classes `digits_classes`
 # (two classes: 65 parameters; with three or more the model is a softmax, which every estimator
 # here supports and the unit tests check on wine).
@@ -100,9 +100,9 @@ def make_task(name: str, rng: np.random.Generator):
         keep = np.isin(y, digits_classes)
         X, y = X[keep], np.searchsorted(np.asarray(digits_classes), y[keep])
     K = int(y.max()) + 1
-    (Xt, yt), (Xv, yv) = standardised_split(X, y, [n_train, n_val], rng)
-    y_noisy, flipped = benchmark.flip_labels(yt, flip_fraction, K, rng)
-    return Task(Xt, y_noisy, Xv, yv, n_classes=K), flipped
+    (X_train, y_train), (X_val, y_val) = standardised_split(X, y, [n_train, n_val], rng)
+    y_noisy, flipped = benchmark.flip_labels(y_train, flip_fraction, K, rng)
+    return Task(X_train, y_noisy, X_val, y_val, n_classes=K), flipped
 
 
 sgd = dict(epochs=sgd_epochs, batch_size=sgd_batch_size, lr=sgd_lr)

@@ -9,7 +9,7 @@ Changing the training weights from 1 to ``1 + delta_i`` changes class ``k``'s lo
 per-class *improvement* is ``(P^T delta)_k``. A Pareto improvement exists (to first order)
 iff some ``delta`` makes every ``(P^T delta)_k > 0``. By Stiemke's / Gordan's theorem of the
 alternative, none exists iff the rows of ``P`` lie on a hyperplane through the origin with a
-(semi-)positive normal ``y`` (``P y = 0``, ``y >= 0, y != 0``); DESIGN.md §2 replaces the
+(semi-)positive normal ``y`` (``P y = 0``, ``y >= 0, y != 0``); book/conventions.md §2 replaces the
 paper's PCA check (§5, "first principal component explains > 0.2") with
 
 * :func:`ceiling_test`: the LP ``max t s.t. P^T delta >= t 1, -1 <= delta_i <= delta_max``
@@ -85,7 +85,7 @@ class CeilingResult:
 
 def ceiling_test(P: np.ndarray, delta_max: float = 1.0, scale: np.ndarray | None = None,
                  rtol: float = 1e-7, time_limit: float | None = None) -> CeilingResult:
-    """First-order performance-ceiling test (DESIGN.md §2, replacing [PC] §5's PCA check).
+    """First-order performance-ceiling test (book/conventions.md §2, replacing [PC] §5's PCA check).
 
     Solves with PuLP/CBC::
 
@@ -144,7 +144,7 @@ class SVDView:
 
 
 def svd_view(P: np.ndarray, flat_tol: float = 1e-6) -> SVDView:
-    """Uncentred SVD view of the ceiling condition (Stiemke's lemma, DESIGN.md §2).
+    """Uncentred SVD view of the ceiling condition (Stiemke's lemma, book/conventions.md §2).
 
     The rows of ``P`` lie on a hyperplane through the origin iff ``P`` has a zero singular
     value; its right singular vector ``y`` is the hyperplane's normal (``P y = 0``). If ``y``

@@ -9,7 +9,7 @@ single-sample loss in place of the validation mean of Eq. 3.1) is
 
 with ``g_u = d_theta loss(y_hat_u, x_u)``, ``M_j = d_x d_theta loss(y_j, x_j)`` and ``G_j`` the
 metric tensor of the perturbation manifold of ``z_j`` (all as in :mod:`lib.fi`, sum-form
-Hessian, DESIGN.md §2). Eq. 4.1 aggregates over the labelled set,
+Hessian, book/conventions.md §2). Eq. 4.1 aggregates over the labelled set,
 
     FI_active(x_u) = g({FI(z_u, z_j)}_{j=1..n_L}),
 
@@ -35,7 +35,7 @@ in every round.
 
 Rounds: [FI] Table 4 (Adult: 12 rounds x 500 from a pool of 5,000) and Table 5 (CIFAR-10:
 9 x 2,000 from 10,000) ask for more queries than the pool holds. :func:`capped_rounds` caps
-the rounds at ``pool // acquisition`` (DESIGN.md §2), warns and records the note.
+the rounds at ``pool // acquisition`` (book/conventions.md §2), warns and records the note.
 """
 
 from __future__ import annotations
@@ -66,12 +66,12 @@ class RoundsCappedWarning(UserWarning):
 
 # ---------------------------------------------------------------------- FI_active
 def _check_features(X: ArrayLike, name: str, d: int | None = None) -> torch.Tensor:
-    Xt = as_tensor(X)
-    if Xt.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (samples x features), got shape {tuple(Xt.shape)}")
-    if d is not None and Xt.shape[1] != d:
-        raise ValueError(f"{name} has {Xt.shape[1]} features but the model was fitted on {d}")
-    return Xt
+    X = as_tensor(X)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (samples x features), got shape {tuple(X.shape)}")
+    if d is not None and X.shape[1] != d:
+        raise ValueError(f"{name} has {X.shape[1]} features but the model was fitted on {d}")
+    return X
 
 
 def pseudo_labels(model: LinearModel, X: ArrayLike) -> np.ndarray:
@@ -90,18 +90,18 @@ def fi_e_matrices(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike,
     """
     fi.check_fitted(model)
     d = model.theta_.shape[0] - 1
-    Xt = _check_features(X_lab, "X_lab", d)
+    X_lab = _check_features(X_lab, "X_lab", d)
     y_t = as_labels(y_lab)
-    if Xt.shape[0] != len(y_t):
-        raise ValueError(f"X_lab has {Xt.shape[0]} rows but y_lab has {len(y_t)} labels")
+    if X_lab.shape[0] != len(y_t):
+        raise ValueError(f"X_lab has {X_lab.shape[0]} rows but y_lab has {len(y_t)} labels")
     p, m = model.theta_.shape
     P = p * m
-    Hinv = fi.inverse_hessian(model, Xt, y_t, hessian)
+    Hinv = fi.inverse_hessian(model, X_lab, y_t, hessian)
     Hr = Hinv.reshape(P, p, m)
     Wt = model.theta_[:-1].T  # (m, d)
     out = []
     for s in range(0, len(y_t), chunk):
-        Xc, yc = Xt[s:s + chunk], y_t[s:s + chunk]
+        Xc, yc = X_lab[s:s + chunk], y_t[s:s + chunk]
         M = fi.mixed_derivatives(model, Xc, yc)  # (c, P, d)
         if rank is not None:
             M = fi.truncated(M, rank)
@@ -272,7 +272,7 @@ def select_top(scores: ArrayLike, n: int, available: np.ndarray | None = None) -
 
 def capped_rounds(rounds: int, pool: int, acquisition: int) -> tuple[int, str]:
     """``min(rounds, pool // acquisition)`` and a note; warns (:class:`RoundsCappedWarning`)
-    when the cap bites (DESIGN.md §2: [FI] Tables 4-5 ask for more queries than the pool holds)."""
+    when the cap bites (book/conventions.md §2: [FI] Tables 4-5 ask for more queries than the pool holds)."""
     for name, v in (("rounds", rounds), ("pool", pool), ("acquisition", acquisition)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
             raise TypeError(f"{name} must be an integer, got {v!r}")

@@ -5,7 +5,7 @@ Every Task-shaped function has the call shape of :mod:`lib.estimators`:
 ``U = -(summed validation loss)``, **positive = the sample helps**.
 
 Static estimators (the model trained to convergence, ``task.model``; sum-form objective
-``J = sum_i loss_i + (l2/2)||W||^2`` with exact Hessian ``H``, DESIGN.md §1):
+``J = sum_i loss_i + (l2/2)||W||^2`` with exact Hessian ``H``, book/conventions.md §1):
 
 * :func:`influence_exact` -- Koh & Liang influence functions, ``g_val^T H^{-1} g_i`` ([S] Eq. 33),
   computed by :func:`lib.influence.utility_influence` (Cholesky).
@@ -331,10 +331,10 @@ def representer_point(task: Task, rng: np.random.Generator | None = None, target
     training already converges.
     """
     m = task.model
-    Xtr = last_layer_inputs(m, task.X_train)
-    Xv = last_layer_inputs(m, task.X_val)
+    F_train = last_layer_inputs(m, task.X_train)
+    F_val = last_layer_inputs(m, task.X_val)
     alpha = -m.residuals(task.X_train, task.y_train) / m.l2_  # (n, m)
-    K = Xtr @ Xv.T  # (n, n_val): <f_i, f_t>
+    K = F_train @ F_val.T  # (n, n_val): <f_i, f_t>
     if target == "label":
         yv = as_labels(task.y_val)
         if alpha.shape[1] == 1:
