@@ -104,6 +104,21 @@ def influence_vectors(model: DifferentiableModel, X_train: ArrayLike, y_train: A
                      sample_weight, hessian)
 
 
+def per_sample_influence(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
+                         X_val: ArrayLike, y_val: ArrayLike, sample_weight: ArrayLike | None = None,
+                         hessian: torch.Tensor | None = None) -> np.ndarray:
+    """Per-validation-sample influence ``Q`` (``n_train x n_val``): ``Q[i, j]`` predicts the change
+    of validation sample ``j``'s loss when training sample ``i`` is removed.
+
+    The category-wise influence of any subset of the validation set is a column sum of ``Q``:
+    ``influence_vectors(...) == Q @ onehot(y_val)`` (a unit test), which is what the cross-fitted
+    ceiling test (:func:`lib.ceiling.crossfit_ceiling_test`) needs. Same solve as
+    :func:`influence_vectors`, with one right-hand side per validation sample.
+    """
+    G_val = model.per_sample_grads(X_val, y_val)  # (n_val, n_params)
+    return influence(model, X_train, y_train, G_val, sample_weight, hessian)
+
+
 def utility_influence(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
                       X_val: ArrayLike, y_val: ArrayLike, sample_weight: ArrayLike | None = None,
                       hessian: torch.Tensor | None = None) -> np.ndarray:
