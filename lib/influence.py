@@ -32,7 +32,7 @@ Quantity = Callable[[DifferentiableModel, torch.Tensor], torch.Tensor]
 
 
 def solve_hessian(H: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    """``H^{-1} B`` by Cholesky; a clear :class:`SingularHessianError` when ``H`` is not PD."""
+    """``H^{-1} B`` by Cholesky; a clear :class:`lib.models.SingularHessianError` when ``H`` is not PD."""
     L, info = torch.linalg.cholesky_ex(H)
     if int(info) != 0:
         eig = torch.linalg.eigvalsh(H)

@@ -124,7 +124,7 @@ class TaskUtility:
       TMC-Shapley code, which only trains once every class is present.
 
     ``n_fits`` counts the models actually trained; ``threads`` is torch's thread count
-    during the fits (see :func:`torch_threads`).
+    during the fits (see :func:`lib.reproducibility.torch_threads`).
     """
 
     def __init__(self, task: Task, utility: str = "loss", missing_class: str = "fit",
@@ -180,7 +180,7 @@ class TaskUtility:
     def batch(self, masks: np.ndarray) -> np.ndarray:
         """``U(S)`` for every row of the boolean ``(M, n)`` matrix ``masks``; the subsets that need a
         model are retrained together (``task.utilities``), the rest come from the cache or the
-        conventions of :meth:`__call__`. Same values as calling the game row by row."""
+        conventions of calling it. Same values as calling the game row by row."""
         if not self.supports_batch:
             return np.array([float(self(np.flatnonzero(m))) for m in masks])
         masks = np.asarray(masks, dtype=bool)
