@@ -7,7 +7,8 @@ a CART regression tree (with hierarchical shrinkage) from the features of the la
 their utility influence ([CH] Eq. 1, computed with a logistic-regression surrogate, App. C.4), then
 evaluated on the pool (:func:`label_free_tree`). The learner is a linear SVM with Platt-scaled
 probabilities (:class:`PlattSVM`; the authors' code uses ``SVC(kernel="linear", probability=True)``);
-the influence surrogate is the book's L2 logistic regression. The authors' code fits the tree once, on the initial labelled set,
+the influence surrogate is the book's L2 logistic regression. The authors' code fits the tree once,
+on the initial labelled set,
 and never refits it (``"tree"``); ``"tree-refit"`` refits it every round, which is the IV acquisition
 of the FI chapter (:func:`lib.fi_active.iv_scores`; a unit test shows the two trees agree) with the
 targets on a fixed-point grid (:func:`exact_targets`) so that the trees do not depend on the machine.
@@ -116,8 +117,9 @@ class PlattSVM:
             from sklearn.svm import SVC
 
             folds = StratifiedKFold(min(self.folds, int(np.bincount(self.y_).min())))
-            f = cross_val_predict(SVC(kernel="linear", C=self.C, tol=self.tol), self.X_, self.y_, cv=folds,
-                                  method="decision_function")
+            f = cross_val_predict(
+                SVC(kernel="linear", C=self.C, tol=self.tol), self.X_, self.y_, cv=folds, method="decision_function"
+            )
             self.sigmoid_ = platt_sigmoid(f, self.y_)
         a, b = self.sigmoid_
         p1 = 1.0 / (1.0 + np.exp(-(a * self.decision_function(X) + b)))
@@ -143,8 +145,10 @@ def exact_grid(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     # need d * top^2 / step^2 < 2^52  ->  k < (52 - log2(d) - 2 log2(top)) / 2
     k = min(20, int(np.floor((52 - np.log2(d) - 2 * np.log2(max(top, 1.0))) / 2)) - 1)
     if k < 8:
-        raise ValueError(f"features up to {top:.3g} in {d} dimensions cannot be put on an exact-dot grid finer than "
-                         "2^-8: standardise them first")
+        raise ValueError(
+            f"features up to {top:.3g} in {d} dimensions cannot be put on an exact-dot grid finer than "
+            "2^-8: standardise them first"
+        )
     step = 2.0**-k
     return tuple(np.round(a / step) * step for a in arrays)
 
@@ -169,18 +173,25 @@ def exact_targets(values: np.ndarray, bits: int = 30) -> np.ndarray:
     return np.round(v / step) * step
 
 
-def label_free_tree(X: np.ndarray, influence_values: np.ndarray, rng: np.random.Generator, lam: float = 10.0,
-                    max_depth: int | None = 6, min_samples_leaf: int = 3) -> InfluenceTree:
+def label_free_tree(
+    X: np.ndarray,
+    influence_values: np.ndarray,
+    rng: np.random.Generator,
+    lam: float = 10.0,
+    max_depth: int | None = 6,
+    min_samples_leaf: int = 3,
+) -> InfluenceTree:
     """[CH] Algorithm 1 without the label column (§5.5): CART from ``x_i`` to ``I(-x_i)``, then
     hierarchical shrinkage with ``lam``. ``predict`` takes plain feature rows (pool samples). The
     targets are first put on a fine fixed-point grid (:func:`exact_targets`) so that the tree is the
     same on every machine."""
     X = np.asarray(X, dtype=float)
-    I = exact_targets(np.asarray(influence_values, dtype=float))
-    if X.ndim != 2 or I.shape != (X.shape[0],):
-        raise ValueError(f"need X of shape (n, d) and one influence value per row, got {X.shape} and {I.shape}")
-    cart = DecisionTreeRegressor(max_depth=max_depth, min_samples_leaf=min_samples_leaf,
-                                 random_state=int(rng.integers(0, 2**31 - 1))).fit(X, I)
+    targets = exact_targets(np.asarray(influence_values, dtype=float))
+    if X.ndim != 2 or targets.shape != (X.shape[0],):
+        raise ValueError(f"need X of shape (n, d) and one influence value per row, got {X.shape} and {targets.shape}")
+    cart = DecisionTreeRegressor(
+        max_depth=max_depth, min_samples_leaf=min_samples_leaf, random_state=int(rng.integers(0, 2**31 - 1))
+    ).fit(X, targets)
     return InfluenceTree(cart, float(lam), hierarchical_shrinkage(cart, lam))
 
 
@@ -202,8 +213,15 @@ def entropy_scores(proba: np.ndarray) -> np.ndarray:
     return -(p * np.log(p)).sum(1)
 
 
-def isal_scores(surrogate: LogisticRegression, X_lab: np.ndarray, y_lab: np.ndarray, X_val: np.ndarray,
-                y_val: np.ndarray, X_unl: np.ndarray, pseudo: np.ndarray) -> np.ndarray:
+def isal_scores(
+    surrogate: LogisticRegression,
+    X_lab: np.ndarray,
+    y_lab: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    X_unl: np.ndarray,
+    pseudo: np.ndarray,
+) -> np.ndarray:
     """Influence of *adding* each pool sample with its pseudo-label on the summed validation loss:
     ``grad L_V^T H^{-1} grad loss(x_u, yhat_u)`` with the surrogate's Hessian on the labelled set
     (positive = adding it is predicted to lower the validation loss)."""
@@ -213,9 +231,19 @@ def isal_scores(surrogate: LogisticRegression, X_lab: np.ndarray, y_lab: np.ndar
 
 
 # ---------------------------------------------------------------------- the loop
-def run_active(split: ActiveSplit, method: str, rounds: int, acquisition: int, rng: np.random.Generator,
-               learner: Callable[[int], object] | None = None, learner_state: int = 0, l2: float | str = "auto",
-               tree_lam: float = 10.0, tree_depth: int | None = 6, tree_min_leaf: int = 3) -> ActiveRun:
+def run_active(
+    split: ActiveSplit,
+    method: str,
+    rounds: int,
+    acquisition: int,
+    rng: np.random.Generator,
+    learner: Callable[[int], object] | None = None,
+    learner_state: int = 0,
+    l2: float | str = "auto",
+    tree_lam: float = 10.0,
+    tree_depth: int | None = 6,
+    tree_min_leaf: int = 3,
+) -> ActiveRun:
     """[CH] §5.5: fit the learner on the labelled set, score the pool with ``method``, label the top
     ``acquisition`` samples, refit, repeat; test accuracy of the learner after every round.
 
@@ -241,11 +269,23 @@ def run_active(split: ActiveSplit, method: str, rounds: int, acquisition: int, r
     fixed_tree = None
     if method == "tree":
         s0 = surrogate(X_lab, y_lab)
-        fixed_tree = label_free_tree(X_lab, utility_influence(s0, X_lab, y_lab, split.X_val, split.y_val), rng,
-                                     tree_lam, tree_depth, tree_min_leaf)
+        fixed_tree = label_free_tree(
+            X_lab,
+            utility_influence(s0, X_lab, y_lab, split.X_val, split.y_val),
+            rng,
+            tree_lam,
+            tree_depth,
+            tree_min_leaf,
+        )
     model = fit_learner(X_lab, y_lab)
-    rows = [{"round": 0, "n_labeled": len(y_lab), "accuracy": float(model.score(split.X_test, split.y_test)),
-             "seconds": 0.0}]
+    rows = [
+        {
+            "round": 0,
+            "n_labeled": len(y_lab),
+            "accuracy": float(model.score(split.X_test, split.y_test)),
+            "seconds": 0.0,
+        }
+    ]
     queried = []
     for r in range(1, R + 1):
         pool_idx = np.flatnonzero(available)
@@ -255,7 +295,8 @@ def run_active(split: ActiveSplit, method: str, rounds: int, acquisition: int, r
             scores = rng.random(len(U))
         elif method in ("entropy", "margin", "uncertainty"):
             proba = model.predict_proba(U)
-            scores = {"entropy": entropy_scores, "margin": margin_scores, "uncertainty": uncertainty_scores}[method](proba)
+            score = {"entropy": entropy_scores, "margin": margin_scores, "uncertainty": uncertainty_scores}[method]
+            scores = score(proba)
         elif method == "tree":
             scores = fixed_tree.predict(U)
         else:
@@ -276,13 +317,20 @@ def run_active(split: ActiveSplit, method: str, rounds: int, acquisition: int, r
         X_lab = np.concatenate([X_lab, split.X_pool[picked]])
         y_lab = np.concatenate([y_lab, split.y_pool[picked]])
         model = fit_learner(X_lab, y_lab)
-        rows.append({"round": r, "n_labeled": len(y_lab), "accuracy": float(model.score(split.X_test, split.y_test)),
-                     "seconds": dt})
+        rows.append(
+            {
+                "round": r,
+                "n_labeled": len(y_lab),
+                "accuracy": float(model.score(split.X_test, split.y_test)),
+                "seconds": dt,
+            }
+        )
     return ActiveRun(method, pd.DataFrame(rows), queried, rounds, note)
 
 
-def compare_methods(split: ActiveSplit, methods: Sequence[str], rounds: int, acquisition: int, seed: int,
-                    **options) -> tuple[pd.DataFrame, dict[str, ActiveRun]]:
+def compare_methods(
+    split: ActiveSplit, methods: Sequence[str], rounds: int, acquisition: int, seed: int, **options
+) -> tuple[pd.DataFrame, dict[str, ActiveRun]]:
     """Run every method on one split. Method ``i`` draws from ``default_rng([seed, i])``; the learner's
     own randomness (Platt scaling's internal folds) is ``learner_state = seed`` for every method, so
     methods differ only in what they label. Returns the stacked curves (``method``, ``seed``, ``round``,
@@ -294,8 +342,9 @@ def compare_methods(split: ActiveSplit, methods: Sequence[str], rounds: int, acq
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RoundsCappedWarning)  # the note is recorded on each run
         for i, m in enumerate(methods):
-            run = run_active(split, m, rounds, acquisition, np.random.default_rng([seed, i]),
-                             learner_state=seed, **options)
+            run = run_active(
+                split, m, rounds, acquisition, np.random.default_rng([seed, i]), learner_state=seed, **options
+            )
             runs[m] = run
             frames.append(run.history.assign(method=m, seed=seed))
     return pd.concat(frames, ignore_index=True), runs

@@ -39,8 +39,10 @@ def sgd_learners() -> dict[str, Callable[[int], object]]:
     """The two online learners of [CH] Fig. 6 A-D: ``name -> factory(random_state)``."""
     from sklearn.linear_model import SGDClassifier
 
-    return {"logistic regression": lambda rs: SGDClassifier(loss="log_loss", random_state=rs),
-            "linear SVM": lambda rs: SGDClassifier(loss="hinge", random_state=rs)}
+    return {
+        "logistic regression": lambda rs: SGDClassifier(loss="log_loss", random_state=rs),
+        "linear SVM": lambda rs: SGDClassifier(loss="hinge", random_state=rs),
+    }
 
 
 def batch_bounds(n: int, n_batches: int) -> np.ndarray:
@@ -51,8 +53,15 @@ def batch_bounds(n: int, n_batches: int) -> np.ndarray:
     return np.linspace(0, n, num=n_batches + 1).astype(int)
 
 
-def trim_batch(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, budget: int,
-               rule: str = "lowest", l2: float | str = "auto") -> tuple[Trim, np.ndarray]:
+def trim_batch(
+    X: np.ndarray,
+    y: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    budget: int,
+    rule: str = "lowest",
+    l2: float | str = "auto",
+) -> tuple[Trim, np.ndarray]:
     """Fit a fresh logistic-regression surrogate on one batch, score every batch sample by its
     utility influence on the validation loss (book sign: negative = harmful) and trim ``budget``
     samples by ``rule`` (App. C.3). Returns the trim and the influence scores."""
@@ -72,11 +81,22 @@ class OnlineRun:
     budgets: list[int] = field(default_factory=list)
 
 
-def run_online(X_stream: np.ndarray, y_stream: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
-               X_test: np.ndarray, y_test: np.ndarray, rng: np.random.Generator, n_batches: int = 10,
-               flip_fraction: float = 1 / 3, budget_fraction: float = 0.1,
-               learners: Mapping[str, Callable[[int], object]] | None = None,
-               variants: Sequence[str] = VARIANTS, rule: str = "lowest", l2: float | str = "auto") -> OnlineRun:
+def run_online(
+    X_stream: np.ndarray,
+    y_stream: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    rng: np.random.Generator,
+    n_batches: int = 10,
+    flip_fraction: float = 1 / 3,
+    budget_fraction: float = 0.1,
+    learners: Mapping[str, Callable[[int], object]] | None = None,
+    variants: Sequence[str] = VARIANTS,
+    rule: str = "lowest",
+    l2: float | str = "auto",
+) -> OnlineRun:
     """[CH] §5.4: stream ``(X_stream, y_stream)`` in ``n_batches`` batches, flip ``flip_fraction`` of
     each batch's labels, trim ``int(budget_fraction * batch size)`` samples per batch by influence
     (or at random), ``partial_fit`` every learner, record test accuracy after each batch.
@@ -99,23 +119,33 @@ def run_online(X_stream: np.ndarray, y_stream: np.ndarray, X_val: np.ndarray, y_
     run = OnlineRun(pd.DataFrame())
     rows = []
     for b in range(n_batches):
-        Xb, yb = X_stream[bounds[b]:bounds[b + 1]], y_stream[bounds[b]:bounds[b + 1]]
+        Xb, yb = X_stream[bounds[b] : bounds[b + 1]], y_stream[bounds[b] : bounds[b + 1]]
         noisy, flipped = flip_labels(yb, flip_fraction, 2, rng)
         budget = int(budget_fraction * len(yb))
         infl, _ = trim_batch(Xb, noisy, X_val, y_val, budget, rule, l2)
         rand = random_trim(len(yb), budget, rng)
         is_flipped = np.zeros(len(yb), bool)
         is_flipped[flipped] = True
-        data = {"none": (np.arange(len(yb)), noisy, np.empty(0, np.int64)),
-                "influence": (infl.kept, noisy, infl.removed),
-                "random": (rand.kept, noisy, rand.removed),
-                "clean": (np.arange(len(yb)), yb, np.empty(0, np.int64))}
+        data = {
+            "none": (np.arange(len(yb)), noisy, np.empty(0, np.int64)),
+            "influence": (infl.kept, noisy, infl.removed),
+            "random": (rand.kept, noisy, rand.removed),
+            "clean": (np.arange(len(yb)), yb, np.empty(0, np.int64)),
+        }
         for (name, v), model in models.items():
             keep, labels, removed = data[v]
             model.partial_fit(Xb[keep], labels[keep], classes=np.array([0, 1]))
-            rows.append({"batch": b + 1, "learner": name, "variant": v,
-                         "accuracy": float(model.score(X_test, y_test)), "n_fitted": len(keep),
-                         "n_trimmed": len(removed), "flipped_trimmed": int(is_flipped[removed].sum())})
+            rows.append(
+                {
+                    "batch": b + 1,
+                    "learner": name,
+                    "variant": v,
+                    "accuracy": float(model.score(X_test, y_test)),
+                    "n_fitted": len(keep),
+                    "n_trimmed": len(removed),
+                    "flipped_trimmed": int(is_flipped[removed].sum()),
+                }
+            )
         run.trims.append(infl)
         run.flipped.append(flipped)
         run.budgets.append(budget)

@@ -54,12 +54,17 @@ class AnchoringPoison:
     def __len__(self) -> int:
         return len(self.y)
 
-    def combine(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def combine(
+        self, X: np.ndarray, y: np.ndarray, groups: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The poisoned training set: clean rows first, then the poison; the last array marks poison."""
         is_poison = np.r_[np.zeros(len(y), bool), np.ones(len(self), bool)]
-        return (np.vstack([X, self.X]), np.r_[y, self.y].astype(np.int64),
-                np.r_[groups, self.groups].astype(np.int64), is_poison)
+        return (
+            np.vstack([X, self.X]),
+            np.r_[y, self.y].astype(np.int64),
+            np.r_[groups, self.groups].astype(np.int64),
+            is_poison,
+        )
 
 
 def advantaged_group(y: np.ndarray, groups: np.ndarray) -> int:
@@ -78,8 +83,8 @@ def pairwise_distances(X: np.ndarray, chunk: int = 2048) -> np.ndarray:
     sq = (X**2).sum(1)
     out = np.empty((len(X), len(X)))
     for s in range(0, len(X), chunk):
-        d2 = sq[s:s + chunk, None] + sq[None, :] - 2.0 * X[s:s + chunk] @ X.T
-        out[s:s + chunk] = np.sqrt(np.clip(d2, 0.0, None))
+        d2 = sq[s : s + chunk, None] + sq[None, :] - 2.0 * X[s : s + chunk] @ X.T
+        out[s : s + chunk] = np.sqrt(np.clip(d2, 0.0, None))
     return out
 
 
@@ -119,11 +124,21 @@ def logistic_predictor(X: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], n
     return model.predict
 
 
-def anchoring_attack(X: np.ndarray, y: np.ndarray, groups: np.ndarray, rng: np.random.Generator,
-                     method: str = "RAA", eps: float = 0.1, tau: float = 0.1, n_targets: int = 1,
-                     radius: float | None = None, n_candidates: int | None = 10,
-                     fit: Callable[[np.ndarray, np.ndarray], Callable] | None = None,
-                     X_eval: np.ndarray | None = None, groups_eval: np.ndarray | None = None) -> AnchoringPoison:
+def anchoring_attack(
+    X: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    rng: np.random.Generator,
+    method: str = "RAA",
+    eps: float = 0.1,
+    tau: float = 0.1,
+    n_targets: int = 1,
+    radius: float | None = None,
+    n_candidates: int | None = 10,
+    fit: Callable[[np.ndarray, np.ndarray], Callable] | None = None,
+    X_eval: np.ndarray | None = None,
+    groups_eval: np.ndarray | None = None,
+) -> AnchoringPoison:
     """Mehrabi et al.'s anchoring attack (module docstring); [CH] §5.2 uses ``eps = 0.1``.
 
     Parameters
@@ -165,24 +180,34 @@ def anchoring_attack(X: np.ndarray, y: np.ndarray, groups: np.ndarray, rng: np.r
     adv = advantaged_group(y, g)
     n_poison = round(eps * len(y))
     n_pos = round(float(np.mean(y == 0)) * n_poison)  # inverse class balance (Mehrabi et al.)
-    kinds = [(1, n_pos, np.flatnonzero((g == adv) & (y == 0))),           # near advantaged negatives
-             (0, n_poison - n_pos, np.flatnonzero((g != adv) & (y == 1)))]  # near disadvantaged positives
+    kinds = [
+        (1, n_pos, np.flatnonzero((g == adv) & (y == 0))),  # near advantaged negatives
+        (0, n_poison - n_pos, np.flatnonzero((g != adv) & (y == 1))),
+    ]  # near disadvantaged positives
     kinds = [(label, count, cand) for label, count, cand in kinds if count > 0]
     for label, _, candidates in kinds:
         if len(candidates) < n_targets:
-            raise ValueError(f"only {len(candidates)} candidate targets for label-{label} poison, "
-                             f"n_targets={n_targets}: use fewer targets")
+            raise ValueError(
+                f"only {len(candidates)} candidate targets for label-{label} poison, "
+                f"n_targets={n_targets}: use fewer targets"
+            )
     # the perturbations are drawn once: NRAA compares candidate targets with the same offsets
     offsets = [_ball(rng, count, X.shape[1], tau) for _, count, _ in kinds]
 
     def build(chosen: list[np.ndarray]) -> AnchoringPoison:
         parts = []
-        for (label, count, _), targets_k, off in zip(kinds, chosen, offsets):
+        for (label, count, _), targets_k, off in zip(kinds, chosen, offsets, strict=True):
             t = targets_k[np.arange(count) % len(targets_k)]
             parts.append((X[t] + off, np.full(count, label, np.int64), g[t], t))
         if not parts:
-            return AnchoringPoison(np.empty((0, X.shape[1])), np.empty(0, np.int64), np.empty(0, np.int64),
-                                   np.empty(0, np.int64), method, adv)
+            return AnchoringPoison(
+                np.empty((0, X.shape[1])),
+                np.empty(0, np.int64),
+                np.empty(0, np.int64),
+                np.empty(0, np.int64),
+                method,
+                adv,
+            )
         return AnchoringPoison(*(np.concatenate([p[i] for p in parts]) for i in range(4)), method, adv)
 
     if method == "RAA":
@@ -191,7 +216,7 @@ def anchoring_attack(X: np.ndarray, y: np.ndarray, groups: np.ndarray, rng: np.r
     for _, _, cand in kinds:
         r = default_radius(X[cand]) if radius is None else float(radius)
         order = np.argsort(-popularity(X[cand], r), kind="stable")
-        shortlists.append(cand[order[:len(cand) if n_candidates is None else n_candidates]])
+        shortlists.append(cand[order[: len(cand) if n_candidates is None else n_candidates]])
     chosen = [s[:n_targets] for s in shortlists]
     if all(len(s) == n_targets for s in shortlists):
         return build(chosen)  # nothing to choose: the popularity rule alone

@@ -39,8 +39,13 @@ def _solve(I_fair: np.ndarray, I_util: np.ndarray, target: float):
     from scipy.optimize import linprog
 
     n = len(I_fair)
-    return linprog(np.ones(n), A_ub=np.vstack([I_fair, I_util]), b_ub=np.array([target, 0.0]),
-                   bounds=[(0.0, 1.0)] * n, method="highs")
+    return linprog(
+        np.ones(n),
+        A_ub=np.vstack([I_fair, I_util]),
+        b_ub=np.array([target, 0.0]),
+        bounds=[(0.0, 1.0)] * n,
+        method="highs",
+    )
 
 
 def influence_reweighing(I_fair: np.ndarray, I_util: np.ndarray, f_value: float, alpha: float = 0.5) -> Reweighing:
@@ -62,11 +67,16 @@ def influence_reweighing(I_fair: np.ndarray, I_util: np.ndarray, f_value: float,
     if res.status != 0:  # out of reach: the largest first-order reduction without utility cost
         from scipy.optimize import linprog
 
-        best = linprog(I_fair, A_ub=I_util[None], b_ub=np.array([0.0]), bounds=[(0.0, 1.0)] * len(I_fair),
-                       method="highs")
+        best = linprog(
+            I_fair, A_ub=I_util[None], b_ub=np.array([0.0]), bounds=[(0.0, 1.0)] * len(I_fair), method="highs"
+        )
         reach = -float(best.fun) if best.status == 0 else 0.0
         used = min(alpha, 0.999 * reach / f_value) if f_value > 0 else 0.0
         res = _solve(I_fair, I_util, -used * f_value) if used > 0 else None
     delta = np.zeros(len(I_fair)) if res is None else np.clip(res.x, 0.0, 1.0)
-    return Reweighing(weights=1.0 - delta, predicted_fairness_change=float(delta @ I_fair),
-                      predicted_utility_change=float(delta @ I_util), alpha=float(used))
+    return Reweighing(
+        weights=1.0 - delta,
+        predicted_fairness_change=float(delta @ I_fair),
+        predicted_utility_change=float(delta @ I_util),
+        alpha=float(used),
+    )

@@ -84,8 +84,14 @@ def cell_counts(table: np.ndarray, n: int) -> np.ndarray:
     return counts.reshape(2, 2)
 
 
-def resample_to_table(y: np.ndarray, g: np.ndarray, table: np.ndarray, n: int,
-                      rng: np.random.Generator, available: np.ndarray | None = None) -> np.ndarray:
+def resample_to_table(
+    y: np.ndarray,
+    g: np.ndarray,
+    table: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    available: np.ndarray | None = None,
+) -> np.ndarray:
     """``n`` indices drawn without replacement (among ``available``, default all) whose ``(g, y)``
     counts are :func:`cell_counts` of ``table``; returned in random order.
 
@@ -103,8 +109,10 @@ def resample_to_table(y: np.ndarray, g: np.ndarray, table: np.ndarray, n: int,
             idx = np.flatnonzero(pool & (g == gi) & (y == yi))
             k = int(counts[gi, yi])
             if k > len(idx):
-                raise ValueError(f"the cell g={gi}, y={yi} needs {k} samples but only {len(idx)} are available: "
-                                 "ask for fewer samples or a weaker shift")
+                raise ValueError(
+                    f"the cell g={gi}, y={yi} needs {k} samples but only {len(idx)} are available: "
+                    "ask for fewer samples or a weaker shift"
+                )
             picked.append(rng.choice(idx, size=k, replace=False))
     out = np.concatenate(picked)
     return out[rng.permutation(len(out))]

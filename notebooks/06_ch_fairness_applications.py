@@ -96,10 +96,11 @@ pages.parameters_table(globals(), "06_ch_fairness_applications")
 # data not used for training. The tables (first seed):
 
 # %% tags=["remove-input"]
-strengths = dict(zip(SHIFT_NAMES, shift_strengths))
+strengths = dict(zip(SHIFT_NAMES, shift_strengths, strict=True))
 adult = datasets.load(shift_dataset)
-ex.shift_tables(ex.shift_split(adult, shift_train, shift_val, shift_test, strengths,
-                               np.random.default_rng([seed, 0]))).round(3)
+ex.shift_tables(
+    ex.shift_split(adult, shift_train, shift_val, shift_test, strengths, np.random.default_rng([seed, 0]))
+).round(3)
 
 # %% [markdown]
 # **Methods.** *Vanilla LR* is the book's logistic regression. The fairness interventions are the
@@ -117,50 +118,91 @@ ex.shift_tables(ex.shift_split(adult, shift_train, shift_val, shift_test, streng
 # demographic-parity gap of the hard predictions, $|P(\hat y{=}1 \mid g{=}1) - P(\hat y{=}1 \mid g{=}0)|$.
 
 # %%
-shift = ex.shift_experiment(adult, range(seed, seed + shift_seeds), shift_train, shift_val, shift_test, strengths,
-                            shift_budget, reweigh_alpha=reweigh_alpha, n_jobs=n_jobs)
+shift = ex.shift_experiment(
+    adult,
+    range(seed, seed + shift_seeds),
+    shift_train,
+    shift_val,
+    shift_test,
+    strengths,
+    shift_budget,
+    reweigh_alpha=reweigh_alpha,
+    n_jobs=n_jobs,
+)
 shift_mean = shift.groupby(["shift", "method", "variant"], sort=False)[["accuracy", "dp"]].agg(["mean", "std"])
 
 # %% tags=["remove-input"]
 METHOD_ORDER = ["vanilla LR", "influence reweighing", "ExponentiatedGradient", "ThresholdOptimizer"]
-colours = dict(zip(METHOD_ORDER, sns.color_palette("colorblind", 4)))
+colours = dict(zip(METHOD_ORDER, sns.color_palette("colorblind", 4), strict=True))
 fig, axes = plt.subplots(1, 3, figsize=(12, 4.2), sharey=True)
-for ax, name in zip(axes, SHIFT_NAMES):
+for ax, name in zip(axes, SHIFT_NAMES, strict=True):
     for method in METHOD_ORDER:
         pts = {}
         for variant, marker, fill in (("no trimming", "o", "none"), ("influence trimming", "o", colours[method])):
             m = shift_mean.loc[(name, method, variant)]
             pts[variant] = (m[("dp", "mean")], m[("accuracy", "mean")])
-            ax.errorbar(*pts[variant], xerr=m[("dp", "std")], yerr=m[("accuracy", "std")], fmt=marker, ms=8,
-                        mfc=fill, mec=colours[method], ecolor=colours[method], elinewidth=0.8, capsize=2)
-        ax.annotate("", xy=pts["influence trimming"], xytext=pts["no trimming"],
-                    arrowprops={"arrowstyle": "->", "color": colours[method], "lw": 1.2})
+            ax.errorbar(
+                *pts[variant],
+                xerr=m[("dp", "std")],
+                yerr=m[("accuracy", "std")],
+                fmt=marker,
+                ms=8,
+                mfc=fill,
+                mec=colours[method],
+                ecolor=colours[method],
+                elinewidth=0.8,
+                capsize=2,
+            )
+        ax.annotate(
+            "",
+            xy=pts["influence trimming"],
+            xytext=pts["no trimming"],
+            arrowprops={"arrowstyle": "->", "color": colours[method], "lw": 1.2},
+        )
     m = shift_mean.loc[(name, "vanilla LR", "random trimming")]
     ax.plot(m[("dp", "mean")], m[("accuracy", "mean")], "x", color="grey", ms=8)
     ax.set_title(name)
     ax.set_xlabel("test |DP| (lower is fairer)")
 axes[0].set_ylabel("test accuracy")
 handles = [plt.Line2D([], [], marker="o", ls="", color=colours[m], label=m) for m in METHOD_ORDER]
-handles += [plt.Line2D([], [], marker="o", ls="", mfc="none", mec="k", label="no trimming (hollow)"),
-            plt.Line2D([], [], marker="o", ls="", color="k", label="after influence trimming (filled)"),
-            plt.Line2D([], [], marker="x", ls="", color="grey", label="vanilla LR, random trimming")]
+handles += [
+    plt.Line2D([], [], marker="o", ls="", mfc="none", mec="k", label="no trimming (hollow)"),
+    plt.Line2D([], [], marker="o", ls="", color="k", label="after influence trimming (filled)"),
+    plt.Line2D([], [], marker="x", ls="", color="grey", label="vanilla LR, random trimming"),
+]
 fig.legend(handles=handles, loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.12), frameon=False)
 fig.suptitle(f"Fig. 4 on Adult with correlation shifts: mean ± sd over {shift_seeds} seeds")
 plt.show()
 
 # %% tags=["nbval-check-output"]
 wide = shift.pivot_table(index=["shift", "method", "seed"], columns="variant", values=["accuracy", "dp"])
-delta = (wide.xs("influence trimming", axis=1, level=1) - wide.xs("no trimming", axis=1, level=1)).groupby(
-    ["shift", "method"], sort=False).mean()
+delta = (
+    (wide.xs("influence trimming", axis=1, level=1) - wide.xs("no trimming", axis=1, level=1))
+    .groupby(["shift", "method"], sort=False)
+    .mean()
+)
 base = wide.xs("no trimming", axis=1, level=1).groupby(["shift", "method"], sort=False).mean()
-table = pd.DataFrame({"|DP| before": base.dp, "|DP| change": delta.dp, "accuracy before": base.accuracy,
-                      "accuracy change": delta.accuracy}).loc[SHIFT_NAMES]
+table = pd.DataFrame(
+    {
+        "|DP| before": base.dp,
+        "|DP| change": delta.dp,
+        "accuracy before": base.accuracy,
+        "accuracy change": delta.accuracy,
+    }
+).loc[SHIFT_NAMES]
 print(table.round(2).to_string())
-vanilla_after = shift[(shift.method == "vanilla LR") & (shift.variant == "influence trimming")].groupby("shift").dp.mean()
-interventions = shift[shift.method.isin(["ExponentiatedGradient", "ThresholdOptimizer"])
-                      & (shift.variant == "no trimming")].groupby("shift").dp.max()
-print(f"points removed per shift: {sorted(shift[shift.variant == 'influence trimming'].removed.unique().tolist())} "
-      f"of {shift_train}")
+vanilla_after = (
+    shift[(shift.method == "vanilla LR") & (shift.variant == "influence trimming")].groupby("shift").dp.mean()
+)
+interventions = (
+    shift[shift.method.isin(["ExponentiatedGradient", "ThresholdOptimizer"]) & (shift.variant == "no trimming")]
+    .groupby("shift")
+    .dp.max()
+)
+print(
+    f"points removed per shift: {sorted(shift[shift.variant == 'influence trimming'].removed.unique().tolist())} "
+    f"of {shift_train}"
+)
 
 # %% [markdown]
 # **Paper:** trimming "can greatly improve fairness under distribution shift even when utilized
@@ -208,22 +250,33 @@ print(f"points removed per shift: {sorted(shift[shift.variant == 'influence trim
 # between 1 and 150 points, with no selection rule given). Random trimming is the control.
 
 # %%
-poison = {name: ex.poisoning_experiment(datasets.load(name), range(seed, seed + poison_seeds), eps=poison_eps,
-                                        tau=poison_tau, budgets=poison_budgets, n_candidates=poison_candidates,
-                                        n_jobs=n_jobs) for name in bar(poison_datasets, progress)}
+poison = {
+    name: ex.poisoning_experiment(
+        datasets.load(name),
+        range(seed, seed + poison_seeds),
+        eps=poison_eps,
+        tau=poison_tau,
+        budgets=poison_budgets,
+        n_candidates=poison_candidates,
+        n_jobs=n_jobs,
+    )
+    for name in bar(poison_datasets, progress)
+}
 
 # %% tags=["nbval-check-output"]
-ours = pd.concat({name: ex.table1(r)[["|DP|", "|DP| sd", "accuracy", "accuracy sd", "budget"]]
-                  for name, r in poison.items()}, axis=1)
-print(f"Ours (mean, sd over {poison_seeds} seeds; |DP| of hard test predictions; trimming budget chosen "
-      "on validation):")
+ours = pd.concat(
+    {name: ex.table1(r)[["|DP|", "|DP| sd", "accuracy", "accuracy sd", "budget"]] for name, r in poison.items()}, axis=1
+)
+print(
+    f"Ours (mean, sd over {poison_seeds} seeds; |DP| of hard test predictions; trimming budget chosen on validation):"
+)
 print(ours.round(3).to_string())
 print("\n[CH] Table 1 (signed DP, one run):")
 print(ex.PAPER_TABLE1.to_string())
 
 # %% tags=["remove-input"]
 fig, axes = plt.subplots(len(poison), 2, figsize=(11, 3.6 * len(poison)), squeeze=False)
-for row, (name, r) in zip(axes, poison.items()):
+for row, (name, r) in zip(axes, poison.items(), strict=True):
     for ax, metric, label in ((row[0], "dp", "test |DP|"), (row[1], "accuracy", "test accuracy")):
         clean = r[r.attack == "none"][metric].mean()
         ax.axhline(clean, color="k", ls="--", lw=1, label="no attack")
@@ -232,8 +285,17 @@ for row, (name, r) in zip(axes, poison.items()):
             for defence, ls in (("influence", "-"), ("random", ":")):
                 d = pd.concat([a[a.defence == "none"], a[a.defence == defence]])
                 s = d.groupby("budget")[metric].agg(["mean", "std"])
-                ax.errorbar(100 * s.index, s["mean"], yerr=s["std"], ls=ls, color=colour, marker="o", ms=4,
-                            capsize=2, label=f"{attack}, {defence} trimming")
+                ax.errorbar(
+                    100 * s.index,
+                    s["mean"],
+                    yerr=s["std"],
+                    ls=ls,
+                    color=colour,
+                    marker="o",
+                    ms=4,
+                    capsize=2,
+                    label=f"{attack}, {defence} trimming",
+                )
         ax.set_xlabel("trimming budget (% of the poisoned training set)", fontsize=9)
         ax.set_ylabel(label)
         ax.set_title(f"{name}: {label}")
@@ -242,8 +304,12 @@ fig.suptitle(f"Trimming the poisoned training set: mean ± sd over {poison_seeds
 plt.show()
 
 # %% tags=["nbval-check-output"]
-found = pd.concat({name: r[r.defence == "influence"].groupby(["attack", "budget"])[["removed", "poison_removed"]].mean()
-                   for name, r in poison.items()})
+found = pd.concat(
+    {
+        name: r[r.defence == "influence"].groupby(["attack", "budget"])[["removed", "poison_removed"]].mean()
+        for name, r in poison.items()
+    }
+)
 found["poison share of removed"] = found.poison_removed / found.removed.where(found.removed > 0)
 print("How many of the trimmed points are poison (mean over seeds):")
 print(found.round(2).to_string())
@@ -289,17 +355,35 @@ print(found.round(2).to_string())
 # Jigsaw Toxicity is not available offline.
 
 # %%
-evasion = pd.concat([ex.evasion_experiment(datasets.load(name), seed, evasion_train, evasion_val, evasion_test,
-                                           evasion_runs, evasion_trim, gamma, n_jobs=n_jobs)
-                     for name in bar(evasion_datasets, progress)], ignore_index=True)
+evasion = pd.concat(
+    [
+        ex.evasion_experiment(
+            datasets.load(name),
+            seed,
+            evasion_train,
+            evasion_val,
+            evasion_test,
+            evasion_runs,
+            evasion_trim,
+            gamma,
+            n_jobs=n_jobs,
+        )
+        for name in bar(evasion_datasets, progress)
+    ],
+    ignore_index=True,
+)
 DEFENCE_NAMES = list(ex.DEFENCES)
 
 # %% tags=["remove-input"]
-long = evasion.melt(id_vars=["dataset", "run"], value_vars=["post-attack"] + [f"{d}: attacked" for d in DEFENCE_NAMES],
-                    var_name="model", value_name="accuracy on the attacked test set")
+long = evasion.melt(
+    id_vars=["dataset", "run"],
+    value_vars=["post-attack"] + [f"{d}: attacked" for d in DEFENCE_NAMES],
+    var_name="model",
+    value_name="accuracy on the attacked test set",
+)
 long["model"] = long.model.str.replace(": attacked", "", regex=False)
 fig, axes = plt.subplots(1, len(evasion_datasets), figsize=(12, 4.4), sharey=False, squeeze=False)
-for ax, name in zip(axes[0], evasion_datasets):
+for ax, name in zip(axes[0], evasion_datasets, strict=True):
     d = long[long.dataset == name]
     sns.boxplot(data=d, x="model", y="accuracy on the attacked test set", ax=ax, color="lightgrey", fliersize=0)
     sns.stripplot(data=d, x="model", y="accuracy on the attacked test set", ax=ax, size=3, color="k")
@@ -313,14 +397,20 @@ fig.suptitle(f"Fig. 5: accuracy after the attack and after trimming 2.5 % ({evas
 plt.show()
 
 # %% tags=["nbval-check-output"]
-cols = ["pre-attack", "post-attack"] + [f"{d}: attacked" for d in DEFENCE_NAMES] + [f"{d}: clean" for d in DEFENCE_NAMES]
+cols = (
+    ["pre-attack", "post-attack"] + [f"{d}: attacked" for d in DEFENCE_NAMES] + [f"{d}: clean" for d in DEFENCE_NAMES]
+)
 summary = evasion.groupby("dataset", sort=False)[cols].mean().T
 summary.index = summary.index.str.replace("(test set as validation)", "", regex=False)
-print(f"Mean test accuracy over {evasion_runs} runs (attacked fraction {evasion['attacked fraction'].mean():.2f} "
-      "on average):")
+print(
+    f"Mean test accuracy over {evasion_runs} runs (attacked fraction {evasion['attacked fraction'].mean():.2f} "
+    "on average):"
+)
 print(summary.round(3).to_string())
-beyond = {name: int((g[[f"{d}: attacked" for d in DEFENCE_NAMES[:3]]].max(axis=1) > g["pre-attack"]).sum())
-          for name, g in evasion.groupby("dataset", sort=False)}
+beyond = {
+    name: int((g[[f"{d}: attacked" for d in DEFENCE_NAMES[:3]]].max(axis=1) > g["pre-attack"]).sum())
+    for name, g in evasion.groupby("dataset", sort=False)
+}
 print(f"runs in which any influence defence beats the pre-attack accuracy: {beyond}")
 
 # %% [markdown]
@@ -342,65 +432,106 @@ print(f"runs in which any influence defence beats the pre-attack accuracy: {beyo
 
 # %% tags=["remove-input"]
 v_base = shift_mean.xs("vanilla LR", level="method")
-v_drop = {s: (v_base.loc[(s, "no trimming"), ("dp", "mean")], v_base.loc[(s, "influence trimming"), ("dp", "mean")])
-          for s in SHIFT_NAMES}
+v_drop = {
+    s: (v_base.loc[(s, "no trimming"), ("dp", "mean")], v_base.loc[(s, "influence trimming"), ("dp", "mean")])
+    for s in SHIFT_NAMES
+}
 v_rand = {s: v_base.loc[(s, "random trimming"), ("dp", "mean")] for s in SHIFT_NAMES}
 lowers = all(a > b for a, b in v_drop.values()) and all(v_rand[s] > v_drop[s][1] for s in SHIFT_NAMES)
 competitive = all(vanilla_after[s] <= interventions[s] for s in SHIFT_NAMES)
 acc_gain = delta.accuracy.drop(index="vanilla LR", level="method")
 t1 = {name: ex.table1(r) for name, r in poison.items()}
-below_both = {n: t["|DP|"]["NRAA + trimming"] < min(t["|DP|"]["Before"], t["|DP|"]["NRAA"])
-              and t["|DP|"]["RAA + trimming"] < min(t["|DP|"]["Before"], t["|DP|"]["RAA"]) for n, t in t1.items()}
-acc_cost = {n: min(t.accuracy["RAA + trimming"] - t.accuracy["RAA"], t.accuracy["NRAA + trimming"] - t.accuracy["NRAA"])
-            for n, t in t1.items()}
+below_both = {
+    n: t["|DP|"]["NRAA + trimming"] < min(t["|DP|"]["Before"], t["|DP|"]["NRAA"])
+    and t["|DP|"]["RAA + trimming"] < min(t["|DP|"]["Before"], t["|DP|"]["RAA"])
+    for n, t in t1.items()
+}
+acc_cost = {
+    n: min(t.accuracy["RAA + trimming"] - t.accuracy["RAA"], t.accuracy["NRAA + trimming"] - t.accuracy["NRAA"])
+    for n, t in t1.items()
+}
 nraa_more = {n: t["|DP|"]["NRAA"] > t["|DP|"]["RAA"] > t["|DP|"]["Before"] for n, t in t1.items()}
-rec = {name: (g["post-attack"].mean(), g[[f"{d}: attacked" for d in DEFENCE_NAMES[:3]]].mean().max(),
-              g["pre-attack"].mean(), g["random: attacked"].mean()) for name, g in evasion.groupby("dataset", sort=False)}
+rec = {
+    name: (
+        g["post-attack"].mean(),
+        g[[f"{d}: attacked" for d in DEFENCE_NAMES[:3]]].mean().max(),
+        g["pre-attack"].mean(),
+        g["random: attacked"].mean(),
+    )
+    for name, g in evasion.groupby("dataset", sort=False)
+}
 rows = [
-    {"claim": "§5.1: trimming 3.33 % greatly improves the vanilla model's fairness under distribution shift",
-     "paper": "Fig. 4 A-C (plot only)",
-     "measured": "; ".join(f"{s.split(' (')[0]} |DP| {a:.2f} -> {b:.2f} (random {v_rand[s]:.2f})"
-                           for s, (a, b) in v_drop.items()),
-     "verdict": "reproduced" if lowers else "not reproduced",
-     "why": "Adult with synthetic correlation shifts (Roh et al.) stands in for ACS Income"},
-    {"claim": "§5.1: ... making it competitive with the fairness intervention baselines",
-     "paper": "Fig. 4",
-     "measured": "; ".join(f"{s.split(' (')[0]}: trimmed vanilla {vanilla_after[s]:.2f} vs interventions <= "
-                           f"{interventions[s]:.2f}" for s in SHIFT_NAMES),
-     "verdict": "reproduced" if competitive else "not reproduced",
-     "why": "fairlearn's EG / ThresholdOptimizer and our influence reweighing reach far smaller gaps"},
-    {"claim": "§5.1: trimming before the interventions improves their accuracy significantly",
-     "paper": "Fig. 4 B-D",
-     "measured": f"accuracy change {acc_gain.min():+.3f} to {acc_gain.max():+.3f} over methods and shifts",
-     "verdict": "reproduced" if acc_gain.min() > 0.01 else ("partly" if acc_gain.max() > 0.01 else "not reproduced"),
-     "why": "the same 3.33 % removed before each method, as App. C.2"},
-    {"claim": "§5.2: NRAA raises the bias more than RAA",
-     "paper": "German 0.268 vs -0.029; Compas 0.168 vs -0.060 (signed DP)",
-     "measured": "; ".join(f"{n}: |DP| {t['|DP|']['Before']:.3f} -> RAA {t['|DP|']['RAA']:.3f}, "
-                           f"NRAA {t['|DP|']['NRAA']:.3f}" for n, t in t1.items()),
-     "verdict": "reproduced" if all(nraa_more.values()) else "partly",
-     "why": "our RAA raises the gap too; in the paper's table RAA lowers it"},
-    {"claim": "§5.2: trimming improves fairness compared to both before and after the attack",
-     "paper": "German NRAA 0.268 -> 0.005, RAA -0.029 -> 0.000; Compas NRAA 0.168 -> 0.048",
-     "measured": "; ".join(f"{n}: RAA {t['|DP|']['RAA']:.3f} -> {t['|DP|']['RAA + trimming']:.3f}, NRAA "
-                           f"{t['|DP|']['NRAA']:.3f} -> {t['|DP|']['NRAA + trimming']:.3f}" for n, t in t1.items()),
-     "verdict": "reproduced" if all(below_both.values()) else ("partly" if any(below_both.values()) else "not reproduced"),
-     "why": f"budget per seed by validation |DP|, {poison_seeds} seeds; Drug consumption not available"},
-    {"claim": "§5.2: ... without sacrificing utility",
-     "paper": "German 0.665 -> 0.650 (NRAA); Compas 0.652 -> 0.654",
-     "measured": "; ".join(f"{n}: worst accuracy change {c:+.3f}" for n, c in acc_cost.items()),
-     "verdict": "reproduced" if min(acc_cost.values()) > -0.01 else "partly",
-     "why": "the paper's own German row also loses 1.5 points"},
-    {"claim": "§5.3: trimming 2.5 % after an adaptive attack raises accuracy well beyond pre-attack values",
-     "paper": "Fig. 5 (plot only)",
-     "measured": "; ".join(f"{n}: attacked {a:.3f}, best defence {b:.3f}, pre-attack {c:.3f}"
-                           for n, (a, b, c, _) in rec.items()),
-     "verdict": "reproduced" if all(b > c for _, b, c, _ in rec.values()) else "not reproduced",
-     "why": "a partial recovery only; Jigsaw Toxicity not available"},
-    {"claim": "§5.3: trimming is a viable defence",
-     "paper": "Fig. 5",
-     "measured": "; ".join(f"{n}: {b - a:+.3f} (random {r - a:+.3f})" for n, (a, b, _, r) in rec.items()),
-     "verdict": "partly" if all(b > r for _, b, _, r in rec.values()) else "not reproduced",
-     "why": "recovers part of the loss, more than random trimming; the best variant tunes on the test set"},
+    {
+        "claim": "§5.1: trimming 3.33 % greatly improves the vanilla model's fairness under distribution shift",
+        "paper": "Fig. 4 A-C (plot only)",
+        "measured": "; ".join(
+            f"{s.split(' (')[0]} |DP| {a:.2f} -> {b:.2f} (random {v_rand[s]:.2f})" for s, (a, b) in v_drop.items()
+        ),
+        "verdict": "reproduced" if lowers else "not reproduced",
+        "why": "Adult with synthetic correlation shifts (Roh et al.) stands in for ACS Income",
+    },
+    {
+        "claim": "§5.1: ... making it competitive with the fairness intervention baselines",
+        "paper": "Fig. 4",
+        "measured": "; ".join(
+            f"{s.split(' (')[0]}: trimmed vanilla {vanilla_after[s]:.2f} vs interventions <= {interventions[s]:.2f}"
+            for s in SHIFT_NAMES
+        ),
+        "verdict": "reproduced" if competitive else "not reproduced",
+        "why": "fairlearn's EG / ThresholdOptimizer and our influence reweighing reach far smaller gaps",
+    },
+    {
+        "claim": "§5.1: trimming before the interventions improves their accuracy significantly",
+        "paper": "Fig. 4 B-D",
+        "measured": f"accuracy change {acc_gain.min():+.3f} to {acc_gain.max():+.3f} over methods and shifts",
+        "verdict": "reproduced" if acc_gain.min() > 0.01 else ("partly" if acc_gain.max() > 0.01 else "not reproduced"),
+        "why": "the same 3.33 % removed before each method, as App. C.2",
+    },
+    {
+        "claim": "§5.2: NRAA raises the bias more than RAA",
+        "paper": "German 0.268 vs -0.029; Compas 0.168 vs -0.060 (signed DP)",
+        "measured": "; ".join(
+            f"{n}: |DP| {t['|DP|']['Before']:.3f} -> RAA {t['|DP|']['RAA']:.3f}, NRAA {t['|DP|']['NRAA']:.3f}"
+            for n, t in t1.items()
+        ),
+        "verdict": "reproduced" if all(nraa_more.values()) else "partly",
+        "why": "our RAA raises the gap too; in the paper's table RAA lowers it",
+    },
+    {
+        "claim": "§5.2: trimming improves fairness compared to both before and after the attack",
+        "paper": "German NRAA 0.268 -> 0.005, RAA -0.029 -> 0.000; Compas NRAA 0.168 -> 0.048",
+        "measured": "; ".join(
+            f"{n}: RAA {t['|DP|']['RAA']:.3f} -> {t['|DP|']['RAA + trimming']:.3f}, NRAA "
+            f"{t['|DP|']['NRAA']:.3f} -> {t['|DP|']['NRAA + trimming']:.3f}"
+            for n, t in t1.items()
+        ),
+        "verdict": "reproduced"
+        if all(below_both.values())
+        else ("partly" if any(below_both.values()) else "not reproduced"),
+        "why": f"budget per seed by validation |DP|, {poison_seeds} seeds; Drug consumption not available",
+    },
+    {
+        "claim": "§5.2: ... without sacrificing utility",
+        "paper": "German 0.665 -> 0.650 (NRAA); Compas 0.652 -> 0.654",
+        "measured": "; ".join(f"{n}: worst accuracy change {c:+.3f}" for n, c in acc_cost.items()),
+        "verdict": "reproduced" if min(acc_cost.values()) > -0.01 else "partly",
+        "why": "the paper's own German row also loses 1.5 points",
+    },
+    {
+        "claim": "§5.3: trimming 2.5 % after an adaptive attack raises accuracy well beyond pre-attack values",
+        "paper": "Fig. 5 (plot only)",
+        "measured": "; ".join(
+            f"{n}: attacked {a:.3f}, best defence {b:.3f}, pre-attack {c:.3f}" for n, (a, b, c, _) in rec.items()
+        ),
+        "verdict": "reproduced" if all(b > c for _, b, c, _ in rec.values()) else "not reproduced",
+        "why": "a partial recovery only; Jigsaw Toxicity not available",
+    },
+    {
+        "claim": "§5.3: trimming is a viable defence",
+        "paper": "Fig. 5",
+        "measured": "; ".join(f"{n}: {b - a:+.3f} (random {r - a:+.3f})" for n, (a, b, _, r) in rec.items()),
+        "verdict": "partly" if all(b > r for _, b, _, r in rec.values()) else "not reproduced",
+        "why": "recovers part of the loss, more than random trimming; the best variant tunes on the test set",
+    },
 ]
 pages.claims_table(rows)

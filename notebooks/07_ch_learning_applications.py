@@ -100,17 +100,36 @@ pages.parameters_table(globals(), "07_ch_learning_applications")
 # the loop removes exactly $b$ samples from every batch.
 
 # %%
-online = pd.concat([ex.online_experiment(datasets.load(name), range(seed, seed + online_seeds), online_batches,
-                                         online_batch_size, online_val, online_test, flip_fraction, online_budget,
-                                         online_rule, n_jobs=n_jobs)
-                    for name in bar(online_datasets, progress)], ignore_index=True)
+online = pd.concat(
+    [
+        ex.online_experiment(
+            datasets.load(name),
+            range(seed, seed + online_seeds),
+            online_batches,
+            online_batch_size,
+            online_val,
+            online_test,
+            flip_fraction,
+            online_budget,
+            online_rule,
+            n_jobs=n_jobs,
+        )
+        for name in bar(online_datasets, progress)
+    ],
+    ignore_index=True,
+)
 
 # %% tags=["remove-input"]
-VARIANT_STYLE = {"none": ("no trimming", "tab:red", "-"), "influence": ("influence trimming", "tab:blue", "-"),
-                 "random": ("random trimming", "tab:grey", ":"), "clean": ("clean labels", "k", "--")}
+VARIANT_STYLE = {
+    "none": ("no trimming", "tab:red", "-"),
+    "influence": ("influence trimming", "tab:blue", "-"),
+    "random": ("random trimming", "tab:grey", ":"),
+    "clean": ("clean labels", "k", "--"),
+}
 learners = list(dict.fromkeys(online.learner))
-fig, axes = plt.subplots(len(learners), len(online_datasets), figsize=(12, 3.6 * len(learners)), sharex=True,
-                         squeeze=False)
+fig, axes = plt.subplots(
+    len(learners), len(online_datasets), figsize=(12, 3.6 * len(learners)), sharex=True, squeeze=False
+)
 for r, learner in enumerate(learners):
     for c, name in enumerate(online_datasets):
         ax = axes[r, c]
@@ -128,8 +147,10 @@ plt.show()
 
 # %% tags=["nbval-check-output"]
 summary = ex.online_summary(online)
-print(f"Test accuracy after the last batch (mean, sd over {online_seeds} seeds) and the share of flipped "
-      "labels among the trimmed samples:")
+print(
+    f"Test accuracy after the last batch (mean, sd over {online_seeds} seeds) and the share of flipped "
+    "labels among the trimmed samples:"
+)
 print(summary.round(2).T.to_string())
 wins = ex.online_wins(online)
 print("\nIn how many (seed, batch) steps influence trimming beats no trimming / random trimming:")
@@ -178,9 +199,19 @@ print(wins.to_string())
 
 # %%
 bc = datasets.load(active_dataset)
-curves, queried = ex.active_experiment(bc, range(seed, seed + active_seeds), active_init, active_pool, active_val,
-                                       active_test, active_methods, active_rounds, active_queries, n_jobs=n_jobs,
-                                       **tree_options)
+curves, queried = ex.active_experiment(
+    bc,
+    range(seed, seed + active_seeds),
+    active_init,
+    active_pool,
+    active_val,
+    active_test,
+    active_methods,
+    active_rounds,
+    active_queries,
+    n_jobs=n_jobs,
+    **tree_options,
+)
 
 # %% tags=["nbval-check-output"]
 agree = ex.uncertainty_baselines_agree(queried)
@@ -189,19 +220,25 @@ bc_summary = ex.active_summary(curves)
 print(bc_summary.round(3).to_string())
 
 # %% tags=["remove-input"]
-LABELS = {"tree": "influence tree ([CH])", "tree-refit": "tree, refitted (= FI chapter's IV)", "isal": "ISAL",
-          "fi": "FI-active ([FI])", "entropy": "entropy", "margin": "margin", "uncertainty": "uncertainty",
-          "random": "random"}
+LABELS = {
+    "tree": "influence tree ([CH])",
+    "tree-refit": "tree, refitted (= FI chapter's IV)",
+    "isal": "ISAL",
+    "fi": "FI-active ([FI])",
+    "entropy": "entropy",
+    "margin": "margin",
+    "uncertainty": "uncertainty",
+    "random": "random",
+}
 if agree:
     LABELS["uncertainty"] = "entropy = margin = uncertainty"
 
 
 def plot_curves(ax, c, title):
     shown = [m for m in dict.fromkeys(c.method) if not (agree and m in ("entropy", "margin"))]
-    for m, colour in zip(shown, sns.color_palette("colorblind", len(shown))):
+    for m, colour in zip(shown, sns.color_palette("colorblind", len(shown)), strict=True):
         s = c[c.method == m].groupby("round").accuracy.agg(["mean", "std"])
-        ax.plot(s.index, s["mean"], marker="o", ms=3, color=colour, lw=2.5 if m == "tree" else 1.2,
-                label=LABELS[m])
+        ax.plot(s.index, s["mean"], marker="o", ms=3, color=colour, lw=2.5 if m == "tree" else 1.2, label=LABELS[m])
         ax.fill_between(s.index, s["mean"] - s["std"], s["mean"] + s["std"], color=colour, alpha=0.1)
     ax.set_xlabel("round (10 queries each)")
     ax.set_ylabel("test accuracy")
@@ -242,14 +279,24 @@ plt.show()
 # %%
 appg = {}
 for name in bar(appg_datasets, progress):
-    appg[name], _ = ex.active_experiment(datasets.load(name), range(seed, seed + appg_seeds), appg_init, appg_pool,
-                                         appg_val, appg_test, appg_methods, active_rounds, active_queries,
-                                         n_jobs=n_jobs, **tree_options)
+    appg[name], _ = ex.active_experiment(
+        datasets.load(name),
+        range(seed, seed + appg_seeds),
+        appg_init,
+        appg_pool,
+        appg_val,
+        appg_test,
+        appg_methods,
+        active_rounds,
+        active_queries,
+        n_jobs=n_jobs,
+        **tree_options,
+    )
 appg_curves = pd.concat(appg.values(), ignore_index=True)
 
 # %% tags=["remove-input"]
 fig, axes = plt.subplots(1, len(appg_datasets), figsize=(12, 4), squeeze=False)
-for ax, name in zip(axes[0], appg_datasets):
+for ax, name in zip(axes[0], appg_datasets, strict=True):
     plot_curves(ax, appg[name], name)
 axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=9)
 fig.suptitle(f"Fig. 23: mean ± sd over {appg_seeds} runs")
@@ -297,32 +344,46 @@ def standing_text(rank, ties, best, n):
 bc_rank, bc_ties, bc_best, bc_n = tree_standing(bc_summary, active_dataset)
 g_stand = {name: tree_standing(appg_summary, name) for name in appg_datasets}
 rows = [
-    {"claim": "§5.4: influence trimming of each noisy batch gives much better online accuracy, all sets but Bank, "
-              "both learners",
-     "paper": "Fig. 6 A-D (plot only)",
-     "measured": "; ".join(f"{d}/{lrn}: {r['none']:.2f} -> {r['influence']:.2f} (random {r['random']:.2f}, "
-                           f"clean {r['clean']:.2f})" for (d, lrn), r in last.iterrows()),
-     "verdict": "reproduced" if online_better else "partly",
-     "why": f"after the last batch, {online_seeds} seeds; Bank gains too (by {bank_gain:+.2f} at least); "
-            "Jigsaw Toxicity not available"},
-    {"claim": "§5.5: influence sampling is best in most rounds and best after the final round (Diabetic Retinopathy)",
-     "paper": "Fig. 6 E (plot only)",
-     "measured": f"{active_dataset}: {standing_text(bc_rank, bc_ties, bc_best, bc_n)}",
-     "verdict": "reproduced" if (bc_best > active_rounds / 2 and bc_rank == 1) else
-                ("partly" if (bc_best > active_rounds / 2 or bc_rank == 1) else "not reproduced"),
-     "why": "breast cancer stands in for Diabetic Retinopathy; the methods differ by less than the run-to-run spread"},
-    {"claim": "App. G: influence sampling is superlative on every data set except Adult",
-     "paper": "Fig. 23 (plot only)",
-     "measured": "; ".join(f"{n}: {standing_text(*st)}" for n, st in g_stand.items()),
-     "verdict": "reproduced" if all(st[0] == 1 for n, st in g_stand.items() if n != "adult") else
-                ("partly" if any(st[0] == 1 for st in g_stand.values()) else "not reproduced"),
-     "why": f"pool of {appg_pool}, {appg_seeds} runs; Jigsaw Toxicity not available"},
-    {"claim": "Fig. 6 E / App. G: entropy, margin and uncertainty sampling are different baselines (Adult: influence "
-              "beats uncertainty but loses to entropy and margin)",
-     "paper": "three different curves",
-     "measured": f"identical queries in every run: {agree}",
-     "verdict": "the paper's claim does not hold" if agree else "reproduced",
-     "why": "for a binary task all three are decreasing functions of |p - 1/2|; only unseeded Platt scaling "
-            "can separate their curves"},
+    {
+        "claim": "§5.4: influence trimming of each noisy batch gives much better online accuracy, all sets but Bank, "
+        "both learners",
+        "paper": "Fig. 6 A-D (plot only)",
+        "measured": "; ".join(
+            f"{d}/{lrn}: {r['none']:.2f} -> {r['influence']:.2f} (random {r['random']:.2f}, clean {r['clean']:.2f})"
+            for (d, lrn), r in last.iterrows()
+        ),
+        "verdict": "reproduced" if online_better else "partly",
+        "why": f"after the last batch, {online_seeds} seeds; Bank gains too (by {bank_gain:+.2f} at least); "
+        "Jigsaw Toxicity not available",
+    },
+    {
+        "claim": "§5.5: influence sampling is best in most rounds and best after the final round "
+        "(Diabetic Retinopathy)",
+        "paper": "Fig. 6 E (plot only)",
+        "measured": f"{active_dataset}: {standing_text(bc_rank, bc_ties, bc_best, bc_n)}",
+        "verdict": "reproduced"
+        if (bc_best > active_rounds / 2 and bc_rank == 1)
+        else ("partly" if (bc_best > active_rounds / 2 or bc_rank == 1) else "not reproduced"),
+        "why": "breast cancer stands in for Diabetic Retinopathy; the methods differ by less than the "
+        "run-to-run spread",
+    },
+    {
+        "claim": "App. G: influence sampling is superlative on every data set except Adult",
+        "paper": "Fig. 23 (plot only)",
+        "measured": "; ".join(f"{n}: {standing_text(*st)}" for n, st in g_stand.items()),
+        "verdict": "reproduced"
+        if all(st[0] == 1 for n, st in g_stand.items() if n != "adult")
+        else ("partly" if any(st[0] == 1 for st in g_stand.values()) else "not reproduced"),
+        "why": f"pool of {appg_pool}, {appg_seeds} runs; Jigsaw Toxicity not available",
+    },
+    {
+        "claim": "Fig. 6 E / App. G: entropy, margin and uncertainty sampling are different baselines "
+        "(Adult: influence beats uncertainty but loses to entropy and margin)",
+        "paper": "three different curves",
+        "measured": f"identical queries in every run: {agree}",
+        "verdict": "the paper's claim does not hold" if agree else "reproduced",
+        "why": "for a binary task all three are decreasing functions of |p - 1/2|; only unseeded Platt scaling "
+        "can separate their curves",
+    },
 ]
 pages.claims_table(rows)

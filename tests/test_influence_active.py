@@ -45,8 +45,9 @@ def test_label_free_tree_equals_the_labelled_set_tree_where_labels_are_known(spl
     for Z in (X, split.X_pool):  # equal up to the fixed-point grid of the targets (2^-30 of the largest)
         assert np.allclose(free.predict(Z), alg1.predict(np.column_stack([Z, np.zeros(len(Z))])), rtol=0, atol=1e-8)
     s = LogisticRegression().fit(split.X_init, split.y_init)
-    iv = fi_active.iv_scores(s, X, split.y_init, split.X_val, split.y_val, split.X_pool, np.random.default_rng(2),
-                             lam=10.0, max_depth=4)
+    iv = fi_active.iv_scores(
+        s, X, split.y_init, split.X_val, split.y_val, split.X_pool, np.random.default_rng(2), lam=10.0, max_depth=4
+    )
     assert np.allclose(free.predict(split.X_pool), iv, rtol=0, atol=1e-8)
 
 
@@ -54,7 +55,7 @@ def test_exact_targets_make_tied_splits_machine_independent():
     rng = np.random.default_rng(5)
     v = rng.standard_normal(1000) * 0.3
     q = ia.exact_targets(v)
-    assert np.abs(q - v).max() <= 2.0 ** -30 and np.array_equal(ia.exact_targets(q), q)
+    assert np.abs(q - v).max() <= 2.0**-30 and np.array_equal(ia.exact_targets(q), q)
     # partial sums are exact: any order gives the same bits
     perm = rng.permutation(1000)
     assert np.cumsum(q)[-1] == np.cumsum(q[perm])[-1] == np.cumsum(q[::-1])[-1]
@@ -66,8 +67,12 @@ def test_exact_targets_make_tied_splits_machine_independent():
         x = rng.standard_normal(40)
         X2 = np.c_[x, np.where(x > 0, 1, -1) * (1 + rng.random(40))]
         t = (x > 0) + 0.1 * rng.standard_normal(40)
-        roots = {ia.label_free_tree(X2, t * (1 + 1e-15 * rng.standard_normal(40)), np.random.default_rng(0),
-                                    max_depth=1).tree.tree_.feature[0] for _ in range(8)}
+        roots = {
+            ia.label_free_tree(
+                X2, t * (1 + 1e-15 * rng.standard_normal(40)), np.random.default_rng(0), max_depth=1
+            ).tree.tree_.feature[0]
+            for _ in range(8)
+        }
         changed += len(roots) > 1
     assert changed == 0  # (without the grid: 4 of these 30 cases change their root feature)
 
@@ -102,7 +107,7 @@ def test_isal_scores_predict_the_effect_of_adding_a_sample():
     base = s.loss(split.X_val, split.y_val).sum().item()
     actual = []
     for u in range(len(U)):  # actual decrease of the validation loss after adding u with its pseudo-label
-        s2 = LogisticRegression(l2=5.0).fit(np.vstack([split.X_init, U[u:u + 1]]), np.r_[split.y_init, pseudo[u]])
+        s2 = LogisticRegression(l2=5.0).fit(np.vstack([split.X_init, U[u : u + 1]]), np.r_[split.y_init, pseudo[u]])
         actual.append(base - s2.loss(split.X_val, split.y_val).sum().item())
     assert np.corrcoef(scores, actual)[0, 1] > 0.95
     assert np.allclose(scores, actual, rtol=0.25, atol=0.02)

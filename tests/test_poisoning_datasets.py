@@ -52,8 +52,9 @@ def test_parse_german_rejects_a_bad_class(tmp_path):
         tabular.parse_german(tmp_path / "g.data")
 
 
-@pytest.mark.parametrize("name, attr, loader", [("compas", "COMPAS_DIR", "load_compas"),
-                                                ("german", "GERMAN_DIR", "load_german")])
+@pytest.mark.parametrize(
+    "name, attr, loader", [("compas", "COMPAS_DIR", "load_compas"), ("german", "GERMAN_DIR", "load_german")]
+)
 def test_missing_files_name_the_fetch_command(monkeypatch, tmp_path, name, attr, loader):
     monkeypatch.setattr(tabular, attr, tmp_path)
     with pytest.raises(datasets.MissingDataError, match="lib.datasets fetch"):

@@ -59,8 +59,9 @@ def test_resample_follows_the_target_table_without_replacement():
     avail[:500] = False
     idx = shift.resample_to_table(y, g, target, 1000, rng, available=avail)
     assert len(idx) == 1000 == len(np.unique(idx)) and (idx >= 500).all()
-    assert np.array_equal(np.round(shift.joint_table(y[idx], g[idx]) * 1000).astype(int),
-                          shift.cell_counts(target, 1000))
+    assert np.array_equal(
+        np.round(shift.joint_table(y[idx], g[idx]) * 1000).astype(int), shift.cell_counts(target, 1000)
+    )
 
 
 def test_resample_names_the_short_cell():

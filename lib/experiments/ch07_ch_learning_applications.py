@@ -31,7 +31,7 @@ def exact_standardise(X_ref: np.ndarray, *others: np.ndarray) -> tuple[np.ndarra
     X_ref = np.asarray(X_ref, dtype=float)
     n = X_ref.shape[0]
     mu = np.array([math.fsum(col) / n for col in X_ref.T])
-    sd = np.sqrt(np.array([math.fsum((col - m) ** 2) / n for col, m in zip(X_ref.T, mu)]))
+    sd = np.sqrt(np.array([math.fsum((col - m) ** 2) / n for col, m in zip(X_ref.T, mu, strict=True)]))
     sd = np.where(sd > 1e-12, sd, 1.0)
     return tuple((np.asarray(X, dtype=float) - mu) / sd for X in (X_ref, *others))
 
@@ -42,21 +42,44 @@ def _online_seed(task: tuple) -> pd.DataFrame:
     rng = task_rng(seed, i)
     st, va, te = split_indices(len(ds.y), [n_batches * batch_size, n_val, n_test], rng)
     Xs, Xv, Xt = exact_standardise(ds.X[st], ds.X[va], ds.X[te])
-    run = run_online(Xs, ds.y[st], Xv, ds.y[va], Xt, ds.y[te], rng, n_batches=n_batches, flip_fraction=flip,
-                     budget_fraction=budget, rule=rule, l2=l2)
+    run = run_online(
+        Xs,
+        ds.y[st],
+        Xv,
+        ds.y[va],
+        Xt,
+        ds.y[te],
+        rng,
+        n_batches=n_batches,
+        flip_fraction=flip,
+        budget_fraction=budget,
+        rule=rule,
+        l2=l2,
+    )
     return run.history.assign(dataset=ds.name, seed=seed)
 
 
-def online_experiment(ds: Dataset, seeds: Sequence[int], n_batches: int = 10, batch_size: int = 500,
-                      n_val: int = 1000, n_test: int = 2000, flip_fraction: float = 1 / 3,
-                      budget_fraction: float = 0.1, rule: str = "lowest", l2: float | str = "auto",
-                      n_jobs: int = 1) -> pd.DataFrame:
+def online_experiment(
+    ds: Dataset,
+    seeds: Sequence[int],
+    n_batches: int = 10,
+    batch_size: int = 500,
+    n_val: int = 1000,
+    n_test: int = 2000,
+    flip_fraction: float = 1 / 3,
+    budget_fraction: float = 0.1,
+    rule: str = "lowest",
+    l2: float | str = "auto",
+    n_jobs: int = 1,
+) -> pd.DataFrame:
     """[CH] §5.4: per seed a random stream of ``n_batches * batch_size`` samples, a clean validation
     set (the influence target) and a test set, standardised with the stream's statistics
     (:func:`exact_standardise`); the
     stacked histories of :func:`lib.online.run_online` with ``dataset`` and ``seed`` columns."""
-    tasks = [(ds, int(s), i, n_batches, batch_size, n_val, n_test, flip_fraction, budget_fraction, rule, l2)
-             for i, s in enumerate(seeds)]
+    tasks = [
+        (ds, int(s), i, n_batches, batch_size, n_val, n_test, flip_fraction, budget_fraction, rule, l2)
+        for i, s in enumerate(seeds)
+    ]
     return pd.concat(map_tasks(_online_seed, tasks, n_jobs=n_jobs), ignore_index=True)
 
 
@@ -79,22 +102,26 @@ def online_wins(history: pd.DataFrame) -> pd.DataFrame:
     and beats random trimming on test accuracy."""
     wide = history.pivot_table(index=["dataset", "learner", "seed", "batch"], columns="variant", values="accuracy")
     g = wide.groupby(["dataset", "learner"])
-    return pd.DataFrame({"steps": g.size(),
-                         "influence > none": g.apply(lambda d: int((d.influence > d.none).sum())),
-                         "influence > random": g.apply(lambda d: int((d.influence > d.random).sum()))})
+    return pd.DataFrame(
+        {
+            "steps": g.size(),
+            "influence > none": g.apply(lambda d: int((d.influence > d.none).sum())),
+            "influence > random": g.apply(lambda d: int((d.influence > d.random).sum())),
+        }
+    )
 
 
 # ---------------------------------------------------------------------- §5.5 active learning
-def active_split(ds: Dataset, n_init: int, n_pool: int, n_val: int, n_test: int,
-                 rng: np.random.Generator) -> ActiveSplit:
+def active_split(
+    ds: Dataset, n_init: int, n_pool: int, n_val: int, n_test: int, rng: np.random.Generator
+) -> ActiveSplit:
     """Random partition into initial labelled set, pool, validation and test set ([CH] App. C.4);
     features standardised with the statistics of the initial set and the pool (the unlabelled
     features are available to the learner), machine-independently (:func:`exact_standardise`), and
     put on a grid on which every dot product is exact (:func:`lib.influence_active.exact_grid`), so
     that the SVM's solver takes the same path on every machine."""
     i0, ip, iv, it = split_indices(len(ds.y), [n_init, n_pool, n_val, n_test], rng)
-    _, X0, Xp, Xv, Xt = exact_standardise(np.concatenate([ds.X[i0], ds.X[ip]]), ds.X[i0], ds.X[ip], ds.X[iv],
-                                          ds.X[it])
+    _, X0, Xp, Xv, Xt = exact_standardise(np.concatenate([ds.X[i0], ds.X[ip]]), ds.X[i0], ds.X[ip], ds.X[iv], ds.X[it])
     X0, Xp, Xv, Xt = exact_grid(X0, Xp, Xv, Xt)
     return ActiveSplit(X0, ds.y[i0], Xp, ds.y[ip], Xv, ds.y[iv], Xt, ds.y[it], ds.n_classes)
 
@@ -106,14 +133,26 @@ def _active_seed(task: tuple) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     return curves.assign(dataset=ds.name), {m: np.concatenate(r.queried) for m, r in runs.items()}
 
 
-def active_experiment(ds: Dataset, seeds: Sequence[int], n_init: int, n_pool: int, n_val: int, n_test: int,
-                      methods: Sequence[str], rounds: int = 10, acquisition: int = 10, n_jobs: int = 1,
-                      **options) -> tuple[pd.DataFrame, list[dict[str, np.ndarray]]]:
+def active_experiment(
+    ds: Dataset,
+    seeds: Sequence[int],
+    n_init: int,
+    n_pool: int,
+    n_val: int,
+    n_test: int,
+    methods: Sequence[str],
+    rounds: int = 10,
+    acquisition: int = 10,
+    n_jobs: int = 1,
+    **options,
+) -> tuple[pd.DataFrame, list[dict[str, np.ndarray]]]:
     """[CH] §5.5 / App. G: per seed a fresh random split and every method of
     :func:`lib.influence_active.compare_methods`; returns the stacked learning curves and, per seed,
     the pool indices each method labelled (in order)."""
-    tasks = [(ds, int(s), i, (n_init, n_pool, n_val, n_test), tuple(methods), rounds, acquisition, options)
-             for i, s in enumerate(seeds)]
+    tasks = [
+        (ds, int(s), i, (n_init, n_pool, n_val, n_test), tuple(methods), rounds, acquisition, options)
+        for i, s in enumerate(seeds)
+    ]
     out = map_tasks(_active_seed, tasks, n_jobs=n_jobs)
     return pd.concat([c for c, _ in out], ignore_index=True), [q for _, q in out]
 
@@ -131,12 +170,14 @@ def active_summary(curves: pd.DataFrame) -> pd.DataFrame:
     mean accuracy is the best of all methods (ties count for each)."""
     last = curves["round"].max()
     g = curves.groupby(["dataset", "method"])
-    out = pd.DataFrame({
-        "round 0": g.apply(lambda d: d[d["round"] == 0].accuracy.mean()),
-        "final mean": g.apply(lambda d: d[d["round"] == last].accuracy.mean()),
-        "final sd": g.apply(lambda d: d[d["round"] == last].accuracy.std()),
-        "mean over rounds": g.apply(lambda d: d[d["round"] > 0].accuracy.mean()),
-    })
+    out = pd.DataFrame(
+        {
+            "round 0": g.apply(lambda d: d[d["round"] == 0].accuracy.mean()),
+            "final mean": g.apply(lambda d: d[d["round"] == last].accuracy.mean()),
+            "final sd": g.apply(lambda d: d[d["round"] == last].accuracy.std()),
+            "mean over rounds": g.apply(lambda d: d[d["round"] > 0].accuracy.mean()),
+        }
+    )
     means = curves[curves["round"] > 0].groupby(["dataset", "round", "method"]).accuracy.mean().round(10)
     best = means.groupby(["dataset", "round"]).transform("max")
     out["best rounds"] = (means == best).groupby(["dataset", "method"]).sum()
