@@ -14,7 +14,7 @@ of the FI chapter (:func:`lib.fi_active.iv_scores`; a unit test shows the two tr
 targets on a fixed-point grid (:func:`exact_targets`) so that the trees do not depend on the machine.
 
 Baselines ([CH] §5.5): random; entropy, margin and uncertainty (least-confidence) sampling on the
-learner's probabilities (modAL's definitions); ISAL (Liu et al. 2021) as the brief reads it: the
+learner's probabilities (modAL's definitions); ISAL (Liu et al. 2021) as we read it: the
 influence of *adding* a pool sample with the learner's predicted label as pseudo-label,
 ``grad L_V^T H^{-1} grad loss(x_u, yhat_u)`` (the predicted decrease of the summed validation loss,
 logistic surrogate on the labelled set); and FI-active ([FI], :func:`lib.fi_active.fi_active`,

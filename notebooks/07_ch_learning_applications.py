@@ -190,8 +190,10 @@ print(wins.to_string())
 #   A unit test checks that this tree equals Algorithm 1's tree with the label column held constant,
 #   and that a fully grown, unshrunk one returns the labelled samples' influence exactly.
 # * **tree-refit**: the same tree refitted in every round; this is the IV acquisition of the FI
-#   active-learning chapter (`lib.fi_active.iv_scores`, reused).
-# * **ISAL** (Liu et al. 2021, as the brief describes it): the influence of *adding* a pool sample,
+#   active-learning chapter (a unit test checks that it equals `lib.fi_active.iv_scores`; here the
+#   influence targets are first put on a fine fixed-point grid so that ties between features that
+#   cut the labelled set identically are broken the same way on every machine).
+# * **ISAL** (Liu et al. 2021, as we read it): the influence of *adding* a pool sample,
 #   with the SVM's predicted label as pseudo-label, on the validation loss (logistic surrogate on the
 #   labelled set; a unit test checks it against actual refits).
 # * **FI** ([FI] §4, `lib.fi_active.fi_active`, reused) on the same surrogate.
