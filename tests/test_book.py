@@ -118,6 +118,7 @@ def test_execute_injects_profile_and_overrides_only(tmp_path, monkeypatch):
     calls = {}
     monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **kw: calls.update(kw))
     monkeypatch.setattr(runner, "_strip_volatile_metadata", lambda path: None)
+    monkeypatch.setattr(runner, "_stamp", lambda *args: None)
     name = names[0]
     quick = runner.default_parameters(name)
     runner.execute(name, "quick", {}, output=tmp_path / "out.ipynb")
