@@ -79,3 +79,24 @@ def test_perturbation_ablation_perturbs_the_chosen_rows():
     assert got == pytest.approx(expected)
     with pytest.raises(ValueError, match="corruption"):
         fx.perturbation_ablation(X, y, Xv, yv, Xt, yt, [1], np.random.default_rng(0), kind="x")
+
+
+def test_mlp_initialisation_is_numpy_float64_and_ignores_torch_seed():
+    """The network's initial weights come from a NumPy Generator in float64 (the same on every
+    processor), not from torch's float32 CPU kernels (which differ by an ulp between instruction sets)."""
+    import torch
+
+    torch.manual_seed(1)
+    a = fx.init_mlp(2, 5, np.random.default_rng(3))
+    torch.manual_seed(2)
+    b = fx.init_mlp(2, 5, np.random.default_rng(3))
+    pa, pb = (torch.cat([p.detach().flatten() for p in n.parameters()]) for n in (a, b))
+    assert pa.dtype == torch.float64 and torch.equal(pa, pb)
+    g = np.random.default_rng(3)
+    np.testing.assert_array_equal(a.body[0].weight.detach().numpy(), g.uniform(-1 / np.sqrt(2), 1 / np.sqrt(2), (5, 2)))
+    bound = 1 / np.sqrt(5)
+    assert (a.head.weight.abs() <= bound).all() and (a.body[2].bias.abs() <= bound).all()
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(int)
+    n1, n2 = fx.train_mlp(X, y, 7, hidden=5, epochs=20), fx.train_mlp(X, y, 7, hidden=5, epochs=20)
+    assert all(torch.equal(p, q) for p, q in zip(n1.parameters(), n2.parameters(), strict=True))

@@ -233,3 +233,13 @@ def test_summarise_on_hand_built_curves():
     np.testing.assert_allclose(out.loc["a", ["first round", "mean over rounds", "final"]], [0.7, 0.75, 0.8])
     np.testing.assert_allclose(out.loc["a", "sd over seeds"], np.std([0.7, 0.8], ddof=1))
     assert np.isnan(out.loc["b", "sd over seeds"]) and out.loc["b", "final"] == 0.7
+
+
+def test_select_top_is_immune_to_floating_noise_on_duplicated_pool_rows(rng):
+    eps = np.finfo(float).eps
+    s = rng.random(30)
+    s[15:] = s[:15]  # duplicated pool rows
+    picks = {tuple(fa.select_top(s * (1 + 4 * eps * rng.standard_normal(30)), 6)) for _ in range(10)}
+    assert len(picks) == 1
+    (p,) = picks
+    assert all(i < 15 or (i - 15) in p for i in p)  # of a duplicated pair the lower index first

@@ -107,11 +107,29 @@ class TwoHiddenLayerReLUNet(torch.nn.Module):
         return self.head(self.body(x))[:, 0]
 
 
+def init_mlp(d_in: int, hidden: int, rng: np.random.Generator) -> TwoHiddenLayerReLUNet:
+    """A float64 :class:`TwoHiddenLayerReLUNet` with torch's default ``nn.Linear`` distribution
+    (weights and biases ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``) drawn by NumPy in float64.
+
+    torch's own CPU initialisation draws in float32 with kernels compiled per instruction set, so
+    the same seed gives initial weights that differ by a float32 ulp (~6e-8) between processors,
+    and 300 Adam steps amplify that into different networks. NumPy's ``Generator.uniform`` is the
+    same on every machine; the training that follows then differs only at round-off (~1e-13).
+    """
+    net = TwoHiddenLayerReLUNet(d_in, hidden).double()
+    with torch.no_grad():
+        for layer in (net.body[0], net.body[2], net.head):
+            bound = 1.0 / np.sqrt(layer.in_features)
+            layer.weight.copy_(torch.as_tensor(rng.uniform(-bound, bound, tuple(layer.weight.shape))))
+            layer.bias.copy_(torch.as_tensor(rng.uniform(-bound, bound, tuple(layer.bias.shape))))
+    return net
+
+
 def train_mlp(X: np.ndarray, y: np.ndarray, init_seed: int, hidden: int = 16, epochs: int = 300,
               lr: float = 0.03, weight_decay: float = 1e-4) -> TwoHiddenLayerReLUNet:
-    """Full-batch Adam from a fixed initialisation (``init_seed``): deterministic on CPU."""
-    torch.manual_seed(init_seed)
-    net = TwoHiddenLayerReLUNet(X.shape[1], hidden).double()
+    """Full-batch Adam from a fixed initialisation (:func:`init_mlp` with ``default_rng(init_seed)``):
+    deterministic, and the same on every machine up to round-off."""
+    net = init_mlp(X.shape[1], hidden, np.random.default_rng(init_seed))
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
     inputs, targets = torch.as_tensor(X, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
     for _ in range(epochs):
