@@ -30,9 +30,9 @@
 # task, (b) mislabelled-sample detection and (c) run time. Every estimator returns the effect of
 # each training sample on $U = -(\text{summed validation loss})$, positive = helps
 # ({ref}`conventions §1 <conventions-sign>`).
-# Breast cancer is binary (31 parameters); digits is restricted to the classes `digits_classes`
-# (two classes: 65 parameters; with three or more the model is a softmax, which every estimator
-# here supports and the unit tests check on wine).
+# Breast cancer is binary; digits is restricted to the classes `digits_classes` (with three or
+# more the model is a softmax, which every estimator here supports and the unit tests check on
+# wine). The number of model parameters of each task is printed with the first results.
 #
 # **Budgets of the quick profile** (chosen so that the whole chapter runs in a few minutes on two
 # cores): SGD for the dynamic estimators `sgd_epochs` epochs of batches of
@@ -117,6 +117,7 @@ results, summary, curves = ch.logistic_study(datasets, make_task, estimators, op
 
 # %% tags=["nbval-check-output", "hide-input"]
 agreement = summary.pivot(index="estimator", columns="dataset", values=["spearman_loo", "pearson_loo"])
+print("model parameters:", {d: r["task"].model.n_params for d, r in results.items()})
 print(agreement.dropna().round(3).to_string())
 
 # %% tags=["hide-input"]
@@ -390,7 +391,7 @@ plt.show()
 # * **Arnoldi's truncation costs accuracy on this problem.** Keeping only the top eigenpairs of
 #   $H$ drops the small-eigenvalue directions, which $H^{-1}$ amplifies most; with all eigenpairs
 #   it is exact (unit tests). Schioppa et al.'s speed-up matters for models with millions of
-#   parameters, not for these 31-65.
+#   parameters, not for the few dozen printed above.
 # * **Representer points, TracIn/TracInCP and fast HyDRA do not estimate LOO** and correlate
 #   with it only moderately: the representer values replace $H$ by $\lambda I$; the dynamic
 #   estimators measure the loss reduction along the SGD trajectory, dominated by early steps.
