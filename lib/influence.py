@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from .parallel import map_tasks
 from .models import ArrayLike, DifferentiableModel, SingularHessianError, as_labels, as_tensor, check_sample_weight
 
 #: ``f(model, theta) -> scalar tensor`` differentiable in ``theta``.
@@ -32,7 +33,7 @@ Quantity = Callable[[DifferentiableModel, torch.Tensor], torch.Tensor]
 
 
 def solve_hessian(H: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    """``H^{-1} B`` by Cholesky; a clear :class:`SingularHessianError` when ``H`` is not PD."""
+    """``H^{-1} B`` by Cholesky; a clear :class:`lib.models.SingularHessianError` when ``H`` is not PD."""
     L, info = torch.linalg.cholesky_ex(H)
     if int(info) != 0:
         eig = torch.linalg.eigvalsh(H)
@@ -104,6 +105,21 @@ def influence_vectors(model: DifferentiableModel, X_train: ArrayLike, y_train: A
                      sample_weight, hessian)
 
 
+def per_sample_influence(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
+                         X_val: ArrayLike, y_val: ArrayLike, sample_weight: ArrayLike | None = None,
+                         hessian: torch.Tensor | None = None) -> np.ndarray:
+    """Per-validation-sample influence ``Q`` (``n_train x n_val``): ``Q[i, j]`` predicts the change
+    of validation sample ``j``'s loss when training sample ``i`` is removed.
+
+    The category-wise influence of any subset of the validation set is a column sum of ``Q``:
+    ``influence_vectors(...) == Q @ onehot(y_val)`` (a unit test), which is what the cross-fitted
+    ceiling test (:func:`lib.ceiling.crossfit_ceiling_test`) needs. Same solve as
+    :func:`influence_vectors`, with one right-hand side per validation sample.
+    """
+    G_val = model.per_sample_grads(X_val, y_val)  # (n_val, n_params)
+    return influence(model, X_train, y_train, G_val, sample_weight, hessian)
+
+
 def utility_influence(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
                       X_val: ArrayLike, y_val: ArrayLike, sample_weight: ArrayLike | None = None,
                       hessian: torch.Tensor | None = None) -> np.ndarray:
@@ -142,27 +158,44 @@ def evaluate(model: DifferentiableModel, fs: Sequence[Quantity]) -> np.ndarray:
         return np.array([float(f(model, model.theta_)) for f in fs])
 
 
+def _removal_task(task: tuple) -> np.ndarray:
+    model, X_train, y_train, w, fs = task
+    return evaluate(retrain(model, X_train, y_train, w), fs)
+
+
 def group_removal_effect(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
                          groups: Sequence[Sequence[int]], fs: Sequence[Quantity],
-                         sample_weight: ArrayLike | None = None) -> np.ndarray:
+                         sample_weight: ArrayLike | None = None, n_jobs: int | None = 1,
+                         backend: str | None = None) -> np.ndarray:
     """Actual change of each quantity when each group of training samples is removed and the
-    model retrained to convergence: ``f(theta_without_group) - f(theta)``, shape ``(G, F)``."""
+    model retrained to convergence: ``f(theta_without_group) - f(theta)``, shape ``(G, F)``.
+
+    The retrainings are independent: ``n_jobs`` / ``backend`` run them through
+    :func:`lib.parallel.map_tasks` (serial by default; the result does not depend on the backend).
+    """
     n = len(as_labels(y_train))
     base_w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     base = evaluate(model, fs)
-    out = np.empty((len(groups), len(fs)))
-    for g, idx in enumerate(groups):
+    tasks = []
+    for idx in groups:
         w = base_w.copy()
         w[np.asarray(idx, dtype=int)] = 0.0
-        out[g] = evaluate(retrain(model, X_train, y_train, w), fs) - base
+        tasks.append((model, X_train, y_train, w, list(fs)))
+    values = map_tasks(_removal_task, tasks, n_jobs=n_jobs, backend=backend)
+    out = np.empty((len(groups), len(fs)))
+    for g, v in enumerate(values):
+        out[g] = v - base
     return out
 
 
 def loo_effect(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
                indices: Sequence[int], fs: Sequence[Quantity],
-               sample_weight: ArrayLike | None = None) -> np.ndarray:
-    """Actual leave-one-out change of each quantity, shape ``(len(indices), F)``."""
-    return group_removal_effect(model, X_train, y_train, [[int(i)] for i in indices], fs, sample_weight)
+               sample_weight: ArrayLike | None = None, n_jobs: int | None = 1,
+               backend: str | None = None) -> np.ndarray:
+    """Actual leave-one-out change of each quantity, shape ``(len(indices), F)`` (``n_jobs``,
+    ``backend``: see :func:`group_removal_effect`)."""
+    return group_removal_effect(model, X_train, y_train, [[int(i)] for i in indices], fs, sample_weight,
+                                n_jobs=n_jobs, backend=backend)
 
 
 def class_loss_quantities(X_val: ArrayLike, y_val: ArrayLike, n_classes: int) -> list[Quantity]:
