@@ -84,8 +84,10 @@ before = fairness.metrics(model, d.X_val, d.y_val, d.g_val, X_adv)
 
 # %% tags=["nbval-check-output", "hide-input"]
 print("L2 strength (l2='auto'):", model.l2_)
-print({k: round(v, 3) for k, v in before.items()})
-print("share of negative influence:", {k: round(float((v < 0).mean()), 3) for k, v in I.items()})
+print("validation metrics:")
+for k, v in before.items():
+    print(f"  {k}: {v:.3f}")
+print("share of negative influence:", ", ".join(f"{k} {float((v < 0).mean()):.3f}" for k, v in I.items()))
 
 # %% [markdown]
 # ## Influence regions from the tree (Algorithm 1, [CH] Fig. 1 A/D/G)
@@ -135,7 +137,7 @@ plt.show()
 
 # %% tags=["nbval-check-output", "hide-input"]
 Q = np.column_stack([d.X_train, d.y_train])
-print("share of training samples where the tree's sign agrees with the sample's influence sign:")
+print("share of training samples whose influence sign the tree gets right:")
 for name, t in tree_fits.items():
     print(f"  {name}: {float((np.sign(t.predict(Q)) == np.sign(I[name])).mean()):.3f}")
 
@@ -150,8 +152,10 @@ for name, t in tree_fits.items():
 
 # %%
 table = ch.trim_experiment(d, l2=l2, gamma=gamma, budget=budget)
-table.set_index(["function", "stage"])[["removed", "accuracy", "dp_gap", "eop_gap", "adv_accuracy", "val_loss",
-                                        "adv_loss"]].round(3)
+(table.set_index(["function", "stage"])[["removed", "accuracy", "dp_gap", "eop_gap", "adv_accuracy", "val_loss",
+                                         "adv_loss"]]
+ .rename(columns={"accuracy": "acc.", "dp_gap": "DP gap", "eop_gap": "EOP gap", "adv_accuracy": "adv. acc.",
+                  "val_loss": "val. loss", "adv_loss": "adv. loss"}).round(3))
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(12, 4), sharex=True, sharey=True)

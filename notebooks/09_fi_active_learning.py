@@ -17,8 +17,9 @@
 # with the loss of $(x_u, \hat y_u)$ in place of the validation loss) and aggregated (Eq. 4.1):
 #
 # $$\mathrm{FI}_\text{active}(x_u) = g\big(\{\mathrm{FI}(z_u, z_j)\}_j\big), \qquad
-# \mathrm{FI}(z_u, z_j) = a_{uj}\, G_j^{+}\, a_{uj}^\top, \qquad
-# a_{uj} = -\nabla_\theta \ell(x_u, \hat y_u)^\top H^{-1}\, \partial_x \partial_\theta \ell(z_j),$$
+# \mathrm{FI}(z_u, z_j) = a_{uj}\, G_j^{+}\, a_{uj}^\top,$$
+#
+# $$a_{uj} = -\nabla_\theta \ell(x_u, \hat y_u)^\top H^{-1}\, \partial_x \partial_\theta \ell(z_j),$$
 #
 # with $g$ the mean of the values between the 10th and 90th percentiles (§6.2). Algorithm 4
 # labels the pool samples with the largest $\mathrm{FI}_\text{active}$, retrains, and repeats.
@@ -217,7 +218,7 @@ learning_curves(adult_curves, f"Adult, logistic regression, {adult_seeds} seeds"
 # %% tags=["nbval-check-output", "hide-input"]
 adult_note = adult_runs[0][methods[0]].note
 print(f"Adult: {len(adult)} rows, {adult.X.shape[1]} one-hot columns")
-print(textwrap.fill("note: " + (adult_note or "rounds not capped"), 100))
+print(textwrap.fill("note: " + (adult_note or "rounds not capped"), 76))
 adult_summary = ex.summarise(adult_curves)
 print(adult_summary.round(4).to_string())
 adult_conf = ex.pick_confidence(adult_scores, adult_acquisition)
