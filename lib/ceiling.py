@@ -84,7 +84,7 @@ class CeilingResult:
 
 
 def ceiling_test(P: np.ndarray, delta_max: float = 1.0, scale: np.ndarray | None = None,
-                 rtol: float = 1e-7, time_limit: float | None = None) -> CeilingResult:
+                 rtol: float = 1e-7, time_limit: float | None = None, solver: str = "cbc") -> CeilingResult:
     """First-order performance-ceiling test (DESIGN.md §2, replacing [PC] §5's PCA check).
 
     Solves with PuLP/CBC::
@@ -97,6 +97,7 @@ def ceiling_test(P: np.ndarray, delta_max: float = 1.0, scale: np.ndarray | None
     improves every class to first order, i.e. the model is *below* its performance ceiling.
     ``scale`` (e.g. the validation class sizes) normalises each class's summed loss.
     ``below_ceiling`` uses the tolerance ``rtol * mean_k sum_i |P[i, k]| / scale_k``.
+    ``solver``: ``"cbc"`` (PuLP's CBC) or ``"highs"`` (SciPy's HiGHS, the same LP, faster for large ``n``).
     """
     import pulp
 
@@ -108,6 +109,20 @@ def ceiling_test(P: np.ndarray, delta_max: float = 1.0, scale: np.ndarray | None
     if s.shape != (K,) or (s <= 0).any():
         raise ValueError(f"scale must be {K} positive numbers (one per class), got {s}")
     Ps = P / s
+    if solver not in ("cbc", "highs"):
+        raise ValueError(f"solver must be 'cbc' or 'highs', got {solver!r}")
+    if solver == "highs":
+        from scipy.optimize import linprog
+
+        # variables [delta (n), t]: maximise t s.t. t - sum_i Ps[i, k] delta_i <= 0
+        A = np.hstack([-Ps.T, np.ones((K, 1))])
+        bounds = [(-1.0, float(delta_max))] * n + [(None, None)]
+        res = linprog(np.r_[np.zeros(n), -1.0], A_ub=A, b_ub=np.zeros(K), bounds=bounds, method="highs",
+                      options={"time_limit": time_limit} if time_limit else None)
+        if res.status != 0:
+            raise RuntimeError(f"the ceiling LP ended with status {res.status} ({res.message}); this should not "
+                               "happen (delta = 0 is feasible and the box is bounded): check P for huge values")
+        return _ceiling_result(Ps, res.x[:n], "Optimal", rtol)
     prob = pulp.LpProblem("ceiling", pulp.LpMaximize)
     d = [pulp.LpVariable(f"d{i}", lowBound=-1.0, upBound=float(delta_max)) for i in range(n)]
     t = pulp.LpVariable("t")
@@ -119,7 +134,10 @@ def ceiling_test(P: np.ndarray, delta_max: float = 1.0, scale: np.ndarray | None
     if status != "Optimal":
         raise RuntimeError(f"the ceiling LP ended with status {status!r}; this should not happen "
                            "(delta = 0 is feasible and the box is bounded): check P for huge values")
-    delta = np.array([v.value() or 0.0 for v in d])
+    return _ceiling_result(Ps, np.array([v.value() or 0.0 for v in d]), status, rtol)
+
+
+def _ceiling_result(Ps: np.ndarray, delta: np.ndarray, status: str, rtol: float) -> CeilingResult:
     gains = Ps.T @ delta
     t_star = float(gains.min())  # recompute from delta (solver's t may carry rounding)
     ref = float(np.abs(Ps).sum(0).mean())

@@ -16,6 +16,7 @@ model's device; every result (logits, metrics) comes back on the CPU.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -290,8 +291,8 @@ def train(model: nn.Module, X, y, *, rng: np.random.Generator, sample_weight=Non
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     else:
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    if optimizer_state is not None:
-        opt.load_state_dict(optimizer_state)
+    if optimizer_state is not None:  # a copy: torch would share (and update in place) the caller's buffers
+        opt.load_state_dict(copy.deepcopy(optimizer_state))
         for group in opt.param_groups:  # hyper-parameters are this call's, only the buffers carry over
             group.pop("initial_lr", None)
             group["lr"], group["weight_decay"] = lr, weight_decay

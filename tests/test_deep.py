@@ -1,5 +1,7 @@
 """Models and the weighted training loop of lib.deep."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -140,8 +142,13 @@ def test_chained_one_epoch_calls_equal_one_run(optimizer, schedule):
     part = deep.build("mlp_head", np.random.default_rng(1), n_classes=3, d_in=64)
     state, spe = None, 3  # 90 samples / batch 32 = 3 steps per epoch
     for e in range(3):
+        before = copy.deepcopy(state)
         r = deep.train(part, X, y, rng=np.random.default_rng([9, e]), epochs=1, batch_orders=[orders[e]],
                        optimizer_state=state, schedule_steps=(e * spe, 3 * spe), keep_optimizer_state=True, **kw)
+        if state is not None:  # the caller's state is not updated in place
+            for k, buf in state["state"].items():
+                for name, t in buf.items():
+                    assert torch.equal(t, before["state"][k][name])
         state = r.optimizer_state
     for a, b in zip(whole.state_dict().values(), part.state_dict().values()):
         assert torch.equal(a, b)
