@@ -344,8 +344,8 @@ class StepResult:
 def reweight_step(run: Run, epoch: int, targets: Sequence[int], P: np.ndarray, X, y, X_val, y_val, X_test, y_test,
                   n_classes: int, *, rng: np.random.Generator, reference: str = "previous",
                   settings: EpochSettings = EpochSettings(), n_shuffles: int = 0, n_jobs: int | None = 1,
-                  threads: int | None = 1, ga_kwargs: dict | None = None, lp_kwargs: dict | None = None
-                  ) -> StepResult:
+                  backend: str | None = None, threads: int | None = 1, ga_kwargs: dict | None = None,
+                  lp_kwargs: dict | None = None) -> StepResult:
     """PARETO-LP-GA at epoch ``epoch`` of ``run`` with its baselines (module docstring).
 
     ``reference="previous"``: the fitness measures each class's change from the epoch-``epoch`` model
@@ -354,7 +354,10 @@ def reweight_step(run: Run, epoch: int, targets: Sequence[int], P: np.ndarray, X
     ``ga_kwargs`` go to :func:`lib.pareto.pareto_lp_ga` (population, generations, ...), ``lp_kwargs`` to
     the LP (``w_max``, ``rho``, ``solver``; ``class_sizes`` defaults to the validation class sizes).
     ``rng`` drives the GA and the permutation baseline. Everything is fitted from the same checkpoint
-    with the same one-epoch budget and, except the shuffles, the same batch order.
+    with the same one-epoch budget and, except the shuffles, the same batch order. ``n_jobs`` and
+    ``backend`` go to :func:`lib.parallel.map_tasks`: the GA's candidates and the baselines run in
+    parallel with the serial results (``"threading"`` shares the data and needs no worker start-up; it
+    is safe here because the models draw no random numbers while training — no dropout).
     """
     from .pareto import fitness, pareto_lp_ga, pareto_weights
 
@@ -375,7 +378,7 @@ def reweight_step(run: Run, epoch: int, targets: Sequence[int], P: np.ndarray, X
         "previous": {"val": run.val_accuracy[epoch], "test": run.test_accuracy[epoch]},
         "run": {"val": run.val_accuracy[epoch + 1], "test": run.test_accuracy[epoch + 1]}}
     base = acc["previous"]["val"] if reference == "previous" else acc["run"]["val"]
-    ga = pareto_lp_ga(P, fit, val, targets, rng, base, n_jobs=n_jobs, **(ga_kwargs or {}), **lp)
+    ga = pareto_lp_ga(P, fit, val, targets, rng, base, n_jobs=n_jobs, backend=backend, **(ga_kwargs or {}), **lp)
     w = ga.weights
     acc["pareto_lp_ga"] = {"val": val(ga.model), "test": test(ga.model)}
     change = float(np.abs(w - 1.0).sum())
@@ -386,7 +389,7 @@ def reweight_step(run: Run, epoch: int, targets: Sequence[int], P: np.ndarray, X
     n = len(y)
     tasks = [(wb, None) for wb in baselines.values()]
     tasks += [(None, batch_order(run.seed, epoch + 1, n, variant=j + 1)) for j in range(n_shuffles)]
-    out = map_tasks(task, tasks, n_jobs=n_jobs)
+    out = map_tasks(task, tasks, n_jobs=n_jobs, backend=backend)
     for name, (v, t) in zip(baselines, out):
         acc[name] = {"val": v, "test": t}
     sh_val = np.array([v for v, _ in out[len(baselines):]]).reshape(n_shuffles, n_classes)

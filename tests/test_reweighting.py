@@ -118,16 +118,18 @@ def test_reweight_step_evaluates_the_ga_and_every_baseline(step, run, data):
     assert res.change("pareto_lp_ga").shape == (K,)
 
 
-def test_reweight_step_parallel_equals_serial(step, run, data):
+@pytest.mark.parametrize("backend", [None, "threading"])  # None: joblib's processes (loky)
+def test_reweight_step_parallel_equals_serial(step, run, data, backend):
     P, kw, serial = step
     (X, y), (Xv, yv), (Xt, yt) = data
     para = rw.reweight_step(run, 1, [0], P, X, y, Xv, yv, Xt, yt, K, **dict(kw, rng=np.random.default_rng(0)),
-                            n_jobs=2)
+                            n_jobs=2, backend=backend)
     np.testing.assert_array_equal(serial.weights, para.weights)
     for m in serial.accuracy:
         for split in ("val", "test"):
             np.testing.assert_array_equal(serial.accuracy[m][split], para.accuracy[m][split])
     np.testing.assert_array_equal(serial.shuffles_test, para.shuffles_test)
+    assert [e["fitness"] for e in serial.ga.evaluations] == [e["fitness"] for e in para.ga.evaluations]
 
 
 def test_ceiling_summary_on_a_deep_P(step):
