@@ -87,7 +87,7 @@ def main() -> None:
                f"warm processes, {t1 / results['2 threads'][0]:.2f}x with two threads; the same GA result in "
                f"every mode: {same}.")
     lines = [
-        "# PARETO-LP-GA: cost of the GA on chapter 4's quick deep setting", "", setting, "",
+        "**PARETO-LP-GA: cost of the GA on chapter 4's quick deep setting.**", "", setting, "",
         "| step | seconds (median) |", "|---|---|",
         *[f"| {name} | {t:.3g} |" for name, t in rows], "",
         "| whole GA | wall seconds | per evaluation |", "|---|---|---|",

@@ -1,4 +1,4 @@
-"""PARETO-LP-GA ([PC] §3.4, Algorithm 1), made well-posed as DESIGN.md §2 prescribes.
+"""PARETO-LP-GA ([PC] §3.4, Algorithm 1), made well-posed as book/conventions.md §2 prescribes.
 
 :func:`pareto_weights` solves Algorithm 1's line-4 LP with PuLP/CBC. As printed the LP is
 unbounded (no bounds on ``w``); here
@@ -158,7 +158,7 @@ def pareto_weights(P: np.ndarray, targets: Sequence[int], w_max: float = 3.0, rh
     if not targets or any(k < 0 or k >= K for k in targets):
         raise ValueError(f"targets must be a non-empty list of class indices in 0..{K - 1}, got {targets}")
     if eps is not None and alpha is not None:
-        raise ValueError("pass either eps (DESIGN.md's form) or alpha (the paper's form), not both")
+        raise ValueError("pass either eps (book/conventions.md's form) or alpha (the paper's form), not both")
     if eps is None and alpha is None:
         eps = np.zeros(K)
     if eps is not None:
@@ -225,7 +225,7 @@ def per_class_metric(model: LogisticRegression, X: np.ndarray, y: np.ndarray, K:
 
 
 def fitness(delta: np.ndarray, targets: Sequence[int], penalty: float = 1000.0) -> tuple[float, float]:
-    """Algorithm 1 line 7 with a finite penalty (DESIGN.md §2): ``-penalty`` per target class
+    """Algorithm 1 line 7 with a finite penalty (book/conventions.md §2): ``-penalty`` per target class
     whose change ``delta_k <= 0``; otherwise the mean target gain plus the mean of the
     non-target losses (``delta_k < 0``), as printed. Second value: the mean target gain (the
     tie-breaker). Returned as a tuple for DEAP's lexicographic comparison."""

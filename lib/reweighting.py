@@ -20,7 +20,7 @@ The workflow, for one training seed:
    budget, the best weights and the baselines on the held-out test split:
 
    * ``standard``: the unweighted epoch (``fit(ones)``), the comparison the paper omits (its tables
-     compare with the previous epoch, DESIGN.md §2);
+     compare with the previous epoch, book/conventions.md §2);
    * ``upweight``: every target-class sample weighted up by the same amount, the total weight change
      ``sum_i |w_i - 1|`` equal to the GA's;
    * ``lp_eps0``: the LP's weights with ``eps = 0`` (no GA);
@@ -403,7 +403,7 @@ def reweight_step(run: Run, epoch: int, targets: Sequence[int], P: np.ndarray, X
 
 
 def ceiling_summary(P: np.ndarray, class_sizes: np.ndarray, delta_max: float = 1.0) -> dict[str, float | bool]:
-    """The ceiling tests of :mod:`lib.ceiling` on a deep ``P`` (DESIGN.md §2): LP ``t*`` and ``t*``
+    """The ceiling tests of :mod:`lib.ceiling` on a deep ``P`` (book/conventions.md §2): LP ``t*`` and ``t*``
     relative, uncentred-SVD flatness and whether its normal is positive, and the paper's PCA ratio
     ([PC] §5.2: "> 0.2 in all cases")."""
     from .ceiling import ceiling_test, pca_check, svd_view

@@ -124,7 +124,7 @@ pages.parameters_table(globals(), "04_deep_pareto_lp_ga")
 # 1. **Influence.** $P_{ik}$ is the influence of training sample $i$ on the summed validation loss
 #    of class $k$ by EKFAC at the epoch-$e$ checkpoint (chapter 3; positive = the sample helps
 #    class $k$), in the run's precision.
-# 2. **LP** (Algorithm 1 line 4, made well-posed as DESIGN.md §2 prescribes: as printed it is
+# 2. **LP** (Algorithm 1 line 4, made well-posed as {ref}`conventions §2 <conventions-repairs>` prescribes: as printed it is
 #    unbounded, and its $\alpha$ form flips meaning when $\sum_i P_{ik} < 0$). With
 #    $\bar P_{ik} = P_{ik} / n^{val}_k$,
 #    $$\max_w \sum_{k \in C_{target}} \sum_i (w_i - 1) \bar P_{ik} \quad \text{s.t.} \quad
@@ -161,7 +161,7 @@ pages.parameters_table(globals(), "04_deep_pareto_lp_ga")
 # momentum, a triangular learning-rate schedule) and standardised embeddings for the text; in the
 # quick profile the re-weighted epoch continues the run's own optimiser (Table 2's separate GA
 # optimiser, learning rate $10^{-4}$ against the training's 0.05, would take steps 500 times smaller
-# than the run's own); the LP's box $w_{max}$ and trust region $\rho$ (DESIGN.md §2), the
+# than the run's own); the LP's box $w_{max}$ and trust region $\rho$ ({ref}`conventions §2 <conventions-repairs>`), the
 # $\varepsilon$ form of the class constraints, EKFAC's damping, the number of DI targets, the CC
 # threshold and the validation split's size are ours.
 #
@@ -420,7 +420,7 @@ for name in names:
 # %% [markdown]
 # ## The ceiling test on the deep $P$
 #
-# At every chosen epoch: the first-order ceiling LP of chapter 2 (DESIGN.md §2;
+# At every chosen epoch: the first-order ceiling LP of chapter 2 ({ref}`conventions §2 <conventions-repairs>`;
 # $\max t$ s.t. $\bar P^T \delta \ge t \mathbf{1}$, $-1 \le \delta_i \le 1$; $t^* > 0$: some re-weighting
 # improves every class to first order), its scale-free $t^*$ relative, the uncentred SVD's
 # $s_{min}/s_{max}$ (0 = the influence vectors lie on a hyperplane through the origin) with the share
@@ -454,7 +454,7 @@ weights = pd.concat({name: ch.weight_stats(studies[name]).groupby("setting", sor
 print(weights.round(3).to_string())
 
 # %% [markdown]
-# The LP optimum is a vertex (DESIGN.md §2): almost every weight sits at 0, 1 or $w_{max}$, and the
+# The LP optimum is a vertex ({ref}`conventions §2 <conventions-repairs>`): almost every weight sits at 0, 1 or $w_{max}$, and the
 # trust region binds. The up-weighted samples are nearly all of the target classes: on these models
 # PARETO-LP-GA is, in effect, an up-weighting of a selected subset of the target classes — which is
 # why plain class up-weighting, given the same weight budget, lands close to it.
