@@ -64,7 +64,7 @@ def _build(Pn, targets, w_max, rho, eps, alpha, sum_to_n, elastic):
     q = [pulp.LpVariable(f"q{i}", max(1.0 - float(w_max), 0.0), 1.0) for i in range(n)]
 
     def dw(coef):  # sum_i coef_i (w_i - 1) as an affine expression
-        return pulp.LpAffineExpression([*zip(p, coef), *zip(q, -coef)])
+        return pulp.LpAffineExpression([*zip(p, coef, strict=True), *zip(q, -coef, strict=True)])
 
     slack = {}
     if rho is not None:
@@ -370,7 +370,7 @@ def pareto_lp_ga(P: np.ndarray, fit: Callable[[np.ndarray], Any], score: Callabl
     def evaluate_population(pop, generation):
         pending = list(dict.fromkeys(key(ind) for ind in pop if key(ind) not in cache))
         results = map_tasks(evaluate, [np.array(k) for k in pending], n_jobs=n_jobs, backend=backend)
-        for k, (w, model, s) in zip(pending, results):
+        for k, (w, model, s) in zip(pending, results, strict=True):
             if w is None:
                 fit_value, change = (-penalty * (len(targets) + 1), -np.inf), None
             else:

@@ -390,7 +390,7 @@ def reweight_step(run: Run, epoch: int, targets: Sequence[int], P: np.ndarray, X
     tasks = [(wb, None) for wb in baselines.values()]
     tasks += [(None, batch_order(run.seed, epoch + 1, n, variant=j + 1)) for j in range(n_shuffles)]
     out = map_tasks(task, tasks, n_jobs=n_jobs, backend=backend)
-    for name, (v, t) in zip(baselines, out):
+    for name, (v, t) in zip(baselines, out[:len(baselines)], strict=True):
         acc[name] = {"val": v, "test": t}
     sh_val = np.array([v for v, _ in out[len(baselines):]]).reshape(n_shuffles, n_classes)
     sh_test = np.array([t for _, t in out[len(baselines):]]).reshape(n_shuffles, n_classes)

@@ -124,8 +124,9 @@ pages.parameters_table(globals(), "04_deep_pareto_lp_ga")
 # 1. **Influence.** $P_{ik}$ is the influence of training sample $i$ on the summed validation loss
 #    of class $k$ by EKFAC at the epoch-$e$ checkpoint (chapter 3; positive = the sample helps
 #    class $k$), in the run's precision.
-# 2. **LP** (Algorithm 1 line 4, made well-posed as {ref}`conventions §2 <conventions-repairs>` prescribes: as printed it is
-#    unbounded, and its $\alpha$ form flips meaning when $\sum_i P_{ik} < 0$). With
+# 2. **LP** (Algorithm 1 line 4, made well-posed as {ref}`conventions §2 <conventions-repairs>`
+#    prescribes: as printed it is unbounded, and its $\alpha$ form flips meaning when
+#    $\sum_i P_{ik} < 0$). With
 #    $\bar P_{ik} = P_{ik} / n^{val}_k$,
 #    $$\max_w \sum_{k \in C_{target}} \sum_i (w_i - 1) \bar P_{ik} \quad \text{s.t.} \quad
 #    \sum_i (w_i - 1) \bar P_{ik} \ge -\varepsilon_k \;\; \forall k, \quad 0 \le w_i \le w_{max},
@@ -206,7 +207,7 @@ def short(classes):
 
 def plot_curves():
     _, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4.2), squeeze=False)
-    for ax, name in zip(axes[0], names):
+    for ax, name in zip(axes[0], names, strict=True):
         st = studies[name]
         r = st.seeds[0]
         acc = 100 * r.val_accuracy
@@ -228,7 +229,7 @@ def plot_classes(name):
     present = [s for s in ch.SETTINGS if not ch.bar_data(st, s).empty]
     _, axes = plt.subplots(len(present), 1, figsize=(12, 3.6 * len(present)), squeeze=False)
     labels = short(st.data.classes)
-    for ax, setting in zip(axes[:, 0], present):
+    for ax, setting in zip(axes[:, 0], present, strict=True):
         df = ch.bar_data(st, setting)
         sns.barplot(df, x="class", y="change", hue="method", errorbar="sd", ax=ax, err_kws={"linewidth": 1})
         band = ch.noise_band(st, setting)
@@ -262,7 +263,7 @@ def plot_headline(name):
     df = pd.DataFrame(rows)
     g = sns.catplot(df, x="setting", y="change", hue="method", col="what", kind="bar", errorbar="sd",
                     height=3.8, aspect=1.3, err_kws={"linewidth": 1})
-    for ax, what in zip(g.axes.flat, ("target classes (mean)", "worst non-target")):
+    for ax, what in zip(g.axes.flat, ("target classes (mean)", "worst non-target"), strict=True):
         ax.axhline(0, color="k", lw=0.7)
         ax.set(ylabel="test change vs standard (points)", title=f"{name}: {what}")
     plt.show()
@@ -454,10 +455,11 @@ weights = pd.concat({name: ch.weight_stats(studies[name]).groupby("setting", sor
 print(weights.round(3).to_string())
 
 # %% [markdown]
-# The LP optimum is a vertex ({ref}`conventions §2 <conventions-repairs>`): almost every weight sits at 0, 1 or $w_{max}$, and the
-# trust region binds. The up-weighted samples are nearly all of the target classes: on these models
-# PARETO-LP-GA is, in effect, an up-weighting of a selected subset of the target classes — which is
-# why plain class up-weighting, given the same weight budget, lands close to it.
+# The LP optimum is a vertex ({ref}`conventions §2 <conventions-repairs>`): almost every weight sits
+# at 0, 1 or $w_{max}$, and the trust region binds. The up-weighted samples are nearly all of the
+# target classes: on these models PARETO-LP-GA is, in effect, an up-weighting of a selected subset of
+# the target classes — which is why plain class up-weighting, given the same weight budget, lands
+# close to it.
 #
 # How the GA fared: per setting, the GA evaluations per seed (`evals_per_seed`), the share of
 # candidates that failed a target class on the validation split and so got the penalty

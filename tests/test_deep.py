@@ -150,7 +150,7 @@ def test_chained_one_epoch_calls_equal_one_run(optimizer, schedule):
                 for name, t in buf.items():
                     assert torch.equal(t, before["state"][k][name])
         state = r.optimizer_state
-    for a, b in zip(whole.state_dict().values(), part.state_dict().values()):
+    for a, b in zip(whole.state_dict().values(), part.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     # the explicit order is used: another order gives another model
     other = deep.build("mlp_head", np.random.default_rng(1), n_classes=3, d_in=64)

@@ -97,7 +97,8 @@ def step(run, data):
     (X, y), (Xv, yv), (Xt, yt) = data
     P = rw.checkpoint_influence(run, 1, X, y, Xv, yv, K, damping=0.1)
     ga = {"generations": 2, "n_elites": 2, "n_mutated": 2, "n_random": 2, "n_children": 2}
-    kw = {"rng": np.random.default_rng(0), "n_shuffles": 3, "ga_kwargs": ga, "lp_kwargs": {"rho": 0.1, "solver": "highs"}}
+    kw = {"rng": np.random.default_rng(0), "n_shuffles": 3, "ga_kwargs": ga,
+          "lp_kwargs": {"rho": 0.1, "solver": "highs"}}
     return P, kw, rw.reweight_step(run, 1, [0], P, X, y, Xv, yv, Xt, yt, K, **kw)
 
 

@@ -217,7 +217,8 @@ def paper_layout(st: Study, setting: str, split: str = "test") -> pd.DataFrame:
 
     def stat(values):
         v = np.array(values)
-        return [f"{m:.1f} ± {s:.1f}" for m, s in zip(v.mean(0), v.std(0, ddof=1) if len(v) > 1 else np.zeros(v.shape[1]))]
+        sd = v.std(0, ddof=1) if len(v) > 1 else np.zeros(v.shape[1])
+        return [f"{m:.1f} ± {s:.1f}" for m, s in zip(v.mean(0), sd, strict=True)]
 
     prev = [100 * s.accuracy["previous"][split] for _, s in steps]
     run = [100 * s.accuracy["run"][split] for _, s in steps]
@@ -283,7 +284,7 @@ def headline(st: Study, setting: str, split: str = "test") -> pd.DataFrame:
     mean, sd = g.mean(), g.std(ddof=1)
     out = pd.DataFrame(index=mean.index)
     for c, short in HEADLINE_COLUMNS.items():
-        out[short] = [f"{m:+.1f} ± {s:.1f}" for m, s in zip(mean[c], sd[c].fillna(0.0))]
+        out[short] = [f"{m:+.1f} ± {s:.1f}" for m, s in zip(mean[c], sd[c].fillna(0.0), strict=True)]
     out.index = [SHORT_NAMES[m] for m in out.index]
     return out
 
@@ -390,10 +391,10 @@ def weight_stats(st: Study) -> pd.DataFrame:
             w = s.weights
             w_max = w.max()
             up = w > 1 + 1e-9
+            in_targets = float(np.isin(st.data.y[up], s.targets).mean()) if up.any() else np.nan
             rows.append({"setting": name, "seed": r.seed, "at 0": float(np.isclose(w, 0).mean()),
                          "at 1": float(np.isclose(w, 1).mean()), "at w_max": float((np.isclose(w, w_max) & up).mean()),
-                         "sum|w-1|/n": s.weight_change / len(w),
-                         "up-weighted in targets": float(np.isin(st.data.y[up], s.targets).mean()) if up.any() else np.nan})
+                         "sum|w-1|/n": s.weight_change / len(w), "up-weighted in targets": in_targets})
     return pd.DataFrame(rows)
 
 
