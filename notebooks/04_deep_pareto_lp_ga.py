@@ -280,6 +280,14 @@ def shown(name, setting):
     print(f"{name}, {setting}: epoch {sorted({s.epoch for s in steps})}, targets per seed {[s.targets for s in steps]}")
     print(f"test split, accuracy points, mean ± sd over {len(steps)} seeds")
     print(table.to_string())
+    paper = {"DI": ("Table 1", ch.PAPER_TABLE1["DI"], "epoch 10"),
+             "CC": ("Table 1", ch.PAPER_TABLE1["CC"], "standard epoch 16"),
+             "polish": ("Table 3", ch.PAPER_TABLE3["DI"], "epoch 18")}[setting]
+    ours = ch.per_seed_summary(st, setting)
+    ours = ours[ours.method == "pareto_lp_ga"]["target relative % (paper's)"].mean()
+    print(f"paper ({paper[0]}, CIFAR-10): " + ", ".join(f"class {k} {v:+.2f} %" for k, v in paper[1].items())
+          + f" vs {paper[2]}")
+    print(f"ours (PARETO-LP-GA, same comparison): {ours:+.1f} % (relative change of the targets' mean accuracy)")
     for against in ("standard", "upweight"):
         v = ch.verdict(st, setting, against)
         print(f"PARETO-LP-GA vs {ch.METHOD_NAMES[against]}: {v['gain']:+.1f} points "
