@@ -41,8 +41,8 @@
 seed = 0
 progress = False
 threads = 1
-n_jobs = 2
-backend: str | None = "threading"
+n_jobs = 1
+backend: str | None = None
 device = "cpu"
 dtype = "float64"
 image_datasets = ["fashion_mnist"]
@@ -145,8 +145,11 @@ pages.parameters_table(globals(), "04_deep_pareto_lp_ga")
 #    mean target gain.
 # 5. **GA** over $\varepsilon$: elites, mutated elites, fresh random individuals and blend-crossover
 #    children (Table 2's layout 6+6+6+6 in the full profile, `ga_elites` + `ga_mutated` + `ga_random`
-#    + `ga_children` here), `ga_generations` iterations; the candidates of a generation are trained
-#    in parallel (`n_jobs` workers, joblib's `backend`), with the same results as one after the other.
+#    + `ga_children` here), `ga_generations` iterations. The candidates of a generation are
+#    independent and can be trained in parallel (`n_jobs` workers, joblib's `backend`: `"loky"`
+#    processes or `"threading"`), with the same results as one after the other; the
+#    [Benchmarks](benchmarks.md) page measures whether that pays on a given machine (on the shared
+#    two-core machine that executed this page it did not, so the quick profile uses one worker).
 #
 # The best weights are then scored on the **test** split, next to these one-epoch alternatives from
 # the same checkpoint: the **standard** unweighted epoch; **class up-weighting** (every target-class
