@@ -102,9 +102,22 @@ def _unfreeze_on_exit():
         gc.unfreeze()
 
 
+def _precision(dtype: torch.dtype | None) -> tuple[dict, dict]:
+    """kronfluence's factor and score dtype arguments: ``{}`` (its float32 defaults) for ``None``, else
+    ``dtype`` everywhere (float64 for a float64 model whose influence must not depend on float32 noise)."""
+    if dtype is None:
+        return {}, {}
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32, torch.float64 or None, got {dtype!r}")
+    factors = {k: dtype for k in ("activation_covariance_dtype", "gradient_covariance_dtype",
+                                  "per_sample_gradient_dtype", "lambda_dtype")}
+    scores = {k: dtype for k in ("per_sample_gradient_dtype", "precondition_dtype", "score_dtype")}
+    return factors, scores
+
+
 @contextmanager
 def _fitted_analyzer(model: nn.Module, X_train, y_train, *, rng: np.random.Generator, strategy: str,
-                     batch_size: int, fisher_samples: int, device):
+                     batch_size: int, fisher_samples: int, device, dtype: torch.dtype | None = None):
     """kronfluence Analyzer with EKFAC factors ``"f"`` fitted on the training set; yields
     ``(analyzer, train dataset, input converter)``. Output files live in a temporary folder."""
     import copy
@@ -150,13 +163,15 @@ def _fitted_analyzer(model: nn.Module, X_train, y_train, *, rng: np.random.Gener
         analyzer.set_dataloader_kwargs(DataLoaderKwargs(num_workers=0))
         fit_set = torch.utils.data.ConcatDataset([train] * int(fisher_samples)) if fisher_samples > 1 else train
         analyzer.fit_all_factors(factors_name="f", dataset=fit_set, per_device_batch_size=batch_size,
-                                 factor_args=FactorArguments(strategy=strategy), overwrite_output_dir=True)
+                                 factor_args=FactorArguments(strategy=strategy, **_precision(dtype)[0]),
+                                 overwrite_output_dir=True)
         yield analyzer, train, dataset
 
 
 def pairwise_scores(model: nn.Module, X_train, y_train, X_val, y_val, *, rng: np.random.Generator,
                     damping: float | None = None, strategy: str = "ekfac", batch_size: int = 512,
-                    fisher_samples: int = 1, device: str | torch.device | None = None) -> np.ndarray:
+                    fisher_samples: int = 1, device: str | torch.device | None = None,
+                    dtype: torch.dtype | None = None) -> np.ndarray:
     """kronfluence's raw scores (n_val, n_train): ``g_val_j^T (G + damping I)^{-1} g_train_i``.
 
     ``damping=None`` uses kronfluence's heuristic (0.1 x the mean EKFAC eigenvalue). ``model``
@@ -165,17 +180,19 @@ def pairwise_scores(model: nn.Module, X_train, y_train, X_val, y_val, *, rng: np
     fitted on the training set repeated ``fisher_samples`` times, each copy with its own labels
     sampled from the model: a Monte Carlo estimate of the Gauss-Newton matrix with less noise.
     ``device``: ``None`` = the model's device, else as :func:`lib.deep.resolve_device`
-    (kronfluence uses the current GPU); the scores come back on the CPU.
+    (kronfluence uses the current GPU); the scores come back on the CPU. ``dtype``: kronfluence's
+    precision for factors, gradients and scores (``None``: its float32 defaults; ``torch.float64`` makes
+    the scores of a float64 model exact to float64 rounding).
     """
     from kronfluence.arguments import ScoreArguments
 
     _check(X_train, y_train, X_val, y_val)
     with _fitted_analyzer(model, X_train, y_train, rng=rng, strategy=strategy, batch_size=batch_size,
-                          fisher_samples=fisher_samples, device=device) as (analyzer, train, dataset):
+                          fisher_samples=fisher_samples, device=device, dtype=dtype) as (analyzer, train, dataset):
         analyzer.compute_pairwise_scores(scores_name="s", factors_name="f", query_dataset=dataset(X_val, y_val),
                                          train_dataset=train, per_device_query_batch_size=batch_size,
                                          per_device_train_batch_size=batch_size,
-                                         score_args=ScoreArguments(damping_factor=damping),
+                                         score_args=ScoreArguments(damping_factor=damping, **_precision(dtype)[1]),
                                          overwrite_output_dir=True)
         scores = analyzer.load_pairwise_scores("s")["all_modules"]
     return scores.detach().cpu().double().numpy()
@@ -184,7 +201,7 @@ def pairwise_scores(model: nn.Module, X_train, y_train, X_val, y_val, *, rng: np
 def category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n_classes: int, *,
                        rng: np.random.Generator, damping: float | None = None, strategy: str = "ekfac",
                        batch_size: int = 512, fisher_samples: int = 1,
-                       device: str | torch.device | None = None) -> np.ndarray:
+                       device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> np.ndarray:
     """Category-wise influence vectors ``P`` (n_train, K) with EKFAC ([PC] §3, §5.1).
 
     ``P[i, k]`` predicts ``L_{V_k}(without i) - L_{V_k}(with i)`` for the summed class-``k``
@@ -193,8 +210,8 @@ def category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n_class
     ``grad L_{V_k}`` is the sum of the class's per-sample gradients), so the cost is ``K`` passes
     over the training set instead of one per query batch — what makes bert-base affordable.
     Equal to ``pairwise_scores(...).T @ onehot(y_val) / n`` (a unit test). A class without
-    validation samples gets a zero column. ``device`` as in :func:`pairwise_scores`; ``P`` is a
-    CPU NumPy array.
+    validation samples gets a zero column. ``device`` and ``dtype`` as in :func:`pairwise_scores`; ``P``
+    is a CPU NumPy array.
     """
     from kronfluence.arguments import ScoreArguments
 
@@ -203,7 +220,7 @@ def category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n_class
     _class_sum_matrix(y_val, n_classes)  # label range check
     P = np.zeros((len(y_train), n_classes))
     with _fitted_analyzer(model, X_train, y_train, rng=rng, strategy=strategy, batch_size=batch_size,
-                          fisher_samples=fisher_samples, device=device) as (analyzer, train, dataset):
+                          fisher_samples=fisher_samples, device=device, dtype=dtype) as (analyzer, train, dataset):
         for k in range(n_classes):
             idx = np.flatnonzero(y_val == k)
             if len(idx) == 0:
@@ -214,7 +231,8 @@ def category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n_class
                                              per_device_query_batch_size=batch_size,
                                              per_device_train_batch_size=batch_size,
                                              score_args=ScoreArguments(damping_factor=damping,
-                                                                       aggregate_query_gradients=True),
+                                                                       aggregate_query_gradients=True,
+                                                                       **_precision(dtype)[1]),
                                              overwrite_output_dir=True)
             P[:, k] = analyzer.load_pairwise_scores(f"class{k}")["all_modules"].detach().cpu().double().numpy().ravel()
     bad = int((~np.isfinite(P)).sum())

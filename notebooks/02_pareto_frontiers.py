@@ -376,9 +376,11 @@ pd.DataFrame(alpha_rows).set_index(["set", "class"])
 #
 # On the angular set we target one class (`ga_target`) and let the GA search the per-class
 # thresholds `eps_k` with Table 2's population layout (6 elites + 6 mutated elites + 6
-# random + 6 crossover children, mutation rate and strength 0.25). Each candidate's weights
-# come from the LP; the model is retrained with them to convergence (a convex model: one
-# "epoch" of the paper is a full refit here), and the fitness is computed on the validation
+# random + 6 crossover children, mutation rate and strength 0.25). `lib.pareto.pareto_lp_ga`
+# is the same function chapter 4 runs on deep classifiers; it takes a `fit(weights) -> model`
+# and a `score(model) -> per-class metric`. Each candidate's weights come from the LP; here
+# `fit` retrains the logistic regression with them to convergence (a convex model: one
+# "epoch" of the paper is a full refit), and the fitness is computed on the validation
 # split — a large finite penalty per target class that does not improve, otherwise the mean
 # target gain plus the mean loss of the non-target classes, ties broken by the mean target
 # gain. The best weights are reported on the held-out test split. The quick profile runs
@@ -386,12 +388,17 @@ pd.DataFrame(alpha_rows).set_index(["set", "class"])
 # class loss (accuracy changes of a 2-D linear model are coarse steps).
 
 # %%
+from functools import partial
+
 s2 = sets["angular radius"]
-ga = pareto.pareto_lp_ga(s2["model"], s2["X"], s2["y"], s2["P"], s2["Xv"], s2["yv"], s2["Xt"], s2["yt"],
-                         targets=[ga_target], rng=rng, generations=ga_generations, metric=ga_metric,
-                         w_max=w_max, rho=rho)
+ga_fit = partial(influence.retrain, s2["model"], s2["X"], s2["y"])  # fit(weights): refit to convergence
+ga_score = partial(pareto.per_class_metric, X=s2["Xv"], y=s2["yv"], K=2, metric=ga_metric)
+ga_score_test = partial(pareto.per_class_metric, X=s2["Xt"], y=s2["yt"], K=2, metric=ga_metric)
+ga = pareto.pareto_lp_ga(s2["P"], ga_fit, ga_score, targets=[ga_target], rng=rng, base=ga_score(s2["model"]),
+                         generations=ga_generations, w_max=w_max, rho=rho, class_sizes=s2["sizes"])
+ga_test_change = ga_score_test(ga.model) - ga_score_test(s2["model"])
 base_acc_t = pareto.per_class_metric(s2["model"], s2["Xt"], s2["yt"], 2)
-acc_ga_t = pareto.per_class_metric(influence.retrain(s2["model"], s2["X"], s2["y"], ga.weights), s2["Xt"], s2["yt"], 2)
+acc_ga_t = pareto.per_class_metric(ga.model, s2["Xt"], s2["yt"], 2)
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -399,7 +406,7 @@ print("best fitness per generation:", [round(h[0], 4) for h in ga.history])
 print("evaluations (LP + retraining):", ga.n_evaluations)
 print("best eps:", np.round(ga.thresholds, 4))
 print("validation change (", ga_metric, "):", np.round(ga.val_change, 4))
-print("test change (", ga_metric, "):", np.round(ga.test_change, 4))
+print("test change (", ga_metric, "):", np.round(ga_test_change, 4))
 print("test accuracy before / after:", np.round(base_acc_t, 3), np.round(acc_ga_t, 3))
 
 # %% [markdown]
@@ -445,7 +452,7 @@ pages.claims_table([
      "note": f"{jointly_negative_left} jointly negative left; {int((loo < 0).all(1).sum())} of the {len(cand)} "
              "best single removals lower both losses when actually retrained"},
     {"claim": "PARETO-LP-GA improves the target class (Alg. 1)", "paper": "yes (CIFAR-10 etc.)",
-     "measured": f"target {ga_target}: val {ga.val_change[ga_target]:+.4f}, test {ga.test_change[ga_target]:+.4f} "
-                 f"({ga_metric}); other class test {ga.test_change[1 - ga_target]:+.4f}",
+     "measured": f"target {ga_target}: val {ga.val_change[ga_target]:+.4f}, test {ga_test_change[ga_target]:+.4f} "
+                 f"({ga_metric}); other class test {ga_test_change[1 - ga_target]:+.4f}",
      "note": f"{ga_generations} generations (paper 20), convex model refit instead of one epoch"},
 ])
