@@ -102,6 +102,15 @@ def _unfreeze_on_exit():
         gc.unfreeze()
 
 
+def _resolve_dtype(model: nn.Module, dtype: torch.dtype | None) -> torch.dtype:
+    """``dtype``, or the model's parameter dtype when ``None``: a float64 model gets float64 factors and
+    scores (its influence must not carry float32 noise), a float32 model kronfluence's float32."""
+    if dtype is not None:
+        return dtype
+    first = next(model.parameters(), None)
+    return torch.float32 if first is None else first.dtype
+
+
 def _precision(dtype: torch.dtype | None) -> tuple[dict, dict]:
     """kronfluence's factor and score dtype arguments: ``{}`` (its float32 defaults) for ``None``, else
     ``dtype`` everywhere (float64 for a float64 model whose influence must not depend on float32 noise)."""
@@ -135,10 +144,10 @@ def _fitted_analyzer(model: nn.Module, X_train, y_train, *, rng: np.random.Gener
     dev = _analysis_device(model, device)
     if isinstance(model, (nn.Linear, nn.Conv2d)):
         model = nn.Sequential(model)
-    dtype = next(model.parameters()).dtype
+    model_dtype = next(model.parameters()).dtype
 
     def dataset(X, y) -> torch.utils.data.TensorDataset:
-        return torch.utils.data.TensorDataset(_inputs(X, dtype), _inputs(y, dtype).long())
+        return torch.utils.data.TensorDataset(_inputs(X, model_dtype), _inputs(y, model_dtype).long())
 
     train = dataset(X_train, y_train)
     X_train = train.tensors[0]
@@ -187,6 +196,7 @@ def pairwise_scores(model: nn.Module, X_train, y_train, X_val, y_val, *, rng: np
     from kronfluence.arguments import ScoreArguments
 
     _check(X_train, y_train, X_val, y_val)
+    dtype = _resolve_dtype(model, dtype)
     with _fitted_analyzer(model, X_train, y_train, rng=rng, strategy=strategy, batch_size=batch_size,
                           fisher_samples=fisher_samples, device=device, dtype=dtype) as (analyzer, train, dataset):
         analyzer.compute_pairwise_scores(scores_name="s", factors_name="f", query_dataset=dataset(X_val, y_val),
@@ -219,6 +229,7 @@ def category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n_class
     y_val = np.asarray(y_val.cpu() if isinstance(y_val, torch.Tensor) else y_val)
     _class_sum_matrix(y_val, n_classes)  # label range check
     P = np.zeros((len(y_train), n_classes))
+    dtype = _resolve_dtype(model, dtype)
     with _fitted_analyzer(model, X_train, y_train, rng=rng, strategy=strategy, batch_size=batch_size,
                           fisher_samples=fisher_samples, device=device, dtype=dtype) as (analyzer, train, dataset):
         for k in range(n_classes):
