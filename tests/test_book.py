@@ -133,3 +133,22 @@ def test_execute_injects_profile_and_overrides_only(tmp_path, monkeypatch):
     full = runner.profile_parameters(name, "full")
     expected = {k: v for k, v in full.items() if v != quick[k]} | {key: quick[key]}
     assert calls["parameters"] == expected
+
+
+@pytest.mark.parametrize("name", runner.notebook_names())
+def test_executed_page_prints_nothing_machine_specific(name):
+    """No output of a page holds an absolute path, a warning or a traceback: readers on other
+    machines would see this machine's text (and nbval would compare it)."""
+    import re
+
+    nb = json.loads((runner.BOOK / f"{name}.ipynb").read_text())
+    pattern = re.compile(r"(site-packages|/\.venv/|/work/|/home/|/tmp/|\w+Warning:|Traceback \(most recent)")
+    found = []
+    for i, cell in enumerate(nb["cells"]):
+        for out in cell.get("outputs", []):
+            texts = [out.get("text", "")] + [out.get("data", {}).get(k, "") for k in ("text/plain", "text/html")]
+            for t in texts:
+                m = pattern.search("".join(t) if isinstance(t, list) else t)
+                if m:
+                    found.append(f"cell {i}: {m.group(0)!r}")
+    assert not found, f"book/{name}.ipynb prints machine-specific text: {found[:5]}"
