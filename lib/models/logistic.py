@@ -223,7 +223,7 @@ class LogisticRegression(LogitClassifier):
         return Xa.T @ (w[:, None] * R) + self.l2_ * self.penalty_mask() * theta
 
     def hessian(self, X: ArrayLike, y: ArrayLike | None = None, sample_weight: ArrayLike | None = None,
-                theta: torch.Tensor | None = None, chunk: int = 4096) -> torch.Tensor:
+                theta: torch.Tensor | None = None, chunk: int = 1024) -> torch.Tensor:
         """Exact Hessian of the objective (regulariser included), shape ``(p*m, p*m)``.
 
         For a softmax with an intercept, ``c * u u^T`` is added along the one flat direction
@@ -235,7 +235,7 @@ class LogisticRegression(LogitClassifier):
         return self.complete_hessian(self.data_hessian(X, y, sample_weight, theta, chunk))
 
     def data_hessian(self, X: ArrayLike, y: ArrayLike | None = None, sample_weight: ArrayLike | None = None,
-                     theta: torch.Tensor | None = None, chunk: int = 4096) -> torch.Tensor:
+                     theta: torch.Tensor | None = None, chunk: int = 1024) -> torch.Tensor:
         """The data term of the Hessian, ``sum_i w_i d^2 loss_i / d theta^2`` (no regulariser, no
         null-direction term), shape ``(p*m, p*m)``; additive over any split of the rows, so chunks of a
         training set too large for memory can be summed (:func:`lib.influence.hessian_streaming`).
@@ -243,7 +243,8 @@ class LogisticRegression(LogitClassifier):
         Block ``(k, l)`` is ``H_kl = X^T diag(w p_k (delta_kl - p_l)) X``. Binary: one product
         ``X^T diag(w p (1 - p)) X``. Softmax: the ``-p_k p_l`` part of every block is one large
         product ``A^T A`` of the stacked design ``A = [sqrt(w) p_1 x, ..., sqrt(w) p_K x]``
-        (``n x p K``), which runs at the machine's matrix-product throughput; the ``K`` diagonal
+        (``n x p K``), which runs at the machine's matrix-product throughput (only its upper
+        block-triangle is computed, in strips of ~128 columns, and mirrored); the ``K`` diagonal
         blocks are then replaced by ``X^T diag(w p_k (1 - p_k)) X`` (one ``p x pK`` product), so the
         positive and negative parts are never subtracted after summation (no cancellation).
         """
@@ -256,6 +257,8 @@ class LogisticRegression(LogitClassifier):
             H = torch.zeros(p, p, dtype=_DTYPE)
         else:
             G = torch.zeros(p * m, p * m, dtype=_DTYPE)  # sum w p_k p_l x x^T, index (j, k)
+            edges = np.linspace(0, p * m, max(1, round(p * m / 128)) + 1).astype(int)
+            strips = list(zip(edges[:-1], edges[1:], strict=True))
             D = torch.zeros(p, p * m, dtype=_DTYPE)  # sum w p_k (1 - p_k) x x^T, index (i, (j, k))
         for s in range(0, n, chunk):
             xs = self.design(X[s:s + chunk])
@@ -268,11 +271,13 @@ class LogisticRegression(LogitClassifier):
                 continue
             pr = torch.softmax(z, dim=1)
             A = (xs[:, :, None] * (ws.sqrt()[:, None] * pr)[:, None, :]).reshape(c, p * m)
-            G.addmm_(A.T, A)
+            for r0, r1 in strips:  # upper block-triangle of A^T A, strip by strip (symmetry)
+                G[r0:r1, r0:].addmm_(A[:, r0:r1].T, A[:, r0:])
             B = (xs[:, :, None] * (ws[:, None] * pr * (1 - pr))[:, None, :]).reshape(c, p * m)
             D.addmm_(xs.T, B)
         if m == 1:
             return H
+        G = torch.triu(G) + torch.triu(G, 1).T  # exactly symmetric
         H = G.neg_().reshape(p, m, p, m)
         Dk = D.reshape(p, p, m)
         for k in range(m):
