@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
+from .parallel import map_tasks
 from .models import ArrayLike, DifferentiableModel, SingularHessianError, as_labels, as_tensor, check_sample_weight
 
 #: ``f(model, theta) -> scalar tensor`` differentiable in ``theta``.
@@ -38,7 +39,7 @@ Quantity = Callable[[DifferentiableModel, torch.Tensor], torch.Tensor]
 
 
 def solve_hessian(H: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    """``H^{-1} B`` by Cholesky; a clear :class:`SingularHessianError` when ``H`` is not PD."""
+    """``H^{-1} B`` by Cholesky; a clear :class:`lib.models.SingularHessianError` when ``H`` is not PD."""
     L, info = torch.linalg.cholesky_ex(H)
     if int(info) != 0:
         eig = torch.linalg.eigvalsh(H)
@@ -269,27 +270,44 @@ def evaluate(model: DifferentiableModel, fs: Sequence[Quantity]) -> np.ndarray:
         return np.array([float(f(model, model.theta_)) for f in fs])
 
 
+def _removal_task(task: tuple) -> np.ndarray:
+    model, X_train, y_train, w, fs = task
+    return evaluate(retrain(model, X_train, y_train, w), fs)
+
+
 def group_removal_effect(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
                          groups: Sequence[Sequence[int]], fs: Sequence[Quantity],
-                         sample_weight: ArrayLike | None = None) -> np.ndarray:
+                         sample_weight: ArrayLike | None = None, n_jobs: int | None = 1,
+                         backend: str | None = None) -> np.ndarray:
     """Actual change of each quantity when each group of training samples is removed and the
-    model retrained to convergence: ``f(theta_without_group) - f(theta)``, shape ``(G, F)``."""
+    model retrained to convergence: ``f(theta_without_group) - f(theta)``, shape ``(G, F)``.
+
+    The retrainings are independent: ``n_jobs`` / ``backend`` run them through
+    :func:`lib.parallel.map_tasks` (serial by default; the result does not depend on the backend).
+    """
     n = len(as_labels(y_train))
     base_w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     base = evaluate(model, fs)
-    out = np.empty((len(groups), len(fs)))
-    for g, idx in enumerate(groups):
+    tasks = []
+    for idx in groups:
         w = base_w.copy()
         w[np.asarray(idx, dtype=int)] = 0.0
-        out[g] = evaluate(retrain(model, X_train, y_train, w), fs) - base
+        tasks.append((model, X_train, y_train, w, list(fs)))
+    values = map_tasks(_removal_task, tasks, n_jobs=n_jobs, backend=backend)
+    out = np.empty((len(groups), len(fs)))
+    for g, v in enumerate(values):
+        out[g] = v - base
     return out
 
 
 def loo_effect(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
                indices: Sequence[int], fs: Sequence[Quantity],
-               sample_weight: ArrayLike | None = None) -> np.ndarray:
-    """Actual leave-one-out change of each quantity, shape ``(len(indices), F)``."""
-    return group_removal_effect(model, X_train, y_train, [[int(i)] for i in indices], fs, sample_weight)
+               sample_weight: ArrayLike | None = None, n_jobs: int | None = 1,
+               backend: str | None = None) -> np.ndarray:
+    """Actual leave-one-out change of each quantity, shape ``(len(indices), F)`` (``n_jobs``,
+    ``backend``: see :func:`group_removal_effect`)."""
+    return group_removal_effect(model, X_train, y_train, [[int(i)] for i in indices], fs, sample_weight,
+                                n_jobs=n_jobs, backend=backend)
 
 
 def class_loss_quantities(X_val: ArrayLike, y_val: ArrayLike, n_classes: int) -> list[Quantity]:

@@ -1,6 +1,6 @@
 """Dataset registry: ``lib.datasets.load(name)`` -> :class:`Dataset`.
 
-Each source module registers its loaders with :func:`register`. Quick-profile sets are
+Each source module registers its loaders with ``register``. Quick-profile sets are
 available offline (scikit-learn's bundled data, package-shipped files, generated synthetic
 sets); full-profile sets are read from the git-ignored cache ``data/cache/`` and raise
 :class:`MissingDataError` naming the command that fetches them. ``data/README.md`` lists

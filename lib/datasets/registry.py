@@ -1,4 +1,4 @@
-"""The dataset registry: :class:`Dataset`, :func:`register`, :func:`load`, the cache folders.
+"""The dataset registry: ``Dataset``, ``register``, ``load``, the cache folders.
 
 Source modules (``lib.datasets.bundled``, ``tabular``, ...) register their loaders here on import;
 ``lib.datasets`` imports them all, so use ``lib.datasets.load(name)``.

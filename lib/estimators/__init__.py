@@ -11,7 +11,7 @@ and :class:`lib.estimators.mlp.MLPTask` (a one-hidden-layer MLP, non-convex: ret
 a training seed, and the ground truth is the expected leave-one-out over seeds,
 :func:`lib.estimators.mlp.expected_loo`).
 
-:data:`REGISTRY` lists every estimator once, with its family, the survey's section, the tasks it
+``REGISTRY`` lists every estimator once, with its family, the survey's section, the tasks it
 applies to and how a chapter's budget parameters become its options (:class:`Budget`);
 :func:`estimators_for` picks the entries for a task (``tests/test_estimator_registry.py`` runs a
 conformance test over every entry).
@@ -96,6 +96,7 @@ def _valuation(b: Budget, **names: str) -> dict[str, Any]:
     return _pick(b, **names, missing_class="missing_class")
 
 
+#: Every estimator of the survey once, by name, as an :class:`Estimator` (function, family, section, tasks, budget).
 REGISTRY: dict[str, Estimator] = {e.name: e for e in [
     Estimator("influence_exact", gradient.influence_exact, "static gradient", "[S] §5.1.1, Eq. 33"),
     Estimator("influence_cg", gradient.influence_cg, "static gradient", "[S] §5.1.1.1 (conjugate gradients)"),

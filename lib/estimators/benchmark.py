@@ -145,7 +145,8 @@ def _timed(task: Task, name: str, f: Estimator, rng: np.random.Generator, opts: 
     return Run(values, seconds, peak)
 
 
-#: [S] Table 1, as text (n: training-set size, p: parameters, T: training iterations, K: models).
+#: The survey's Table 1 as text, with the complexities in the training-set size n, the number of
+#: parameters p, the training iterations T and the number of models K.
 SURVEY_TABLE_1 = {
     "LOO": {"full time": "O(nT)", "incremental": "O(n)", "space": "O(n + p)", "storage": "O(np)*"},
     "Downsampling": {"full time": "O(KT)", "incremental": "O(K)", "space": "O(n + p)", "storage": "O(Kp)*"},

@@ -1,4 +1,4 @@
-"""The survey's gradient-based influence estimators ([S] Hammoudeh & Lowd, §5) for a :class:`Task`.
+"""The survey's gradient-based influence estimators ([S] Hammoudeh & Lowd, §5) for a :class:`lib.estimators.Task`.
 
 Every Task-shaped function has the call shape of :mod:`lib.estimators`:
 ``estimator(task, rng, **options) -> (n_train,)``, the effect of training sample ``i`` on
@@ -33,7 +33,7 @@ vector's per-sample loss gradients (``model.per_sample_grads``), the gradient of
 (:func:`hessian_vector_product`), the penalty mask and ``l2_``, and the inputs of the last linear
 layer (:func:`last_layer_inputs`, for representer points). ``lib.models.LogisticRegression``
 provides them in closed form (per-sample gradients ``x_i ⊗ r_i``); the one-hidden-layer
-:class:`lib.estimators.mlp.MLP` provides them with ``torch.func`` (``vmap(grad)``, ``hessian``,
+:class:`lib.models.OneHiddenLayerMLP` provides them with ``torch.func`` (``vmap(grad)``, ``hessian``,
 ``grad`` of ``grad . v``). Everything is vectorised over samples: dot products with per-sample gradients
 are matrix products.
 

@@ -27,7 +27,7 @@ __all__ = ["MLPTask", "expected_loo", "l2_sweep", "seed_agreement"]
 
 @dataclass
 class MLPTask(Task):
-    """A :class:`~lib.estimators.Task` whose model is the :class:`OneHiddenLayerMLP`; ``fit(weights, seed)`` retrains
+    """A :class:`~lib.estimators.Task` whose model is the :class:`lib.models.OneHiddenLayerMLP`; ``fit(weights, seed)`` retrains
     from the seed's initialisation (``seed=None``: the task's ``seed``). ``U = -(summed validation loss)``."""
 
     l2: float = 1.0
@@ -90,7 +90,7 @@ class MLPTask(Task):
 
     def leave_one_out(self, indices: np.ndarray | None = None, utility: str = "loss",
                       threads: int | None = 1) -> np.ndarray:
-        """Leave-one-out of the task's training seed: :func:`expected_loo` with that one seed (the
+        """Leave-one-out of the task's training seed: :func:`lib.estimators.mlp.expected_loo` with that one seed (the
         deterministic retraining run, not the survey's expectation over seeds)."""
         from ..reproducibility import torch_threads
 
@@ -113,7 +113,7 @@ def expected_loo(task: MLPTask, seeds: Sequence[int], *, indices: np.ndarray | N
 
     the *same* seed ``s`` (initialisation) for the model with and the model without ``i``. With
     one seed it is plain LOO of that seed's deterministic training. For each seed the ``1 + n``
-    retrainings are one batched :meth:`OneHiddenLayerMLP.fit_many` call.
+    retrainings are one batched :meth:`lib.models.OneHiddenLayerMLP.fit_many` call.
 
     ``warm_start=True`` starts each model without ``i`` at the seed's full-data optimum instead of
     at the seed's initialisation: retraining that stays in the same basin, which is what a

@@ -2,12 +2,12 @@
 
 * :class:`DifferentiableModel` (``typing.Protocol``): what the influence core, the estimators and
   the reweighting need from a model; :class:`LinearModel` adds the linear last layer FI and the
-  linear attack need (:mod:`lib.models.protocol`).
+  linear attack need (``lib/models/protocol.py``).
 * :class:`LogisticRegression`: L2 binary/multinomial logistic regression trained to convergence by
   Newton's method, with closed-form gradients, Hessian and Hessian-vector products
-  (:mod:`lib.models.logistic`).
+  (``lib/models/logistic.py``).
 * :class:`OneHiddenLayerMLP`: a one-hidden-layer perceptron trained deterministically from a seed by
-  batched damped Newton, with ``torch.func`` derivatives (:mod:`lib.models.mlp`).
+  batched damped Newton, with ``torch.func`` derivatives (``lib/models/mlp.py``).
 """
 
 from .base import ArrayLike, LogitClassifier, SingularHessianError, as_labels, as_tensor, check_sample_weight

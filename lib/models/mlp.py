@@ -67,6 +67,8 @@ class OneHiddenLayerMLP(LogitClassifier):
         Maximum number of damped Newton iterations (Hessian evaluations; a rejected step is retried
         on the same Hessian with more damping).
 
+    Notes
+    -----
     The flat parameter vector is ``[vec(U), vec(V)]`` (row-major) with ``U = [W1; b1]`` of shape
     ``(d + 1, hidden)`` and ``V = [W2; b2]`` of shape ``(hidden + 1, m)``; ``m = 1`` logit for two
     classes, ``m = K`` otherwise.
