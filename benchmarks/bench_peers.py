@@ -67,10 +67,12 @@ def ensure_venv(name: str) -> Path:
     if stamp.exists() and stamp.read_text() == pins:
         return venv / "bin" / "python"
     print(f"installing {name} into {venv}", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # nothing of the project's leaks in
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, env=env)
     py = venv / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "-r", str(HERE / "peers" / f"{name}.txt")], check=True)
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True, env=env)
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "-r", str(HERE / "peers" / f"{name}.txt")], check=True,
+                   env=env)
     stamp.write_text(pins)
     return py
 
