@@ -31,8 +31,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from .parallel import map_tasks
 from .models import ArrayLike, DifferentiableModel, SingularHessianError, as_labels, as_tensor, check_sample_weight
+from .parallel import map_tasks
+
+#: rows of the training set scored at a time by :func:`influence`
+_ROWS = 65_536
 
 #: ``f(model, theta) -> scalar tensor`` differentiable in ``theta``.
 Quantity = Callable[[DifferentiableModel, torch.Tensor], torch.Tensor]
@@ -86,8 +89,11 @@ def influence(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike
     H = model.hessian(X_train, y_train, sample_weight) if hessian is None else hessian
     V = solve_hessian(H, G.T.to(H.dtype))  # (n_params, F)
     w = check_sample_weight(sample_weight, len(as_labels(y_train)))
-    # I[i, f] = w_i * grad loss_i^T V_f
-    out = (model.grad_dot(X_train, y_train, V) * w[:, None]).numpy()
+    # I[i, f] = w_i * grad loss_i^T V_f, a block of rows at a time (memory O(block), not O(n))
+    out = np.empty((len(w), V.shape[1]))
+    for s in range(0, len(w), _ROWS):
+        e = s + _ROWS
+        out[s:e] = (model.grad_dot(X_train[s:e], y_train[s:e], V) * w[s:e, None]).numpy()
     return out[:, 0] if single else out
 
 

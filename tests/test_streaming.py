@@ -89,3 +89,15 @@ def test_streaming_errors():
     mlp = OneHiddenLayerMLP(hidden=3).fit(X[:100], y[:100])
     with pytest.raises(TypeError, match="data_hessian"):
         inf.influence_vectors_streaming(mlp, inf.array_batches(X, y), Xv, yv)
+
+
+def test_in_memory_influence_scores_rows_block_by_block(monkeypatch):
+    X, y, Xv, yv = _data(3)
+    w = np.random.default_rng(3).uniform(0.5, 1.5, len(y))
+    model = LogisticRegression().fit(X, y, sample_weight=w)
+    whole = inf.influence_vectors(model, X, y, Xv, yv, sample_weight=w)
+    monkeypatch.setattr(inf, "_ROWS", 64)
+    np.testing.assert_allclose(inf.influence_vectors(model, X, y, Xv, yv, sample_weight=w), whole, rtol=1e-10,
+                               atol=1e-13 * np.abs(whole).max())
+    np.testing.assert_allclose(inf.utility_influence(model, X, y, Xv, yv, sample_weight=w), whole.sum(1), rtol=1e-9,
+                               atol=1e-12 * np.abs(whole).max())
