@@ -223,19 +223,20 @@ class LogisticRegression(LogitClassifier):
         return Xa.T @ (w[:, None] * R) + self.l2_ * self.penalty_mask() * theta
 
     def hessian(self, X: ArrayLike, y: ArrayLike | None = None, sample_weight: ArrayLike | None = None,
-                theta: torch.Tensor | None = None, chunk: int = 1024) -> torch.Tensor:
+                theta: torch.Tensor | None = None, chunk: int = 8192) -> torch.Tensor:
         """Exact Hessian of the objective (regulariser included), shape ``(p*m, p*m)``.
 
         For a softmax with an intercept, ``c * u u^T`` is added along the one flat direction
         (see the module docstring); ``y`` is not needed (the Hessian of cross-entropy does not
         depend on the labels) and is accepted for a uniform call shape. ``X`` is read ``chunk``
-        rows at a time (a ``np.memmap`` is never copied whole): :meth:`data_hessian` then
-        :meth:`complete_hessian`.
+        rows at a time (a ``np.memmap`` is never copied whole; large chunks keep the number of
+        threaded operations, and so the cost of synchronising threads on a busy machine, small):
+        :meth:`data_hessian` then :meth:`complete_hessian`.
         """
         return self.complete_hessian(self.data_hessian(X, y, sample_weight, theta, chunk))
 
     def data_hessian(self, X: ArrayLike, y: ArrayLike | None = None, sample_weight: ArrayLike | None = None,
-                     theta: torch.Tensor | None = None, chunk: int = 1024) -> torch.Tensor:
+                     theta: torch.Tensor | None = None, chunk: int = 8192) -> torch.Tensor:
         """The data term of the Hessian, ``sum_i w_i d^2 loss_i / d theta^2`` (no regulariser, no
         null-direction term), shape ``(p*m, p*m)``; additive over any split of the rows, so chunks of a
         training set too large for memory can be summed (:func:`lib.influence.hessian_streaming`).
