@@ -71,8 +71,9 @@ def ensure_venv(name: str) -> Path:
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, env=env)
     py = venv / "bin" / "python"
     subprocess.run([str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True, env=env)
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "-r", str(HERE / "peers" / f"{name}.txt")], check=True,
-                   env=env)
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "-r", str(HERE / "peers" / f"{name}.txt")], check=True, env=env
+    )
     stamp.write_text(pins)
     return py
 
@@ -92,8 +93,15 @@ def export(n: int, folder: Path):
     X, y, Xv, yv = _data(n)
     model = LogisticRegression().fit(X, y, n_classes=K)
     folder.mkdir(parents=True, exist_ok=True)
-    for name, a in (("X", X), ("y", y), ("Xv", Xv), ("yv", yv), ("W", model.coef_), ("b", model.intercept_),
-                    ("l2", np.array(model.l2_))):
+    for name, a in (
+        ("X", X),
+        ("y", y),
+        ("Xv", Xv),
+        ("yv", yv),
+        ("W", model.coef_),
+        ("b", model.intercept_),
+        ("l2", np.array(model.l2_)),
+    ):
         np.save(folder / f"{name}.npy", np.array(a, order="C"))
     return model, (X, y, Xv, yv)
 
@@ -122,8 +130,9 @@ def _ours_worker(data: str, out: str) -> None:
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     np.save(Path(out) / "P.npy", P)
-    (Path(out) / "result.json").write_text(json.dumps({"seconds": seconds, "peak_mib": (peak - before) / 2**20,
-                                                       "package": "lib", "version": ""}))
+    (Path(out) / "result.json").write_text(
+        json.dumps({"seconds": seconds, "peak_mib": (peak - before) / 2**20, "package": "lib", "version": ""})
+    )
 
 
 def _vm_rss(pid: int) -> int:
@@ -201,9 +210,18 @@ def main() -> None:
             data = tmp / f"n{n}" / "data"
             P_ref = _formula_on_peer_hessian(model, X, y, Xv, yv)
             env = dict(os.environ, PYTHONPATH=str(root))
-            ours = run([sys.executable, "-c", "import sys; from benchmarks.bench_peers import _ours_worker; "
-                        "_ours_worker(sys.argv[1], sys.argv[2])", str(data), str(tmp / f"n{n}" / "ours")],
-                       tmp / f"n{n}" / "ours", env=env)
+            ours = run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys; from benchmarks.bench_peers import _ours_worker; "
+                    "_ours_worker(sys.argv[1], sys.argv[2])",
+                    str(data),
+                    str(tmp / f"n{n}" / "ours"),
+                ],
+                tmp / f"n{n}" / "ours",
+                env=env,
+            )
             if "P" not in ours:
                 raise RuntimeError(f"influence_vectors failed at n={n}: {ours}")
             P_ours = ours["P"]
@@ -212,8 +230,11 @@ def main() -> None:
             for method, (venv, label) in METHODS.items():
                 if method not in WANTED:
                     continue
-                r = run([str(pythons[venv]), str(worker), method, str(data), str(tmp / f"n{n}" / method)],
-                        tmp / f"n{n}" / method, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+                r = run(
+                    [str(pythons[venv]), str(worker), method, str(data), str(tmp / f"n{n}" / method)],
+                    tmp / f"n{n}" / method,
+                    env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+                )
                 if "P" in r:
                     P = r["P"]
                     versions[label] = f"{r['package']} {r['version']}"
@@ -231,44 +252,54 @@ def write(rows, info: str, versions: dict[str, str]) -> None:
     def f(x, fmt):
         return "" if x is None else format(x, fmt)
 
-    lines = ["| method | n train | time (s) | peak (MiB) | vs formula on its H | r vs our P | vs our P |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| method | n train | time (s) | peak (MiB) | vs formula on its H | r vs our P | vs our P |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for label, n, r, rel_ref, pearson, rel_ours in rows:
         if "stopped" in r:
             lines.append(f"| {label} | {n:,} | {r['stopped']} | | | | |")
             continue
-        lines.append(f"| {label} | {n:,} | {r['seconds']:.2f} | {r['peak_mib']:.0f} | {f(rel_ref, '.1e')} | "
-                     f"{f(pearson, '.6f')} | {f(rel_ours, '.1e')} |")
+        lines.append(
+            f"| {label} | {n:,} | {r['seconds']:.2f} | {r['peak_mib']:.0f} | {f(rel_ref, '.1e')} | "
+            f"{f(pearson, '.6f')} | {f(rel_ours, '.1e')} |"
+        )
     speed = []
     for n in sorted({row[1] for row in rows}):
         ours = next(r for label, m, r, *_ in rows if m == n and label.startswith("lib"))
-        done = [(r["seconds"], label) for label, m, r, *_ in rows if m == n and not label.startswith("lib")
-                and "seconds" in r]
+        done = [
+            (r["seconds"], label)
+            for label, m, r, *_ in rows
+            if m == n and not label.startswith("lib") and "seconds" in r
+        ]
         if done and "seconds" in ours:
             t, label = min(done)
             speed.append(f"n = {n:,}: {t / ours['seconds']:.1f}x faster than the fastest peer ({label})")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    text = "\n".join([
-        "# Influence matrix: the book against pyDVL, captum and dattri",
-        "",
-        f"One fitted softmax regression (float64, d = {D}, K = {K}, 510 parameters, default `l2`), exported "
-        f"to `.npy` and loaded by every library in its own virtual environment; {N_VAL:,} validation samples; "
-        "`P` is the per-class influence matrix (n x K). *vs formula on its H*: largest difference from "
-        "the book's formula evaluated on the peer's Hessian (every parameter damped with `l2`, the intercept "
-        "included), relative to the largest |P|; *r vs our P* and *vs our P*: Pearson correlation with, and "
-        "largest relative difference from, `influence_vectors` (intercept unpenalised): the intercept "
-        "damping. Time: from the model to `P`, data in memory, imports done; peak: resident memory beyond "
-        f"what the process held before. Fresh process per run, {THREADS} torch threads; a run past "
-        f"{MEM_LIMIT_GIB:.0f} GiB or {TIMEOUT_S} s is stopped. Versions: "
-        + "; ".join(sorted(set(versions.values()))) + ". Generated by `python -m benchmarks bench_peers`.",
-        "",
-        f"Machine: {info}; load average at end {load}.",
-        "",
-        *lines,
-        "",
-        "Speed-up of `influence_vectors` over the fastest peer that finished: " + "; ".join(speed) + ".",
-        "",
-    ])
+    text = "\n".join(
+        [
+            "# Influence matrix: the book against pyDVL, captum and dattri",
+            "",
+            f"One fitted softmax regression (float64, d = {D}, K = {K}, 510 parameters, default `l2`), exported "
+            f"to `.npy` and loaded by every library in its own virtual environment; {N_VAL:,} validation samples; "
+            "`P` is the per-class influence matrix (n x K). *vs formula on its H*: largest difference from "
+            "the book's formula evaluated on the peer's Hessian (every parameter damped with `l2`, the intercept "
+            "included), relative to the largest |P|; *r vs our P* and *vs our P*: Pearson correlation with, and "
+            "largest relative difference from, `influence_vectors` (intercept unpenalised): the intercept "
+            "damping. Time: from the model to `P`, data in memory, imports done; peak: resident memory beyond "
+            f"what the process held before. Fresh process per run, {THREADS} torch threads; a run past "
+            f"{MEM_LIMIT_GIB:.0f} GiB or {TIMEOUT_S} s is stopped. Versions: "
+            + "; ".join(sorted(set(versions.values())))
+            + ". Generated by `python -m benchmarks bench_peers`.",
+            "",
+            f"Machine: {info}; load average at end {load}.",
+            "",
+            *lines,
+            "",
+            "Speed-up of `influence_vectors` over the fastest peer that finished: " + "; ".join(speed) + ".",
+            "",
+        ]
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)
     print(text)

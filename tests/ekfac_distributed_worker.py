@@ -48,10 +48,12 @@ def compute(m, X, y, Xv, yv) -> dict[str, np.ndarray]:
 
     handle = m[0].register_forward_hook(count)
 
-    P = ekfac.category_influence(m, X, y, Xv, yv, K, rng=np.random.default_rng(1), damping=0.1,
-                                 fisher_samples=2, batch_size=BATCH)
-    S = ekfac.pairwise_scores(m, X, y, Xv, yv, rng=np.random.default_rng(1), damping=0.1,
-                              fisher_samples=2, batch_size=BATCH)
+    P = ekfac.category_influence(
+        m, X, y, Xv, yv, K, rng=np.random.default_rng(1), damping=0.1, fisher_samples=2, batch_size=BATCH
+    )
+    S = ekfac.pairwise_scores(
+        m, X, y, Xv, yv, rng=np.random.default_rng(1), damping=0.1, fisher_samples=2, batch_size=BATCH
+    )
     handle.remove()
     return {"P": P, "S": S, "rows": np.array(rows[0])}
 

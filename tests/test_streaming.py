@@ -28,8 +28,12 @@ def test_streaming_equals_in_memory_for_any_chunk_size(K, weighted):
     outs = {}
     for chunk in (3, 37, 256, 10_000):
         batches = inf.array_batches(X, y, w, chunk_size=chunk)
-        torch.testing.assert_close(inf.hessian_streaming(model, batches), model.hessian(X, y, w),
-                                   rtol=1e-12, atol=1e-12 * float(model.hessian(X, y, w).abs().max()))
+        torch.testing.assert_close(
+            inf.hessian_streaming(model, batches),
+            model.hessian(X, y, w),
+            rtol=1e-12,
+            atol=1e-12 * float(model.hessian(X, y, w).abs().max()),
+        )
         outs[chunk] = inf.influence_vectors_streaming(model, batches, Xv, yv)
         assert outs[chunk].shape == ref.shape
         np.testing.assert_allclose(outs[chunk], ref, rtol=1e-9, atol=1e-12 * scale)
@@ -52,8 +56,9 @@ def test_memmap_in_and_out(tmp_path):
     assert got is out
     np.testing.assert_allclose(np.load(tmp_path / "P.npy"), ref32, rtol=1e-9, atol=1e-12 * np.abs(ref).max())
     # influence_vectors itself reads a memmap in chunks and gives the same numbers
-    np.testing.assert_allclose(inf.influence_vectors(model, Xm, ym, Xv, yv), ref32, rtol=1e-9,
-                               atol=1e-12 * np.abs(ref).max())
+    np.testing.assert_allclose(
+        inf.influence_vectors(model, Xm, ym, Xv, yv), ref32, rtol=1e-9, atol=1e-12 * np.abs(ref).max()
+    )
     # float32 storage changes the result only at float32 precision
     np.testing.assert_allclose(ref32, ref, rtol=0, atol=1e-5 * np.abs(ref).max())
 
@@ -65,10 +70,14 @@ def test_generator_batches_with_weights_column():
 
     def batches():
         for s in range(0, len(y), 100):
-            yield X[s:s + 100], y[s:s + 100], w[s:s + 100]
+            yield X[s : s + 100], y[s : s + 100], w[s : s + 100]
 
-    np.testing.assert_allclose(inf.influence_vectors_streaming(model, batches, Xv, yv),
-                               inf.influence_vectors(model, X, y, Xv, yv, sample_weight=w), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        inf.influence_vectors_streaming(model, batches, Xv, yv),
+        inf.influence_vectors(model, X, y, Xv, yv, sample_weight=w),
+        rtol=1e-9,
+        atol=1e-12,
+    )
 
 
 def test_streaming_errors():
@@ -97,7 +106,12 @@ def test_in_memory_influence_scores_rows_block_by_block(monkeypatch):
     model = LogisticRegression().fit(X, y, sample_weight=w)
     whole = inf.influence_vectors(model, X, y, Xv, yv, sample_weight=w)
     monkeypatch.setattr(inf, "_ROWS", 64)
-    np.testing.assert_allclose(inf.influence_vectors(model, X, y, Xv, yv, sample_weight=w), whole, rtol=1e-10,
-                               atol=1e-13 * np.abs(whole).max())
-    np.testing.assert_allclose(inf.utility_influence(model, X, y, Xv, yv, sample_weight=w), whole.sum(1), rtol=1e-9,
-                               atol=1e-12 * np.abs(whole).max())
+    np.testing.assert_allclose(
+        inf.influence_vectors(model, X, y, Xv, yv, sample_weight=w), whole, rtol=1e-10, atol=1e-13 * np.abs(whole).max()
+    )
+    np.testing.assert_allclose(
+        inf.utility_influence(model, X, y, Xv, yv, sample_weight=w),
+        whole.sum(1),
+        rtol=1e-9,
+        atol=1e-12 * np.abs(whole).max(),
+    )

@@ -53,12 +53,21 @@ def captum_naive(m, X, y, Xv, yv, K, l2, work):
     torch.save(m.state_dict(), ckpt)
     train = TensorDataset(X, y)
     n_params = sum(p.numel() for p in m.parameters())
-    inf = NaiveInfluenceFunction(m, train, str(ckpt), loss_fn=nn.CrossEntropyLoss(reduction="sum"),
-                                 batch_size=BATCH, sample_wise_grads_per_batch=True, projection_dim=n_params,
-                                 hessian_reg=l2, hessian_inverse_tol=1e-12)
+    inf = NaiveInfluenceFunction(
+        m,
+        train,
+        str(ckpt),
+        loss_fn=nn.CrossEntropyLoss(reduction="sum"),
+        batch_size=BATCH,
+        sample_wise_grads_per_batch=True,
+        projection_dim=n_params,
+        hessian_reg=l2,
+        hessian_inverse_tol=1e-12,
+    )
     train_emb = inf.compute_intermediate_quantities(DataLoader(train, batch_size=BATCH))
-    class_emb = torch.cat([inf.compute_intermediate_quantities((Xv[yv == k], yv[yv == k]), aggregate=True, test=True)
-                           for k in range(K)])
+    class_emb = torch.cat(
+        [inf.compute_intermediate_quantities((Xv[yv == k], yv[yv == k]), aggregate=True, test=True) for k in range(K)]
+    )
     return (train_emb @ class_emb.T).numpy()
 
 
@@ -74,7 +83,7 @@ def _pydvl(cls, m, X, y, Xv, yv, K, l2, **kw):
     (block,) = inf.block_mapper.composable_block_dict.values()  # BlockMode.FULL: one block
     G = torch.stack([block.gp.flat_grads(TorchBatch(Xv[yv == k], yv[yv == k])).sum(0) for k in range(K)])
     class_factors = block.op.apply(G)  # (K, n_params): H^{-1} grad L_{V_k}
-    out = [inf.influences_from_factors(class_factors, X[s:s + BATCH], y[s:s + BATCH]) for s in range(0, n, BATCH)]
+    out = [inf.influences_from_factors(class_factors, X[s : s + BATCH], y[s : s + BATCH]) for s in range(0, n, BATCH)]
     return (torch.cat(out, dim=1).T / n).numpy()
 
 
@@ -111,8 +120,12 @@ def dattri_explicit(m, X, y, Xv, yv, K, l2, work):
     return (scores.detach() @ onehot).double().numpy()
 
 
-METHODS = {"captum_naive": ("captum", captum_naive), "pydvl_direct": ("pyDVL", pydvl_direct),
-           "pydvl_cg": ("pyDVL", pydvl_cg), "dattri_explicit": ("dattri", dattri_explicit)}
+METHODS = {
+    "captum_naive": ("captum", captum_naive),
+    "pydvl_direct": ("pyDVL", pydvl_direct),
+    "pydvl_cg": ("pyDVL", pydvl_cg),
+    "dattri_explicit": ("dattri", dattri_explicit),
+}
 
 
 def main(method: str, data: str, out: str) -> None:
@@ -136,8 +149,11 @@ def main(method: str, data: str, out: str) -> None:
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     np.save(out / "P.npy", P)
-    (out / "result.json").write_text(json.dumps({"seconds": seconds, "peak_mib": (peak - before) / 2**20,
-                                                 "package": package, "version": version(package)}))
+    (out / "result.json").write_text(
+        json.dumps(
+            {"seconds": seconds, "peak_mib": (peak - before) / 2**20, "package": package, "version": version(package)}
+        )
+    )
 
 
 if __name__ == "__main__":
