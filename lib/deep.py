@@ -16,6 +16,7 @@ model's device; every result (logits, metrics) comes back on the CPU.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -151,6 +152,9 @@ class TrainResult:
     class_accuracy: np.ndarray
     accuracy: np.ndarray
     loss: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: with ``keep_optimizer_state=True``: the optimiser's ``state_dict()`` after the last step (momentum
+    #: buffers, AdamW moments), on the CPU; pass it as ``optimizer_state`` to continue the run in another call
+    optimizer_state: dict | None = None
 
 
 def _as_tensor(a, dtype=None) -> torch.Tensor:
@@ -158,20 +162,33 @@ def _as_tensor(a, dtype=None) -> torch.Tensor:
     return t.to(dtype) if dtype is not None else t
 
 
-def as_inputs(X) -> torch.Tensor:
-    """Model inputs as a CPU tensor: integer arrays (token ids) as int64, everything else float32."""
+def as_inputs(X, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Model inputs as a CPU tensor: integer arrays (token ids) as int64, everything else ``dtype``
+    (float32; float64 for a model converted with ``.double()``)."""
     t = _as_tensor(X)
-    return t.long() if not (t.is_floating_point() or t.is_complex()) else t.float()
+    return t.long() if not (t.is_floating_point() or t.is_complex()) else t.to(dtype)
+
+
+def model_dtype(model: nn.Module) -> torch.dtype:
+    """float64 for a model whose parameters are float64 (``model.double()``), else float32: the dtype
+    its float inputs, losses and logits are computed in."""
+    p = next(model.parameters(), None)
+    return torch.float64 if p is not None and p.dtype == torch.float64 else torch.float32
+
+
+def _logits_dtype(logits: torch.Tensor) -> torch.Tensor:
+    """float32 logits (half-precision ones upcast), float64 ones kept."""
+    return logits if logits.dtype == torch.float64 else logits.float()
 
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, X, batch_size: int = 1024) -> torch.Tensor:
     """Logits of ``model`` on ``X`` in evaluation mode, batched on the model's device; returned on the CPU."""
-    X = as_inputs(X)
+    X = as_inputs(X, model_dtype(model))
     was_training = model.training
     model.eval()
     dev = model_device(model)
-    out = (torch.cat([model(X[i:i + batch_size].to(dev)).float().cpu() for i in range(0, len(X), batch_size)])
+    out = (torch.cat([_logits_dtype(model(X[i:i + batch_size].to(dev))).cpu() for i in range(0, len(X), batch_size)])
            if len(X) else torch.zeros(0))
     model.train(was_training)
     return out
@@ -208,7 +225,9 @@ def lr_factor(step: int, total: int, schedule: str, peak_fraction: float = 0.2) 
 def train(model: nn.Module, X, y, *, rng: np.random.Generator, sample_weight=None, epochs: int = 5,
           lr: float = 0.05, batch_size: int = 64, weight_decay: float = 0.0, momentum: float = 0.9,
           optimizer: str = "sgd", lr_schedule: str = "constant", device: str | torch.device | None = None,
-          X_eval=None, y_eval=None, n_classes: int | None = None) -> TrainResult:
+          X_eval=None, y_eval=None, n_classes: int | None = None, batch_orders=None,
+          optimizer_state: dict | None = None, schedule_steps: tuple[int, int] | None = None,
+          keep_optimizer_state: bool = False) -> TrainResult:
     """Train ``model`` in place on the weighted cross-entropy ``sum_{i in batch} w_i * CE_i / batch_size``
     ([PC] Alg. 1, ``TRAINONEEPOCH(theta, T, w)``) with ``optimizer`` ``"sgd"`` (momentum, weight
     decay) or ``"adamw"`` (decoupled weight decay; the BERT fine-tuning recipe) and a per-step
@@ -218,14 +237,30 @@ def train(model: nn.Module, X, y, *, rng: np.random.Generator, sample_weight=Non
     after it: same ``rng`` state, same model. Records per-class accuracy on ``(X_eval, y_eval)``
     after every epoch (empty without eval set). ``device`` (``None`` = where the model is; else see
     :func:`resolve_device`) receives the model and, on a GPU, the whole training set once; on the
-    CPU the data are used in place. Inputs: float features/images, or int64 token ids.
+    CPU the data are used in place. Inputs: float features/images, or int64 token ids; a float64
+    model (``model.double()``) trains in float64.
+
+    Continuing a run in pieces (PARETO-LP-GA's one epoch from a checkpoint, [PC] Alg. 1 line 5):
+
+    * ``batch_orders``: one permutation of ``range(n)`` per epoch, used instead of the shuffle (``rng``
+      is consumed exactly as without it);
+    * ``optimizer_state``: a ``TrainResult.optimizer_state`` (or ``optimizer.state_dict()``) loaded into
+      the new optimiser — its buffers (momentum, AdamW moments); ``lr``, ``weight_decay`` and ``momentum``
+      are this call's;
+    * ``schedule_steps = (start, total)``: the learning-rate schedule is that of a ``total``-step run
+      entered at step ``start`` (default ``(0, epochs * steps_per_epoch)``).
+
+    ``keep_optimizer_state=True`` returns the optimiser's state (on the CPU) in the result.
+    So ``train(epochs=2)`` and two chained ``train(epochs=1)`` calls with the same batch orders, the
+    first call's ``optimizer_state`` and ``schedule_steps`` give the same model (a unit test).
     """
-    X = as_inputs(X)
+    dtype = model_dtype(model)
+    X = as_inputs(X, dtype)
     y = _as_tensor(y, torch.long)
     n = len(y)
     if len(X) != n:
         raise ValueError(f"X has {len(X)} rows but y has {n} labels")
-    w = torch.ones(n) if sample_weight is None else _as_tensor(sample_weight, torch.float32)
+    w = torch.ones(n, dtype=dtype) if sample_weight is None else _as_tensor(sample_weight, dtype)
     if w.shape != (n,) or bool((w < 0).any()) or not bool(torch.isfinite(w).all()):
         raise ValueError(f"sample_weight must be {n} finite non-negative numbers, got shape {tuple(w.shape)}")
     if epochs < 1 or batch_size < 1:
@@ -233,6 +268,18 @@ def train(model: nn.Module, X, y, *, rng: np.random.Generator, sample_weight=Non
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
     lr_factor(0, 1, lr_schedule)  # validates the schedule name before any work
+    orders = None
+    if batch_orders is not None:
+        orders = [torch.as_tensor(np.asarray(o), dtype=torch.long) for o in batch_orders]
+        if len(orders) != epochs:
+            raise ValueError(f"batch_orders must hold one permutation per epoch ({epochs}), got {len(orders)}")
+        for o in orders:
+            if o.shape != (n,) or not torch.equal(torch.sort(o).values, torch.arange(n)):
+                raise ValueError(f"every batch order must be a permutation of range({n})")
+    steps_per_epoch = -(-n // batch_size)
+    start_step, total_steps = (0, epochs * steps_per_epoch) if schedule_steps is None else map(int, schedule_steps)
+    if start_step < 0 or total_steps < start_step:
+        raise ValueError(f"schedule_steps must be (start, total) with 0 <= start <= total, got {schedule_steps}")
     dev = model_device(model) if device is None else resolve_device(device)
     model.to(dev)
     if dev.type != "cpu":
@@ -244,20 +291,26 @@ def train(model: nn.Module, X, y, *, rng: np.random.Generator, sample_weight=Non
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     else:
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    steps_per_epoch = -(-n // batch_size)
-    total_steps = epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: lr_factor(t, total_steps, lr_schedule))
+    if optimizer_state is not None:  # a copy: torch would share (and update in place) the caller's buffers
+        opt.load_state_dict(copy.deepcopy(optimizer_state))
+        for group in opt.param_groups:  # hyper-parameters are this call's, only the buffers carry over
+            group.pop("initial_lr", None)
+            group["lr"], group["weight_decay"] = lr, weight_decay
+            if optimizer == "sgd":
+                group["momentum"] = momentum
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: lr_factor(start_step + t, total_steps, lr_schedule))
     accs, losses = [], []
     with torch.random.fork_rng(devices=[dev.index or 0] if dev.type == "cuda" else []):
         torch.manual_seed(dropout_seed)
-        for _ in range(epochs):
+        for epoch in range(epochs):
             model.train()
-            order = torch.randperm(n, generator=gen).to(dev)
-            total = torch.zeros((), device=dev)
+            shuffled = torch.randperm(n, generator=gen)
+            order = (shuffled if orders is None else orders[epoch]).to(dev)
+            total = torch.zeros((), device=dev, dtype=dtype)
             for start in range(0, n, batch_size):
                 idx = order[start:start + batch_size]
                 logits = model(X[idx])
-                loss = (w[idx] * F.cross_entropy(logits.float(), y[idx], reduction="none")).sum() / len(idx)
+                loss = (w[idx] * F.cross_entropy(_logits_dtype(logits), y[idx], reduction="none")).sum() / len(idx)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -272,7 +325,19 @@ def train(model: nn.Module, X, y, *, rng: np.random.Generator, sample_weight=Non
     if X_eval is not None:
         counts = np.bincount(np.asarray(y_eval), minlength=K)
         overall = np.nansum(acc * counts, axis=1) / counts.sum()
-    return TrainResult(class_accuracy=acc, accuracy=overall, loss=np.array(losses))
+    state = _cpu(opt.state_dict()) if keep_optimizer_state else None
+    return TrainResult(class_accuracy=acc, accuracy=overall, loss=np.array(losses), optimizer_state=state)
+
+
+def _cpu(obj):
+    """A copy of a (nested) state dict with every tensor cloned to the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cpu(v) for v in obj)
+    return obj
 
 
 @torch.no_grad()

@@ -227,9 +227,32 @@ def _unfreeze_on_exit():
         gc.unfreeze()
 
 
+def _resolve_dtype(model: nn.Module, dtype: torch.dtype | None) -> torch.dtype:
+    """``dtype``, or the model's parameter dtype when ``None``: a float64 model gets float64 factors and
+    scores (its influence must not carry float32 noise), a float32 model kronfluence's float32."""
+    if dtype is not None:
+        return dtype
+    first = next(model.parameters(), None)
+    return torch.float32 if first is None else first.dtype
+
+
+def _precision(dtype: torch.dtype | None) -> tuple[dict, dict]:
+    """kronfluence's factor and score dtype arguments: ``{}`` (its float32 defaults) for ``None``, else
+    ``dtype`` everywhere (float64 for a float64 model whose influence must not depend on float32 noise)."""
+    if dtype is None:
+        return {}, {}
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32, torch.float64 or None, got {dtype!r}")
+    factors = {k: dtype for k in ("activation_covariance_dtype", "gradient_covariance_dtype",
+                                  "per_sample_gradient_dtype", "lambda_dtype")}
+    scores = {k: dtype for k in ("per_sample_gradient_dtype", "precondition_dtype", "score_dtype")}
+    return factors, scores
+
+
 @contextmanager
 def _fitted_analyzer(model: nn.Module, X_train, y_train, *, rng: np.random.Generator, strategy: str,
-                     batch_size: int, fisher_samples: int, device, output_dir: str | None = None):
+                     batch_size: int, fisher_samples: int, device, dtype: torch.dtype | None = None,
+                     output_dir: str | None = None):
     """kronfluence Analyzer with EKFAC factors ``"f"`` fitted on the training set; yields
     ``(analyzer, train dataset, input converter)``. Output files live in a temporary folder (or
     ``output_dir``). Under ``torch.distributed`` the work is shared among the processes."""
@@ -248,10 +271,10 @@ def _fitted_analyzer(model: nn.Module, X_train, y_train, *, rng: np.random.Gener
     dev = _analysis_device(model, device)
     if isinstance(model, (nn.Linear, nn.Conv2d)):
         model = nn.Sequential(model)
-    dtype = next(model.parameters()).dtype
+    model_dtype = next(model.parameters()).dtype
 
     def dataset(X, y) -> torch.utils.data.TensorDataset:
-        return torch.utils.data.TensorDataset(_inputs(X, dtype), _inputs(y, dtype).long())
+        return torch.utils.data.TensorDataset(_inputs(X, model_dtype), _inputs(y, model_dtype).long())
 
     train = dataset(X_train, y_train)
     X_train = train.tensors[0]
@@ -289,14 +312,15 @@ def _fitted_analyzer(model: nn.Module, X_train, y_train, *, rng: np.random.Gener
         fit_set = torch.utils.data.ConcatDataset(
             [torch.utils.data.TensorDataset(X_fit, y_fit, uniforms[c]) for c in range(int(fisher_samples))])
         analyzer.fit_all_factors(factors_name="f", dataset=fit_set, per_device_batch_size=batch_size,
-                                 factor_args=FactorArguments(strategy=strategy), overwrite_output_dir=True)
+                                 factor_args=FactorArguments(strategy=strategy, **_precision(dtype)[0]),
+                                 overwrite_output_dir=True)
         yield analyzer, train, dataset
 
 
 def pairwise_scores(model: nn.Module, X_train, y_train, X_val, y_val, *, rng: np.random.Generator,
                     damping: float | None = None, strategy: str = "ekfac", batch_size: int = 512,
                     fisher_samples: int = 1, device: str | torch.device | None = None,
-                    output_dir: str | None = None) -> np.ndarray:
+                    dtype: torch.dtype | None = None, output_dir: str | None = None) -> np.ndarray:
     """kronfluence's raw scores (n_val, n_train): ``g_val_j^T (G + damping I)^{-1} g_train_i``.
 
     ``damping=None`` uses kronfluence's heuristic (0.1 x the mean EKFAC eigenvalue). ``model``
@@ -305,7 +329,9 @@ def pairwise_scores(model: nn.Module, X_train, y_train, X_val, y_val, *, rng: np
     fitted on the training set repeated ``fisher_samples`` times, each copy with its own labels
     sampled from the model: a Monte Carlo estimate of the Gauss-Newton matrix with less noise.
     ``device``: ``None`` = the model's device, else as :func:`lib.deep.resolve_device`
-    (kronfluence uses the current GPU); the scores come back on the CPU. Under ``torch.distributed``
+    (kronfluence uses the current GPU); the scores come back on the CPU. ``dtype``: kronfluence's
+    precision for factors, gradients and scores (``None``: its float32 defaults; ``torch.float64`` makes
+    the scores of a float64 model exact to float64 rounding). Under ``torch.distributed``
     (``torchrun``) every process passes the same arguments and gets the same scores (module
     docstring); ``output_dir``: where kronfluence's files go (default: a temporary folder), on a file
     system every machine sees when the processes run on several machines.
@@ -313,13 +339,14 @@ def pairwise_scores(model: nn.Module, X_train, y_train, X_val, y_val, *, rng: np
     from kronfluence.arguments import ScoreArguments
 
     _check(X_train, y_train, X_val, y_val)
+    dtype = _resolve_dtype(model, dtype)
     with _fitted_analyzer(model, X_train, y_train, rng=rng, strategy=strategy, batch_size=batch_size,
-                          fisher_samples=fisher_samples, device=device,
+                          fisher_samples=fisher_samples, device=device, dtype=dtype,
                           output_dir=output_dir) as (analyzer, train, dataset):
         analyzer.compute_pairwise_scores(scores_name="s", factors_name="f", query_dataset=dataset(X_val, y_val),
                                          train_dataset=train, per_device_query_batch_size=batch_size,
                                          per_device_train_batch_size=batch_size,
-                                         score_args=ScoreArguments(damping_factor=damping),
+                                         score_args=ScoreArguments(damping_factor=damping, **_precision(dtype)[1]),
                                          overwrite_output_dir=True)
         scores = analyzer.load_pairwise_scores("s")["all_modules"]
     return scores.detach().cpu().double().numpy()
@@ -328,7 +355,8 @@ def pairwise_scores(model: nn.Module, X_train, y_train, X_val, y_val, *, rng: np
 def category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n_classes: int, *,
                        rng: np.random.Generator, damping: float | None = None, strategy: str = "ekfac",
                        batch_size: int = 512, fisher_samples: int = 1,
-                       device: str | torch.device | None = None, output_dir: str | None = None) -> np.ndarray:
+                       device: str | torch.device | None = None, dtype: torch.dtype | None = None,
+                       output_dir: str | None = None) -> np.ndarray:
     """Category-wise influence vectors ``P`` (n_train, K) with EKFAC ([PC] §3, §5.1).
 
     ``P[i, k]`` predicts ``L_{V_k}(without i) - L_{V_k}(with i)`` for the summed class-``k``
@@ -337,7 +365,7 @@ def category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n_class
     ``grad L_{V_k}`` is the sum of the class's per-sample gradients), so the cost is ``K`` passes
     over the training set instead of one per query batch — what makes bert-base affordable.
     Equal to ``pairwise_scores(...).T @ onehot(y_val) / n`` (a unit test). A class without
-    validation samples gets a zero column. ``device``, ``output_dir`` and several processes
+    validation samples gets a zero column. ``device``, ``dtype``, ``output_dir`` and several processes
     (``torchrun``) as in :func:`pairwise_scores`; ``P`` is a CPU NumPy array.
     """
     from kronfluence.arguments import ScoreArguments
@@ -346,8 +374,9 @@ def category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n_class
     y_val = np.asarray(y_val.cpu() if isinstance(y_val, torch.Tensor) else y_val)
     _class_sum_matrix(y_val, n_classes)  # label range check
     P = np.zeros((len(y_train), n_classes))
+    dtype = _resolve_dtype(model, dtype)
     with _fitted_analyzer(model, X_train, y_train, rng=rng, strategy=strategy, batch_size=batch_size,
-                          fisher_samples=fisher_samples, device=device,
+                          fisher_samples=fisher_samples, device=device, dtype=dtype,
                           output_dir=output_dir) as (analyzer, train, dataset):
         for k in range(n_classes):
             idx = np.flatnonzero(y_val == k)
@@ -359,7 +388,8 @@ def category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n_class
                                              per_device_query_batch_size=batch_size,
                                              per_device_train_batch_size=batch_size,
                                              score_args=ScoreArguments(damping_factor=damping,
-                                                                       aggregate_query_gradients=True),
+                                                                       aggregate_query_gradients=True,
+                                                                       **_precision(dtype)[1]),
                                              overwrite_output_dir=True)
             P[:, k] = analyzer.load_pairwise_scores(f"class{k}")["all_modules"].detach().cpu().double().numpy().ravel()
     bad = int((~np.isfinite(P)).sum())

@@ -121,3 +121,14 @@ def metrics(model: DifferentiableModel, X_val: ArrayLike, y_val: ArrayLike, grou
         if X_adv is not None:
             out["adv_accuracy"] = model.score(X_adv, y_val)
     return out
+
+
+def prediction_dp_gap(predictions: ArrayLike, groups: ArrayLike) -> float:
+    """Signed demographic-parity gap of *hard* predictions, ``P(yhat=1 | g=1) - P(yhat=1 | g=0)``:
+    the number [CH]'s code reports (Table 1 prints it signed) and the one any classifier has,
+    including those without probabilities (fairlearn's randomised ThresholdOptimizer)."""
+    p = np.asarray(predictions)
+    if p.ndim != 1 or not np.isin(p, (0, 1)).all():
+        raise ValueError("predictions must be a 1-D array of 0/1 labels")
+    g1, g0 = _group_masks(groups, len(p))
+    return float(p[g1].mean() - p[g0].mean())

@@ -81,6 +81,17 @@ def test_bad_input_is_a_clear_error():
         ceiling.region_counts(np.array([[np.nan, 1.0]]))
 
 
+def test_highs_gives_the_same_ceiling_lp_optimum_as_cbc():
+    rng = np.random.default_rng(3)
+    for P in (rng.normal(size=(200, 3)), rng.normal(size=(150, 4)) * np.array([1.0, -1.0, 1.0, -1.0])):
+        a = ceiling.ceiling_test(P, delta_max=2.0, scale=np.array([1.0, 2.0, 3.0, 4.0])[:P.shape[1]])
+        b = ceiling.ceiling_test(P, delta_max=2.0, scale=np.array([1.0, 2.0, 3.0, 4.0])[:P.shape[1]], solver="highs")
+        assert b.t == pytest.approx(a.t, rel=1e-6, abs=1e-9) and b.below_ceiling == a.below_ceiling
+        assert b.delta.min() >= -1 - 1e-9 and b.delta.max() <= 2 + 1e-9
+    with pytest.raises(ValueError, match="solver"):
+        ceiling.ceiling_test(P, solver="glpk")
+
+
 # ---------------------------------------------------------------------- cross-fitted test (#16)
 def _synthetic_Q(rng, genuine: float, n_train=150, K=3, per_class=40, noise=2.0):
     """Per-validation-sample influence whose class means lie exactly on a hyperplane through the
@@ -145,3 +156,13 @@ def test_crossfit_bookkeeping_and_errors():
         ceiling.crossfit_ceiling_test(Q[:, :3], y[:3], np.random.default_rng(0))
     with pytest.raises(ValueError, match="confidence"):
         ceiling.crossfit_ceiling_test(Q, y, np.random.default_rng(0), confidence=1.0)
+
+
+def test_highs_gives_the_same_trust_region_ceiling_lp_optimum_as_cbc():
+    rng = np.random.default_rng(4)
+    P = rng.normal(size=(120, 3)) + 0.1
+    for rho in (0.05, 0.3):
+        a = ceiling.ceiling_test(P, rho=rho)
+        b = ceiling.ceiling_test(P, rho=rho, solver="highs")
+        assert b.t == pytest.approx(a.t, rel=1e-6, abs=1e-9)
+        assert np.abs(b.delta).sum() <= rho * len(P) + 1e-6

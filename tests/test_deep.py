@@ -1,5 +1,7 @@
 """Models and the weighted training loop of lib.deep."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -125,3 +127,55 @@ def test_integer_inputs_stay_token_ids():
     r = deep.train(m, ids, y, rng=rng, epochs=2, batch_size=8, X_eval=ids, y_eval=y, n_classes=2)
     acc, loss = deep.class_metrics(m, ids, y, 2)
     assert r.class_accuracy.shape == (2, 2) and np.isfinite(loss).all() and acc.shape == (2,)
+
+
+@pytest.mark.parametrize("optimizer, schedule", [("sgd", "triangle"), ("adamw", "constant")])
+def test_chained_one_epoch_calls_equal_one_run(optimizer, schedule):
+    """Continuing a run from its optimiser state, schedule position and batch orders reproduces it
+    bit for bit (what PARETO-LP-GA's one epoch from a checkpoint relies on)."""
+    X, y = _blobs(np.random.default_rng(0), n=90)
+    orders = [np.random.default_rng([5, e]).permutation(90) for e in range(3)]
+    kw = {"lr": 0.05, "batch_size": 32, "momentum": 0.9, "weight_decay": 1e-3, "optimizer": optimizer,
+          "lr_schedule": schedule}
+    whole = deep.build("mlp_head", np.random.default_rng(1), n_classes=3, d_in=64)
+    deep.train(whole, X, y, rng=np.random.default_rng(2), epochs=3, batch_orders=orders, **kw)
+    part = deep.build("mlp_head", np.random.default_rng(1), n_classes=3, d_in=64)
+    state, spe = None, 3  # 90 samples / batch 32 = 3 steps per epoch
+    for e in range(3):
+        before = copy.deepcopy(state)
+        r = deep.train(part, X, y, rng=np.random.default_rng([9, e]), epochs=1, batch_orders=[orders[e]],
+                       optimizer_state=state, schedule_steps=(e * spe, 3 * spe), keep_optimizer_state=True, **kw)
+        if state is not None:  # the caller's state is not updated in place
+            for k, buf in state["state"].items():
+                for name, t in buf.items():
+                    assert torch.equal(t, before["state"][k][name])
+        state = r.optimizer_state
+    for a, b in zip(whole.state_dict().values(), part.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    # the explicit order is used: another order gives another model
+    other = deep.build("mlp_head", np.random.default_rng(1), n_classes=3, d_in=64)
+    deep.train(other, X, y, rng=np.random.default_rng(2), epochs=3, batch_orders=orders[::-1], **kw)
+    assert not torch.equal(next(other.parameters()), next(whole.parameters()))
+    assert deep.train(other, X, y, rng=np.random.default_rng(2), epochs=1).optimizer_state is None
+
+
+def test_batch_orders_and_schedule_steps_are_checked():
+    X, y = _blobs(np.random.default_rng(0), n=30)
+    m = deep.build("mlp_head", np.random.default_rng(1), n_classes=3, d_in=64)
+    with pytest.raises(ValueError, match="one permutation per epoch"):
+        deep.train(m, X, y, rng=np.random.default_rng(0), epochs=2, batch_orders=[np.arange(30)])
+    with pytest.raises(ValueError, match="permutation of range"):
+        deep.train(m, X, y, rng=np.random.default_rng(0), epochs=1, batch_orders=[np.zeros(30, int)])
+    with pytest.raises(ValueError, match="schedule_steps"):
+        deep.train(m, X, y, rng=np.random.default_rng(0), epochs=1, schedule_steps=(5, 2))
+
+
+def test_float64_model_trains_and_predicts_in_float64():
+    X, y = _blobs(np.random.default_rng(0), n=60)
+    m = deep.build("mlp_head", np.random.default_rng(1), n_classes=3, d_in=64).double()
+    r = deep.train(m, X, y, rng=np.random.default_rng(2), epochs=2, lr=0.05, batch_size=16, X_eval=X, y_eval=y,
+                   n_classes=3)
+    assert next(m.parameters()).dtype == torch.float64 and r.accuracy[-1] > 0.9
+    assert deep.predict_logits(m, X).dtype == torch.float64
+    assert deep.predict_logits(deep.build("mlp_head", np.random.default_rng(1), n_classes=3, d_in=64),
+                               X).dtype == torch.float32

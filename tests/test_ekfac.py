@@ -157,3 +157,20 @@ def test_saturated_model_with_heuristic_damping_is_a_clear_error_not_nan():
         ekfac.category_influence(m, X, y, Xv, yv, K, rng=np.random.default_rng(0), damping=None)
     P = ekfac.category_influence(m, X, y, Xv, yv, K, rng=np.random.default_rng(0), damping=0.1)
     assert np.isfinite(P).all()
+
+
+def test_float64_precision_makes_pairwise_and_class_aggregated_scores_agree_to_float64_rounding():
+    """dtype=torch.float64: kronfluence's factors, gradients and scores in double precision, so the two
+    routes to P (summed pairwise scores, aggregated class queries) agree far below float32's noise."""
+    import copy
+
+    X, y, Xv, yv, K = _data(n=200, n_val=60)
+    m = copy.deepcopy(_tiny_mlp(X, y, K)).double()
+    kw = {"rng": np.random.default_rng(1), "damping": LAM}
+    S = ekfac.pairwise_scores(m, X, y, Xv, yv, **kw, dtype=torch.float64)
+    P = ekfac.category_influence(m, X, y, Xv, yv, K, rng=np.random.default_rng(1), damping=LAM, dtype=torch.float64)
+    np.testing.assert_allclose(P, S.T @ np.eye(K)[yv] / len(y), rtol=1e-10, atol=1e-12 * np.abs(P).max())
+    P32 = ekfac.category_influence(m, X, y, Xv, yv, K, rng=np.random.default_rng(1), damping=LAM)
+    np.testing.assert_allclose(P32, P, rtol=1e-3, atol=1e-4 * np.abs(P).max())  # the float32 default: close
+    with pytest.raises(ValueError, match="dtype"):
+        ekfac.pairwise_scores(m, X, y, Xv, yv, **kw, dtype=torch.float16)

@@ -27,7 +27,8 @@ PROFILES_FILE = ROOT / "profiles.yaml"
 PROFILES = ("quick", "full")
 # chapter -> "module:function(params) -> list of problems": what a run needs (data, model files) is
 # checked before the kernel starts, so a long run fails at once with the command that fixes it
-PREFLIGHT = {"03_deep_category_influence": "lib.experiments.ch03_deep_category_influence:preflight"}
+PREFLIGHT = {"03_deep_category_influence": "lib.experiments.ch03_deep_category_influence:preflight",
+             "04_deep_pareto_lp_ga": "lib.experiments.ch04_deep_pareto_lp_ga:preflight"}
 
 
 class ParameterError(ValueError):
