@@ -17,13 +17,29 @@ every linear layer (attention, feed-forward, pooler, classifier) and leaves out 
 and LayerNorms (``exact_category_influence(..., params="tracked")`` is the matching ground
 truth). Token-id inputs (int64) are masked at padding positions when the curvature is fitted.
 Device: the model's device unless ``device`` says otherwise; scores come back on the CPU.
+
+Several processes (``torchrun``): when ``torch.distributed`` is initialised with more than one
+process, every process calls :func:`category_influence` / :func:`pairwise_scores` with the same
+arguments and kronfluence's distributed path shards the training and query sets among them
+(the model wrapped in ``DistributedDataParallel``; Kronecker factors, eigenvalue corrections and
+query gradients summed across processes, scores gathered); every process gets the same result.
+On GPUs this is kronfluence's own NCCL path; on CPUs (gloo) the few collectives kronfluence
+writes for CUDA only are replaced by device-agnostic ones for the duration of the call. The
+labels the curvature is fitted with are drawn per training sample from one uniform number each
+(inverse CDF of the model's softmax), so the fitted EKFAC does not depend on how the samples are
+split among processes or batches: one process and many give the same ``P`` up to rounding.
+Intermediate files go to a temporary folder that rank 0 creates and shares with the others (one
+machine); on several machines pass ``output_dir`` on a file system every machine sees.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import os
+import shutil
 import tempfile
+import time
 import warnings
 from contextlib import contextmanager
 
@@ -48,30 +64,29 @@ def _check(X_train, y_train, X_val, y_val) -> None:
         raise ValueError("need at least one training and one validation sample")
 
 
-def _classification_task(seed: int, pad_token_id: int | None = None):
+def _classification_task(pad_token_id: int | None = None):
     from kronfluence.task import Task
 
     class ClassificationTask(Task):
-        """Per-sample cross-entropy; labels sampled from the model (true Fisher = Gauss-Newton) when
-        kronfluence fits the curvature (drawn on the CPU: the same labels on every device); the
-        measurement is the validation sample's loss. With ``pad_token_id`` the inputs are token
-        ids and padding positions are masked out of the per-token curvature statistics."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.gen = torch.Generator().manual_seed(seed)
+        """Per-sample cross-entropy; when kronfluence fits the curvature the labels are sampled from
+        the model (true Fisher = Gauss-Newton) by the inverse CDF of its softmax at the sample's own
+        uniform number (the third column of the fitting set), so a sample gets the same label
+        whatever batch or process it lands in. The measurement is the validation sample's loss.
+        With ``pad_token_id`` the inputs are token ids and padding positions are masked out of the
+        per-token curvature statistics."""
 
         def compute_train_loss(self, batch, model, sample: bool = False) -> torch.Tensor:
-            inputs, labels = batch
+            inputs, labels = batch[0], batch[1]
             logits = model(inputs).float()
             if sample:
                 with torch.no_grad():
-                    probs = torch.softmax(logits.detach(), -1).cpu()
-                    labels = torch.multinomial(probs, 1, generator=self.gen).flatten().to(logits.device)
+                    cdf = torch.softmax(logits.detach().double(), -1).cumsum(-1)
+                    u = batch[2].to(cdf)
+                    labels = (cdf < u[:, None]).sum(-1).clamp_max(logits.shape[-1] - 1)
             return F.cross_entropy(logits, labels, reduction="sum")
 
         def compute_measurement(self, batch, model) -> torch.Tensor:
-            inputs, labels = batch
+            inputs, labels = batch[0], batch[1]
             return F.cross_entropy(model(inputs).float(), labels, reduction="sum")
 
         def get_attention_mask(self, batch):
@@ -80,6 +95,111 @@ def _classification_task(seed: int, pad_token_id: int | None = None):
             return (batch[0] != pad_token_id).long()
 
     return ClassificationTask()
+
+
+def _distributed() -> tuple[int, int] | None:
+    """``(rank, world size)`` when ``torch.distributed`` is initialised with more than one process."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        world = dist.get_world_size()
+        return (dist.get_rank(), world) if world > 1 else None
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise RuntimeError("WORLD_SIZE > 1 (torchrun) but torch.distributed is not initialised: call "
+                           "torch.distributed.init_process_group('gloo') on CPUs or ('nccl') on GPUs first")
+    return None
+
+
+@contextmanager
+def _cpu_collectives(rank: int, world: int):
+    """kronfluence 1.0.1's distributed path on CPU processes (gloo): its process state, and the
+    collectives it guards with ``torch.cuda.is_available()`` (factor reductions, summed query
+    gradients, stacked preconditioned gradients, the synchronised clock), made device-agnostic for
+    the duration of the block; restored afterwards."""
+    import torch.distributed as dist
+    from kronfluence.computer import factor_computer, score_computer
+    from kronfluence.module.tracker import factor as tfactor
+    from kronfluence.module.tracker import gradient as tgradient
+    from kronfluence.module.tracker import precondition as tprecondition
+    from kronfluence.utils import constants as C
+    from kronfluence.utils.state import State
+
+    def reduce_factors(names):
+        def synchronize(self, num_processes: int = 1) -> None:
+            if self.exist():
+                for name in names:
+                    self.module.storage[name] = self.module.storage[name].contiguous()
+                    dist.reduce(tensor=self.module.storage[name], op=dist.ReduceOp.SUM, dst=0)
+        return synchronize
+
+    def sum_gradients(self, num_processes: int = 1) -> None:
+        g = self.module.storage[C.AGGREGATED_GRADIENT_NAME]
+        if g is None:
+            g = torch.zeros((1,), dtype=self.module.score_args.per_sample_gradient_dtype)
+        g = g.contiguous()
+        dist.all_reduce(tensor=g, op=dist.ReduceOp.SUM)
+        self.module.storage[C.AGGREGATED_GRADIENT_NAME] = g
+
+    def stack_preconditioned(self, num_processes: int = 1) -> None:
+        g = self.module.storage[C.PRECONDITIONED_GRADIENT_NAME]
+        if g is None:
+            return
+
+        def stack(t: torch.Tensor) -> torch.Tensor:
+            out = torch.empty((num_processes * t.shape[0], *t.shape[1:]), dtype=t.dtype, device=t.device)
+            dist.all_gather_into_tensor(output_tensor=out, input_tensor=t.contiguous())  # gloo: concatenated
+            out = out.reshape(num_processes, *t.shape)
+            return out.transpose(0, 1).reshape(num_processes * t.shape[0], *t.shape[1:])
+
+        self.module.storage[C.PRECONDITIONED_GRADIENT_NAME] = [stack(t) for t in g] if isinstance(g, list) else stack(g)
+
+    def get_time(state) -> float:
+        t = torch.tensor(time.time(), dtype=torch.float64)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return float(t)
+
+    patches = [(tfactor.CovarianceTracker, "synchronize", reduce_factors(C.COVARIANCE_FACTOR_NAMES)),
+               (tfactor.LambdaTracker, "synchronize", reduce_factors(C.LAMBDA_FACTOR_NAMES)),
+               (tgradient.GradientTracker, "synchronize", sum_gradients),
+               (tprecondition.PreconditionTracker, "synchronize", stack_preconditioned),
+               (factor_computer, "get_time", get_time), (score_computer, "get_time", get_time)]
+    saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
+    State._reset_state()
+    state = State(cpu=True)  # a process-wide singleton: the Analyzer created next finds it set up
+    state.num_processes, state.process_index = world, rank
+    state.local_process_index = int(os.environ.get("LOCAL_RANK", rank))
+    try:
+        for obj, name, fn in patches:
+            setattr(obj, name, fn)
+        yield
+    finally:
+        for obj, name, fn in saved:
+            setattr(obj, name, fn)
+        State._reset_state()
+
+
+@contextmanager
+def _shared_output_dir(output_dir: str | None, dist_info: tuple[int, int] | None):
+    """The folder kronfluence writes factors and scores to: ``output_dir`` as given, else a temporary
+    folder (created by rank 0 and shared with the other processes), removed afterwards."""
+    if output_dir is not None:
+        os.makedirs(output_dir, exist_ok=True)
+        yield output_dir
+        return
+    if dist_info is None:
+        with tempfile.TemporaryDirectory() as out:
+            yield out
+        return
+    import torch.distributed as dist
+
+    box = [tempfile.mkdtemp(prefix="ekfac-") if dist_info[0] == 0 else None]
+    dist.broadcast_object_list(box, src=0)
+    try:
+        yield box[0]
+    finally:
+        dist.barrier()
+        if dist_info[0] == 0:
+            shutil.rmtree(box[0], ignore_errors=True)
 
 
 def _inputs(a, dtype: torch.dtype) -> torch.Tensor:
@@ -92,6 +212,11 @@ def _analysis_device(model: nn.Module, device) -> torch.device:
     from .deep import model_device, resolve_device
 
     return model_device(model) if device is None else resolve_device(device)
+
+
+@contextmanager
+def _nothing():
+    yield
 
 
 @contextmanager
@@ -126,9 +251,11 @@ def _precision(dtype: torch.dtype | None) -> tuple[dict, dict]:
 
 @contextmanager
 def _fitted_analyzer(model: nn.Module, X_train, y_train, *, rng: np.random.Generator, strategy: str,
-                     batch_size: int, fisher_samples: int, device, dtype: torch.dtype | None = None):
+                     batch_size: int, fisher_samples: int, device, dtype: torch.dtype | None = None,
+                     output_dir: str | None = None):
     """kronfluence Analyzer with EKFAC factors ``"f"`` fitted on the training set; yields
-    ``(analyzer, train dataset, input converter)``. Output files live in a temporary folder."""
+    ``(analyzer, train dataset, input converter)``. Output files live in a temporary folder (or
+    ``output_dir``). Under ``torch.distributed`` the work is shared among the processes."""
     import copy
 
     warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto, imported by kronfluence
@@ -152,25 +279,38 @@ def _fitted_analyzer(model: nn.Module, X_train, y_train, *, rng: np.random.Gener
     train = dataset(X_train, y_train)
     X_train = train.tensors[0]
     pad = int(getattr(model, "pad_token_id", 0)) if not X_train.is_floating_point() and X_train.dim() == 2 else None
-    task = _classification_task(int(rng.integers(0, 2**63 - 1)), pad_token_id=pad)
+    task = _classification_task(pad_token_id=pad)
+    # one uniform number per training sample and Fisher draw: the sampled labels (see the task)
+    uniforms = torch.as_tensor(rng.random((int(fisher_samples), len(train))))
     model = prepare_model(copy.deepcopy(model).eval(), task)
+    dist_info = _distributed()
     for name in ("kronfluence", "accelerate"):
         logging.getLogger(name).setLevel(logging.WARNING)
     if dev.type == "cuda" and dev.index is not None:
         torch.cuda.set_device(dev)  # kronfluence analyses on the current GPU
     State._reset_state()  # a process-wide singleton: its first caller's cpu flag would stick otherwise
+    cpu_dist = dist_info is not None and dev.type == "cpu"
+    if cpu_dist:  # kronfluence wraps a GPU model itself; on CPUs DDP takes no device ids
+        model = nn.parallel.DistributedDataParallel(model)
     # kronfluence calls gc.collect() around every step; with a large heap (torch, transformers)
     # that dominated the run time (0.6 s a call). Freezing the objects that exist now keeps the
     # collections to what kronfluence itself allocates.
     gc.freeze()
-    with _unfreeze_on_exit(), tempfile.TemporaryDirectory() as out, warnings.catch_warnings():
+    with (_unfreeze_on_exit(), _shared_output_dir(output_dir, dist_info) as out, warnings.catch_warnings(),
+          _cpu_collectives(*dist_info) if cpu_dist else _nothing()):
         warnings.filterwarnings("ignore", category=FutureWarning)  # kronfluence's torch.cuda.amp notices
-        analyzer = Analyzer(analysis_name="category", model=model, task=task, cpu=dev.type == "cpu",
-                            output_dir=out, disable_tqdm=True, log_level=logging.WARNING)
+        analyzer = Analyzer(analysis_name="category", model=model, task=task,
+                            cpu=dev.type == "cpu" and not cpu_dist, output_dir=out, disable_tqdm=True,
+                            log_level=logging.WARNING)
         if analyzer.state.device.type != dev.type:
             raise RuntimeError(f"kronfluence chose {analyzer.state.device}, asked for {dev}")
+        if dist_info is not None and analyzer.state.num_processes != dist_info[1]:
+            raise RuntimeError(f"kronfluence sees {analyzer.state.num_processes} processes, torch.distributed "
+                               f"{dist_info[1]}: on GPUs set LOCAL_RANK (torchrun does) and use the nccl backend")
         analyzer.set_dataloader_kwargs(DataLoaderKwargs(num_workers=0))
-        fit_set = torch.utils.data.ConcatDataset([train] * int(fisher_samples)) if fisher_samples > 1 else train
+        X_fit, y_fit = train.tensors
+        fit_set = torch.utils.data.ConcatDataset(
+            [torch.utils.data.TensorDataset(X_fit, y_fit, uniforms[c]) for c in range(int(fisher_samples))])
         analyzer.fit_all_factors(factors_name="f", dataset=fit_set, per_device_batch_size=batch_size,
                                  factor_args=FactorArguments(strategy=strategy, **_precision(dtype)[0]),
                                  overwrite_output_dir=True)
@@ -180,7 +320,7 @@ def _fitted_analyzer(model: nn.Module, X_train, y_train, *, rng: np.random.Gener
 def pairwise_scores(model: nn.Module, X_train, y_train, X_val, y_val, *, rng: np.random.Generator,
                     damping: float | None = None, strategy: str = "ekfac", batch_size: int = 512,
                     fisher_samples: int = 1, device: str | torch.device | None = None,
-                    dtype: torch.dtype | None = None) -> np.ndarray:
+                    dtype: torch.dtype | None = None, output_dir: str | None = None) -> np.ndarray:
     """kronfluence's raw scores (n_val, n_train): ``g_val_j^T (G + damping I)^{-1} g_train_i``.
 
     ``damping=None`` uses kronfluence's heuristic (0.1 x the mean EKFAC eigenvalue). ``model``
@@ -191,14 +331,18 @@ def pairwise_scores(model: nn.Module, X_train, y_train, X_val, y_val, *, rng: np
     ``device``: ``None`` = the model's device, else as :func:`lib.deep.resolve_device`
     (kronfluence uses the current GPU); the scores come back on the CPU. ``dtype``: kronfluence's
     precision for factors, gradients and scores (``None``: its float32 defaults; ``torch.float64`` makes
-    the scores of a float64 model exact to float64 rounding).
+    the scores of a float64 model exact to float64 rounding). Under ``torch.distributed``
+    (``torchrun``) every process passes the same arguments and gets the same scores (module
+    docstring); ``output_dir``: where kronfluence's files go (default: a temporary folder), on a file
+    system every machine sees when the processes run on several machines.
     """
     from kronfluence.arguments import ScoreArguments
 
     _check(X_train, y_train, X_val, y_val)
     dtype = _resolve_dtype(model, dtype)
     with _fitted_analyzer(model, X_train, y_train, rng=rng, strategy=strategy, batch_size=batch_size,
-                          fisher_samples=fisher_samples, device=device, dtype=dtype) as (analyzer, train, dataset):
+                          fisher_samples=fisher_samples, device=device, dtype=dtype,
+                          output_dir=output_dir) as (analyzer, train, dataset):
         analyzer.compute_pairwise_scores(scores_name="s", factors_name="f", query_dataset=dataset(X_val, y_val),
                                          train_dataset=train, per_device_query_batch_size=batch_size,
                                          per_device_train_batch_size=batch_size,
@@ -211,7 +355,8 @@ def pairwise_scores(model: nn.Module, X_train, y_train, X_val, y_val, *, rng: np
 def category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n_classes: int, *,
                        rng: np.random.Generator, damping: float | None = None, strategy: str = "ekfac",
                        batch_size: int = 512, fisher_samples: int = 1,
-                       device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> np.ndarray:
+                       device: str | torch.device | None = None, dtype: torch.dtype | None = None,
+                       output_dir: str | None = None) -> np.ndarray:
     """Category-wise influence vectors ``P`` (n_train, K) with EKFAC ([PC] §3, §5.1).
 
     ``P[i, k]`` predicts ``L_{V_k}(without i) - L_{V_k}(with i)`` for the summed class-``k``
@@ -220,8 +365,8 @@ def category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n_class
     ``grad L_{V_k}`` is the sum of the class's per-sample gradients), so the cost is ``K`` passes
     over the training set instead of one per query batch — what makes bert-base affordable.
     Equal to ``pairwise_scores(...).T @ onehot(y_val) / n`` (a unit test). A class without
-    validation samples gets a zero column. ``device`` and ``dtype`` as in :func:`pairwise_scores`; ``P``
-    is a CPU NumPy array.
+    validation samples gets a zero column. ``device``, ``dtype``, ``output_dir`` and several processes
+    (``torchrun``) as in :func:`pairwise_scores`; ``P`` is a CPU NumPy array.
     """
     from kronfluence.arguments import ScoreArguments
 
@@ -231,7 +376,8 @@ def category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n_class
     P = np.zeros((len(y_train), n_classes))
     dtype = _resolve_dtype(model, dtype)
     with _fitted_analyzer(model, X_train, y_train, rng=rng, strategy=strategy, batch_size=batch_size,
-                          fisher_samples=fisher_samples, device=device, dtype=dtype) as (analyzer, train, dataset):
+                          fisher_samples=fisher_samples, device=device, dtype=dtype,
+                          output_dir=output_dir) as (analyzer, train, dataset):
         for k in range(n_classes):
             idx = np.flatnonzero(y_val == k)
             if len(idx) == 0:

@@ -16,17 +16,26 @@ Every function takes any :class:`lib.models.DifferentiableModel`. Everything is 
 model's ``grad_dot`` and ``loss_gradients``: for logistic regression the per-sample gradients are
 ``x_i ⊗ r_i``, so ``v^T g_i = x_i^T V r_i`` and an ``(n, F)`` influence matrix costs two matrix
 products; no ``(n, #params)`` gradient matrix is ever built.
+
+Training sets larger than memory: :func:`influence_vectors_streaming` takes the training set as
+batches (a callable returning a fresh iterator of ``(X, y[, w])`` chunks, e.g. :func:`array_batches`
+over ``np.memmap`` arrays) and makes two passes, the Hessian (:func:`hessian_streaming`) then the
+scores, written row block by row block to ``out`` (which may itself be a ``np.memmap``): peak memory
+depends on the chunk size, not on ``n``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from .parallel import map_tasks
 from .models import ArrayLike, DifferentiableModel, SingularHessianError, as_labels, as_tensor, check_sample_weight
+from .parallel import map_tasks
+
+#: rows of the training set scored at a time by :func:`influence`
+_ROWS = 65_536
 
 #: ``f(model, theta) -> scalar tensor`` differentiable in ``theta``.
 Quantity = Callable[[DifferentiableModel, torch.Tensor], torch.Tensor]
@@ -80,8 +89,11 @@ def influence(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike
     H = model.hessian(X_train, y_train, sample_weight) if hessian is None else hessian
     V = solve_hessian(H, G.T.to(H.dtype))  # (n_params, F)
     w = check_sample_weight(sample_weight, len(as_labels(y_train)))
-    # I[i, f] = w_i * grad loss_i^T V_f
-    out = (model.grad_dot(X_train, y_train, V) * w[:, None]).numpy()
+    # I[i, f] = w_i * grad loss_i^T V_f, a block of rows at a time (memory O(block), not O(n))
+    out = np.empty((len(w), V.shape[1]))
+    for s in range(0, len(w), _ROWS):
+        e = s + _ROWS
+        out[s:e] = (model.grad_dot(X_train[s:e], y_train[s:e], V) * w[s:e, None]).numpy()
     return out[:, 0] if single else out
 
 
@@ -100,9 +112,115 @@ def influence_vectors(model: DifferentiableModel, X_train: ArrayLike, y_train: A
     ``P[i, k]`` predicts the change of the *summed* validation loss of class ``k`` when
     training sample ``i`` is removed and the model retrained: positive = sample ``i`` helps
     class ``k``. ``sample_weight`` are the training weights the model was fitted with.
+    A ``np.memmap`` training set is read in chunks (:func:`influence_vectors_streaming`), never whole.
     """
+    if isinstance(X_train, np.memmap) and hasattr(model, "data_hessian"):
+        return influence_vectors_streaming(model, array_batches(X_train, y_train, sample_weight), X_val, y_val,
+                                           hessian=hessian)
     return influence(model, X_train, y_train, class_loss_gradients(model, X_val, y_val),
                      sample_weight, hessian)
+
+
+#: ``batches()`` -> a fresh iterator of ``(X, y)`` or ``(X, y, w)`` chunks of the training set, in a fixed order.
+Batches = Callable[[], Iterable[tuple]]
+
+
+def array_batches(X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
+                  chunk_size: int = 65_536) -> Batches:
+    """:data:`Batches` over arrays (a ``np.memmap`` included: only ``chunk_size`` rows are read at a
+    time, converted to float64 one chunk at a time)."""
+    n = len(X)
+    if len(y) != n or (sample_weight is not None and len(sample_weight) != n):
+        raise ValueError(f"X has {n} rows but y has {len(y)}"
+                         + ("" if sample_weight is None else f" and sample_weight {len(sample_weight)}"))
+    if int(chunk_size) < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    chunk_size = int(chunk_size)
+
+    def batches() -> Iterator[tuple]:
+        for s in range(0, n, chunk_size):
+            e = min(n, s + chunk_size)
+            Xc, yc = np.asarray(X[s:e], dtype=np.float64), np.asarray(y[s:e])
+            yield (Xc, yc) if sample_weight is None else (Xc, yc, np.asarray(sample_weight[s:e], dtype=np.float64))
+
+    return batches
+
+
+def _chunks(batches: Batches) -> Iterator[tuple]:
+    """``(X, y, w or None)`` for every chunk of ``batches()``, with a clear error for a wrong shape."""
+    if not callable(batches):
+        raise TypeError("batches must be a callable that returns a fresh iterator of (X, y[, w]) chunks "
+                        "(e.g. lib.influence.array_batches(X, y)); a plain iterator can be read only once")
+    for chunk in batches():
+        if not isinstance(chunk, tuple) or len(chunk) not in (2, 3):
+            raise ValueError(f"each batch must be a tuple (X, y) or (X, y, w), got {type(chunk).__name__}"
+                             + (f" of length {len(chunk)}" if isinstance(chunk, tuple) else ""))
+        X, y = chunk[0], chunk[1]
+        w = chunk[2] if len(chunk) == 3 else None
+        if len(X) != len(y) or (w is not None and len(w) != len(y)):
+            raise ValueError(f"a batch has {len(X)} rows of X, {len(y)} labels"
+                             + ("" if w is None else f" and {len(w)} weights"))
+        yield X, y, w
+
+
+def _check_streaming_model(model: DifferentiableModel) -> None:
+    if not (hasattr(model, "data_hessian") and hasattr(model, "complete_hessian")):
+        raise TypeError(f"{type(model).__name__} has no data_hessian/complete_hessian: streaming influence needs a "
+                        "Hessian that is a sum over chunks of the training set (lib.models.LogisticRegression)")
+
+
+def hessian_streaming(model: DifferentiableModel, batches: Batches) -> torch.Tensor:
+    """The objective's Hessian from one pass over ``batches``: the data terms of the chunks summed
+    (``model.data_hessian``), then the regulariser and null-direction terms (``model.complete_hessian``).
+    Equal to ``model.hessian(X, y, w)`` on the concatenated chunks (to rounding)."""
+    _check_streaming_model(model)
+    H = None
+    for X, y, w in _chunks(batches):
+        Hc = model.data_hessian(X, y, w)
+        H = Hc if H is None else H.add_(Hc)
+    if H is None:
+        raise ValueError("batches() yielded no chunk: the training set is empty")
+    return model.complete_hessian(H)
+
+
+def influence_vectors_streaming(model: DifferentiableModel, batches: Batches, X_val: ArrayLike, y_val: ArrayLike,
+                                out: np.ndarray | None = None, hessian: torch.Tensor | None = None) -> np.ndarray:
+    """:func:`influence_vectors` for a training set read in chunks ([PC] §3, Eq. 1), shape ``(n_train, K)``.
+
+    Two passes over ``batches`` (a callable returning a fresh iterator of ``(X, y)`` or ``(X, y, w)``
+    chunks, the same rows in the same order each time, e.g. :func:`array_batches` over ``np.memmap``
+    arrays): the Hessian (:func:`hessian_streaming`, skipped when ``hessian`` is given), then for each
+    chunk its rows ``w_i grad L_{V_k}^T H^{-1} grad loss_i``, written to ``out[rows]``. ``out`` may be a
+    preallocated ``(n_train, K)`` array or ``np.memmap`` (then memory does not grow with ``n``); with
+    ``None`` the rows are collected and returned as one array. Equal to :func:`influence_vectors` on the
+    concatenated data (to rounding) for any chunk size (tests).
+    """
+    _check_streaming_model(model)
+    G = class_loss_gradients(model, X_val, y_val)
+    H = hessian_streaming(model, batches) if hessian is None else hessian
+    V = solve_hessian(H, G.T.to(H.dtype))  # (n_params, K)
+    K = V.shape[1]
+    if out is not None and (out.ndim != 2 or out.shape[1] != K):
+        raise ValueError(f"out must have shape (n_train, {K}), got {out.shape}")
+    parts: list[np.ndarray] = []
+    row = 0
+    for X, y, w in _chunks(batches):
+        block = model.grad_dot(X, y, V)
+        if w is not None:
+            block = block * check_sample_weight(w, len(y))[:, None]
+        block = block.numpy()
+        if out is None:
+            parts.append(block)
+        else:
+            if row + len(block) > len(out):
+                raise ValueError(f"batches() yields more than the {len(out)} rows of out")
+            out[row:row + len(block)] = block
+        row += len(block)
+    if out is None:
+        return np.concatenate(parts) if parts else np.zeros((0, K))
+    if row != len(out):
+        raise ValueError(f"batches() yielded {row} rows but out has {len(out)}: the second pass must match the first")
+    return out
 
 
 def per_sample_influence(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
