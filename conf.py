@@ -3,41 +3,103 @@
 # If you wish to continue using _config.yml, make edits to that file and
 # re-generate this one.
 ###############################################################################
-author = 'The performance-ceiling book team'
-autodoc_default_options = {'undoc-members': False}
-autodoc_member_order = 'bysource'
-autodoc_typehints = 'none'
-bibtex_bibfiles = ['book/references.bib']
-bibtex_reference_style = 'author_year'
-comments_config = {'hypothesis': False, 'utterances': False}
-copyright = '2026'
-exclude_patterns = ['**.ipynb_checkpoints', '**/.ipynb_checkpoints/*', '**/.pytest_cache/*', '.DS_Store', '.pytest_cache/*', '.venv/*', 'README.md', 'Thumbs.db', '_build', '_build/*', 'benchmarks/*', 'data/*', 'notebooks/*', 'tests/*']
-extensions = ['sphinx_togglebutton', 'sphinx_copybutton', 'myst_nb', 'jupyter_book', 'sphinx_thebe', 'sphinx_comments', 'sphinx_external_toc', 'sphinx.ext.intersphinx', 'sphinx_design', 'sphinx_book_theme', 'sphinx.ext.autodoc', 'sphinx.ext.napoleon', 'sphinx-mathjax-offline', 'sphinx_fixes', 'sphinxcontrib.bibtex', 'sphinx_jupyterbook_latex', 'sphinx_multitoc_numbering']
+author = "The performance-ceiling book team"
+autodoc_default_options = {"undoc-members": False}
+autodoc_member_order = "bysource"
+autodoc_typehints = "none"
+bibtex_bibfiles = ["book/references.bib"]
+bibtex_reference_style = "author_year"
+comments_config = {"hypothesis": False, "utterances": False}
+copyright = "2026"
+exclude_patterns = [
+    "**.ipynb_checkpoints",
+    "**/.ipynb_checkpoints/*",
+    "**/.pytest_cache/*",
+    ".DS_Store",
+    ".pytest_cache/*",
+    ".venv/*",
+    "README.md",
+    "Thumbs.db",
+    "_build",
+    "_build/*",
+    "benchmarks/*",
+    "data/*",
+    "notebooks/*",
+    "tests/*",
+]
+extensions = [
+    "sphinx_togglebutton",
+    "sphinx_copybutton",
+    "myst_nb",
+    "jupyter_book",
+    "sphinx_thebe",
+    "sphinx_comments",
+    "sphinx_external_toc",
+    "sphinx.ext.intersphinx",
+    "sphinx_design",
+    "sphinx_book_theme",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx-mathjax-offline",
+    "sphinx_fixes",
+    "sphinxcontrib.bibtex",
+    "sphinx_jupyterbook_latex",
+    "sphinx_multitoc_numbering",
+]
 external_toc_exclude_missing = True
-external_toc_path = '_toc.yml'
-html_baseurl = ''
-html_favicon = 'book/favicon.png'
-html_logo = ''
+external_toc_path = "_toc.yml"
+html_baseurl = ""
+html_favicon = "book/favicon.png"
+html_logo = ""
 html_show_copyright = True
-html_sourcelink_suffix = ''
-html_theme = 'sphinx_book_theme'
-html_theme_options = {'search_bar_text': 'Search this book...', 'launch_buttons': {'notebook_interface': 'classic', 'binderhub_url': '', 'jupyterhub_url': '', 'thebe': False, 'colab_url': '', 'deepnote_url': ''}, 'path_to_docs': '', 'repository_url': 'https://github.com/executablebooks/jupyter-book', 'repository_branch': 'master', 'extra_footer': '', 'home_page_in_toc': True, 'announcement': '', 'analytics': {'google_analytics_id': '', 'plausible_analytics_domain': '', 'plausible_analytics_url': 'https://plausible.io/js/script.js'}, 'use_repository_button': False, 'use_edit_page_button': False, 'use_issues_button': False}
-html_title = 'The performance-ceiling book'
-latex_engine = 'pdflatex'
-myst_enable_extensions = ['dollarmath', 'amsmath', 'colon_fence', 'deflist']
-myst_url_schemes = ['mailto', 'http', 'https']
+html_sourcelink_suffix = ""
+html_theme = "sphinx_book_theme"
+html_theme_options = {
+    "search_bar_text": "Search this book...",
+    "launch_buttons": {
+        "notebook_interface": "classic",
+        "binderhub_url": "",
+        "jupyterhub_url": "",
+        "thebe": False,
+        "colab_url": "",
+        "deepnote_url": "",
+    },
+    "path_to_docs": "",
+    "repository_url": "https://github.com/executablebooks/jupyter-book",
+    "repository_branch": "master",
+    "extra_footer": "",
+    "home_page_in_toc": True,
+    "announcement": "",
+    "analytics": {
+        "google_analytics_id": "",
+        "plausible_analytics_domain": "",
+        "plausible_analytics_url": "https://plausible.io/js/script.js",
+    },
+    "use_repository_button": False,
+    "use_edit_page_button": False,
+    "use_issues_button": False,
+}
+html_title = "The performance-ceiling book"
+latex_engine = "pdflatex"
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_url_schemes = ["mailto", "http", "https"]
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 nb_execution_allow_errors = False
-nb_execution_cache_path = ''
+nb_execution_cache_path = ""
 nb_execution_excludepatterns = []
 nb_execution_in_temp = False
-nb_execution_mode = 'off'
+nb_execution_mode = "off"
 nb_execution_timeout = 30
-nb_output_stderr = 'show'
-nitpick_ignore_regex = [['py:class', '(np|numpy|torch|pd|pandas|nn|scipy|sklearn|pulp|optional|array|array-like|ArrayLike|Callable|Sequence|Mapping|Iterable|Iterator|Path)(\\..*)?']]
+nb_output_stderr = "show"
+nitpick_ignore_regex = [
+    [
+        "py:class",
+        "(np|numpy|torch|pd|pandas|nn|scipy|sklearn|pulp|optional|array|array-like|ArrayLike|Callable|Sequence|Mapping|Iterable|Iterator|Path)(\\..*)?",
+    ]
+]
 numfig = True
-pygments_style = 'sphinx'
-suppress_warnings = ['mystnb.unknown_mime_type']
+pygments_style = "sphinx"
+suppress_warnings = ["mystnb.unknown_mime_type"]
 use_jupyterbook_latex = True
 use_multitoc_numbering = True

@@ -8,6 +8,7 @@ it; the table states the thread count.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -52,12 +53,33 @@ def _cases(rng: np.random.Generator):
     idx = rng.permutation(len(mnist))
     emb = rng.normal(size=(1200, 384)).astype(np.float32)  # embedding-shaped inputs (timing only)
     y_emb = rng.integers(0, 4, 1200)
-    yield ("small_cnn, MNIST 14x14", deep.build("small_cnn", rng, image_size=14, width=8),
-           X14[idx[:1000]], mnist.y[idx[:1000]], X14[idx[1000:1200]], mnist.y[idx[1000:1200]], 10)
-    yield ("mlp_head 384-64-4", deep.build("mlp_head", rng, n_classes=4, hidden=64),
-           emb[:1000], y_emb[:1000], emb[1000:], y_emb[1000:], 4)
-    yield ("mlp_head 384-8-4 (exact feasible)", deep.build("mlp_head", rng, n_classes=4, hidden=8),
-           emb[:1000], y_emb[:1000], emb[1000:], y_emb[1000:], 4)
+    yield (
+        "small_cnn, MNIST 14x14",
+        deep.build("small_cnn", rng, image_size=14, width=8),
+        X14[idx[:1000]],
+        mnist.y[idx[:1000]],
+        X14[idx[1000:1200]],
+        mnist.y[idx[1000:1200]],
+        10,
+    )
+    yield (
+        "mlp_head 384-64-4",
+        deep.build("mlp_head", rng, n_classes=4, hidden=64),
+        emb[:1000],
+        y_emb[:1000],
+        emb[1000:],
+        y_emb[1000:],
+        4,
+    )
+    yield (
+        "mlp_head 384-8-4 (exact feasible)",
+        deep.build("mlp_head", rng, n_classes=4, hidden=8),
+        emb[:1000],
+        y_emb[:1000],
+        emb[1000:],
+        y_emb[1000:],
+        4,
+    )
 
 
 def _markdown(df) -> str:
@@ -76,15 +98,33 @@ def main() -> Path:
     for name, model, X, y, Xv, yv, K in _cases(rng):
         deep.train(model, X, y, rng=np.random.default_rng(1), epochs=2, lr=0.05, batch_size=64, n_classes=K)
         n_par = sum(p.numel() for p in model.parameters())
-        P, sec, mib = measure(lambda: ekfac.category_influence(model, X, y, Xv, yv, K, rng=np.random.default_rng(2),
-                                                               damping=0.1))
-        row = {"model": name, "parameters": n_par, "n_train": len(y), "n_val": len(yv),
-               "EKFAC s / 1k train": sec * 1000 / len(y), "EKFAC peak MiB": mib,
-               "exact s / 1k train": float("nan"), "exact peak MiB": float("nan"), "Pearson(EKFAC, exact)": float("nan")}
+        P, sec, mib = measure(
+            functools.partial(
+                ekfac.category_influence, model, X, y, Xv, yv, K, rng=np.random.default_rng(2), damping=0.1
+            )
+        )
+        row = {
+            "model": name,
+            "parameters": n_par,
+            "n_train": len(y),
+            "n_val": len(yv),
+            "EKFAC s / 1k train": sec * 1000 / len(y),
+            "EKFAC peak MiB": mib,
+            "exact s / 1k train": float("nan"),
+            "exact peak MiB": float("nan"),
+            "Pearson(EKFAC, exact)": float("nan"),
+        }
         if n_par <= 5000:
-            Pe, sec_e, mib_e = measure(lambda: ekfac.exact_category_influence(model, X, y, Xv, yv, K, damping=0.1))
-            row.update({"exact s / 1k train": sec_e * 1000 / len(y), "exact peak MiB": mib_e,
-                        "Pearson(EKFAC, exact)": float(np.mean([np.corrcoef(P[:, k], Pe[:, k])[0, 1] for k in range(K)]))})
+            Pe, sec_e, mib_e = measure(
+                functools.partial(ekfac.exact_category_influence, model, X, y, Xv, yv, K, damping=0.1)
+            )
+            row.update(
+                {
+                    "exact s / 1k train": sec_e * 1000 / len(y),
+                    "exact peak MiB": mib_e,
+                    "Pearson(EKFAC, exact)": float(np.mean([np.corrcoef(P[:, k], Pe[:, k])[0, 1] for k in range(K)])),
+                }
+            )
         rows.append(row)
     import pandas as pd
 
@@ -96,7 +136,8 @@ def main() -> Path:
         "Gauss-Newton influence (`lib.ekfac.exact_category_influence`, only for <= 5,000 parameters). "
         f"CPU, torch threads = {torch.get_num_threads()}; peak = resident-set growth during the call. "
         "Exact influence scales with parameters^3 (solve) and n * K * parameters (Jacobians); "
-        "EKFAC with the per-layer Kronecker factors.\n\n" + _markdown(df) + "\n")
+        "EKFAC with the per-layer Kronecker factors.\n\n" + _markdown(df) + "\n"
+    )
     return RESULTS
 
 

@@ -25,10 +25,28 @@ def _setting():
     from lib import reweighting as rw
     from lib.experiments import ch04_deep_pareto_lp_ga as ch
 
-    d = ch.image_data("fashion_mnist", image_pool=2, n_train=4000, n_val=1500, n_test=2000, dtype="float64",
-                      rng=np.random.default_rng([0, 10]))
-    spec = ch.image_spec(d, image_model="small_cnn", width=8, epochs=4, lr=0.05, batch_size=64, momentum=0.9,
-                         weight_decay=5e-4, lr_schedule="triangle", dtype="float64", device="cpu")
+    d = ch.image_data(
+        "fashion_mnist",
+        image_pool=2,
+        n_train=4000,
+        n_val=1500,
+        n_test=2000,
+        dtype="float64",
+        rng=np.random.default_rng([0, 10]),
+    )
+    spec = ch.image_spec(
+        d,
+        image_model="small_cnn",
+        width=8,
+        epochs=4,
+        lr=0.05,
+        batch_size=64,
+        momentum=0.9,
+        weight_decay=5e-4,
+        lr_schedule="triangle",
+        dtype="float64",
+        device="cpu",
+    )
     run = rw.train_run(spec, *d.arrays(), d.n_classes, seed=0)
     P = rw.checkpoint_influence(run, 3, d.X, d.y, d.X_val, d.y_val, d.n_classes, damping=0.1)
     fit = rw.EpochFit(spec, run.checkpoints[3], d.X, d.y, run.orders[3], seed=0)
@@ -64,34 +82,64 @@ def main() -> None:
     base = run.val_accuracy[3]
     rows, results = [], {}
     # processes (loky) pay their start-up (import torch in each worker) in the first call: run twice
-    for label, n_jobs, backend in (("serial", 1, None), ("2 processes (loky), first call", 2, "loky"),
-                                   ("2 processes (loky), warm", 2, "loky"), ("2 threads", 2, "threading")):
+    for label, n_jobs, backend in (
+        ("serial", 1, None),
+        ("2 processes (loky), first call", 2, "loky"),
+        ("2 processes (loky), warm", 2, "loky"),
+        ("2 threads", 2, "threading"),
+    ):
         start = time.perf_counter()
-        res = pareto.pareto_lp_ga(P, fit, score, targets, np.random.default_rng(0), base, n_jobs=n_jobs,
-                                  backend=backend, solver="highs", **GA, **lp)
+        res = pareto.pareto_lp_ga(
+            P,
+            fit,
+            score,
+            targets,
+            np.random.default_rng(0),
+            base,
+            n_jobs=n_jobs,
+            backend=backend,
+            solver="highs",
+            **GA,
+            **lp,
+        )
         results[label] = (time.perf_counter() - start, res)
     ref = results["serial"][1]
     same = all(np.array_equal(ref.weights, r.weights) and ref.history == r.history for _, r in results.values())
     n_eval = ref.n_evaluations
     rows = [
-        ("LP, CBC (PuLP)", t_cbc), ("LP, HiGHS (SciPy)", t_lp), ("one weighted epoch from the checkpoint", t_fit),
-        ("validation score (per-class accuracy)", t_score), ("one GA evaluation (HiGHS LP + epoch + score)",
-                                                             t_lp + t_fit + t_score)]
-    setting = (f"Fashion-MNIST 14x14, small CNN (float64), {len(d.y)} training and {len(d.y_val)} validation "
-               f"images, DI at epoch 3; GA population {GA['n_elites']}+{GA['n_mutated']}+{GA['n_random']}+"
-               f"{GA['n_children']}, {GA['generations']} generations ({n_eval} distinct evaluations). Torch threads "
-               f"= 1 per process. {os.cpu_count()} cores ({platform.processor() or platform.machine()}), load "
-               f"average {load:.1f} when the run started.")
+        ("LP, CBC (PuLP)", t_cbc),
+        ("LP, HiGHS (SciPy)", t_lp),
+        ("one weighted epoch from the checkpoint", t_fit),
+        ("validation score (per-class accuracy)", t_score),
+        ("one GA evaluation (HiGHS LP + epoch + score)", t_lp + t_fit + t_score),
+    ]
+    setting = (
+        f"Fashion-MNIST 14x14, small CNN (float64), {len(d.y)} training and {len(d.y_val)} validation "
+        f"images, DI at epoch 3; GA population {GA['n_elites']}+{GA['n_mutated']}+{GA['n_random']}+"
+        f"{GA['n_children']}, {GA['generations']} generations ({n_eval} distinct evaluations). Torch threads "
+        f"= 1 per process. {os.cpu_count()} cores ({platform.processor() or platform.machine()}), load "
+        f"average {load:.1f} when the run started."
+    )
     t1 = results["serial"][0]
-    speedup = (f"Speed-up over serial (one run each): {t1 / results['2 processes (loky), warm'][0]:.2f}x with two "
-               f"warm processes, {t1 / results['2 threads'][0]:.2f}x with two threads; the same GA result in "
-               f"every mode: {same}.")
+    speedup = (
+        f"Speed-up over serial (one run each): {t1 / results['2 processes (loky), warm'][0]:.2f}x with two "
+        f"warm processes, {t1 / results['2 threads'][0]:.2f}x with two threads; the same GA result in "
+        f"every mode: {same}."
+    )
     lines = [
-        "**PARETO-LP-GA: cost of the GA on chapter 4's quick deep setting.**", "", setting, "",
-        "| step | seconds (median) |", "|---|---|",
-        *[f"| {name} | {t:.3g} |" for name, t in rows], "",
-        "| whole GA | wall seconds | per evaluation |", "|---|---|---|",
-        *[f"| {k} | {t:.3g} | {t / n_eval:.3g} |" for k, (t, _) in results.items()], "", speedup,
+        "**PARETO-LP-GA: cost of the GA on chapter 4's quick deep setting.**",
+        "",
+        setting,
+        "",
+        "| step | seconds (median) |",
+        "|---|---|",
+        *[f"| {name} | {t:.3g} |" for name, t in rows],
+        "",
+        "| whole GA | wall seconds | per evaluation |",
+        "|---|---|---|",
+        *[f"| {k} | {t:.3g} | {t / n_eval:.3g} |" for k, (t, _) in results.items()],
+        "",
+        speedup,
     ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")

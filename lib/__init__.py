@@ -11,7 +11,10 @@ import importlib
 from typing import Any
 
 __all__ = [
-    "book", "influence", "models", "reproducibility",
+    "book",
+    "influence",
+    "models",
+    "reproducibility",
 ]
 
 

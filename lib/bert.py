@@ -19,9 +19,11 @@ from torch import nn
 
 DEFAULT = "bert-base-cased"
 # (what, alternatives): one file of each group must be present
-REQUIRED = (("model config", ("config.json",)),
-            ("tokenizer", ("tokenizer.json", "vocab.txt")),
-            ("weights", ("model.safetensors", "pytorch_model.bin")))
+REQUIRED = (
+    ("model config", ("config.json",)),
+    ("tokenizer", ("tokenizer.json", "vocab.txt")),
+    ("weights", ("model.safetensors", "pytorch_model.bin")),
+)
 
 
 class MissingModelError(FileNotFoundError):
@@ -47,6 +49,7 @@ def missing_files(name: str = DEFAULT) -> list[str]:
     """The file groups of :data:`REQUIRED` that neither the local folder ``name`` nor the hub cache holds."""
     folder = Path(name)
     if folder.is_dir():
+
         def present(f: str) -> bool:
             return (folder / f).is_file()
     else:
@@ -54,17 +57,20 @@ def missing_files(name: str = DEFAULT) -> list[str]:
 
         def present(f: str) -> bool:
             return isinstance(try_to_load_from_cache(name, f), str)
+
     return [f"{what} ({' or '.join(files)})" for what, files in REQUIRED if not any(present(f) for f in files)]
 
 
 def missing_message(name: str, missing: list[str]) -> str:
     where = f"the folder {name}" if Path(name).is_dir() else f"the Hugging Face cache {hub_cache()}"
-    return (f"{name}: {', '.join(missing)} not found in {where}. The full text profile fine-tunes {name} "
-            "offline. Provide its files in one of two ways: (1) on a machine with internet access run "
-            f"`hf download {name} config.json tokenizer.json tokenizer_config.json vocab.txt model.safetensors` "
-            "and copy the hub cache it fills (~/.cache/huggingface/hub) to this machine, then point HF_HOME "
-            "(or HF_HUB_CACHE) at it; or (2) save the model and tokenizer with save_pretrained into a folder "
-            "and pass that folder as the notebook parameter bert_model. Nothing has been computed yet.")
+    return (
+        f"{name}: {', '.join(missing)} not found in {where}. The full text profile fine-tunes {name} "
+        "offline. Provide its files in one of two ways: (1) on a machine with internet access run "
+        f"`hf download {name} config.json tokenizer.json tokenizer_config.json vocab.txt model.safetensors` "
+        "and copy the hub cache it fills (~/.cache/huggingface/hub) to this machine, then point HF_HOME "
+        "(or HF_HUB_CACHE) at it; or (2) save the model and tokenizer with save_pretrained into a folder "
+        "and pass that folder as the notebook parameter bert_model. Nothing has been computed yet."
+    )
 
 
 def require(name: str = DEFAULT) -> None:
@@ -114,7 +120,8 @@ class BertClassifier(nn.Module):
             require(name)
             try:
                 self.bert = AutoModelForSequenceClassification.from_pretrained(
-                    name, num_labels=n_classes, local_files_only=True)
+                    name, num_labels=n_classes, local_files_only=True
+                )
             except OSError as err:
                 raise MissingModelError(missing_message(name, [f"a loadable model ({err})"])) from err
         self.pad_token_id = int(self.bert.config.pad_token_id or 0)

@@ -44,8 +44,9 @@ class RemovalResult:
         actual = self.acc_change[kind] if quantity == "accuracy" else -self.loss_change[kind]
         return float(spearmanr(-self.influence[kind].ravel(), actual.ravel()).statistic)
 
-    def spearman_interval(self, kind: str, quantity: str = "accuracy", level: float = 0.9,
-                          n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
+    def spearman_interval(
+        self, kind: str, quantity: str = "accuracy", level: float = 0.9, n_boot: int = 2000, seed: int = 0
+    ) -> tuple[float, float]:
         """Percentile bootstrap interval of :meth:`spearman` over the K x K cells (cells drawn with
         replacement). A rough guide to how much the correlation depends on which cells one has:
         the cells of one removal set are not independent, so the interval is on the narrow side."""
@@ -102,21 +103,24 @@ class RemovalResult:
             for kd in ("beneficial", "detrimental"):
                 out[f"spearman {kd} ({q})"] = self.spearman(kd, q)
         for kd in ("beneficial", "detrimental"):
-            out[f"spearman {kd} (accuracy) 90% low"], out[f"spearman {kd} (accuracy) 90% high"] = \
+            out[f"spearman {kd} (accuracy) 90% low"], out[f"spearman {kd} (accuracy) 90% high"] = (
                 self.spearman_interval(kd)
+            )
         for kd in ("beneficial", "detrimental"):
             out[f"seed reliability {kd} (accuracy)"] = self.seed_reliability(kd)
             out[f"noise ceiling {kd} (accuracy)"] = self.noise_ceiling(kd)
             out[f"retraining noise sd {kd} (accuracy)"] = self.retraining_noise(kd)
             out[f"mean |change| {kd} (accuracy)"] = self.effect_size(kd)
-        out.update({
-            "target accuracy drops (beneficial removed)": self.diagonal_sign_agreement("beneficial"),
-            "target accuracy rises (detrimental removed)": self.diagonal_sign_agreement("detrimental"),
-            "mean target change, beneficial removed": float(np.diag(self.acc_change["beneficial"]).mean()),
-            "mean target change, detrimental removed": float(np.diag(self.acc_change["detrimental"]).mean()),
-            "share own label, beneficial": own["beneficial"],
-            "share own label, detrimental": own["detrimental"],
-        })
+        out.update(
+            {
+                "target accuracy drops (beneficial removed)": self.diagonal_sign_agreement("beneficial"),
+                "target accuracy rises (detrimental removed)": self.diagonal_sign_agreement("detrimental"),
+                "mean target change, beneficial removed": float(np.diag(self.acc_change["beneficial"]).mean()),
+                "mean target change, detrimental removed": float(np.diag(self.acc_change["detrimental"]).mean()),
+                "share own label, beneficial": own["beneficial"],
+                "share own label, detrimental": own["detrimental"],
+            }
+        )
         return out
 
     def diagonal_sign_agreement(self, kind: str) -> float:
@@ -134,8 +138,10 @@ def removal_sets(P: np.ndarray, fraction: float) -> dict[str, list[np.ndarray]]:
         raise ValueError(f"need P of shape (n, K) and 0 < fraction < 0.5, got {P.shape}, {fraction}")
     m = max(1, int(round(fraction * len(P))))
     order = np.argsort(P, axis=0, kind="stable")
-    return {"beneficial": [order[::-1, k][:m] for k in range(P.shape[1])],
-            "detrimental": [order[:, k][:m] for k in range(P.shape[1])]}
+    return {
+        "beneficial": [order[::-1, k][:m] for k in range(P.shape[1])],
+        "detrimental": [order[:, k][:m] for k in range(P.shape[1])],
+    }
 
 
 def _fit_and_evaluate(task: tuple) -> tuple[np.ndarray, np.ndarray]:
@@ -143,10 +149,18 @@ def _fit_and_evaluate(task: tuple) -> tuple[np.ndarray, np.ndarray]:
     return evaluate(fit(keep, seed))
 
 
-def run(P: np.ndarray, y_train: np.ndarray, fit: Callable[[np.ndarray, int], object],
-        evaluate: Callable[[object], tuple[np.ndarray, np.ndarray]], *, fraction: float = 0.1,
-        seeds: tuple[int, ...] | list[int] = (0, 1), progress: bool = False, n_jobs: int | None = 1,
-        backend: str | None = None) -> RemovalResult:
+def run(
+    P: np.ndarray,
+    y_train: np.ndarray,
+    fit: Callable[[np.ndarray, int], object],
+    evaluate: Callable[[object], tuple[np.ndarray, np.ndarray]],
+    *,
+    fraction: float = 0.1,
+    seeds: tuple[int, ...] | list[int] = (0, 1),
+    progress: bool = False,
+    n_jobs: int | None = 1,
+    backend: str | None = None,
+) -> RemovalResult:
     """Run the protocol. ``fit(keep_indices, seed)`` trains a fresh model on the kept training
     samples; ``evaluate(model)`` returns per-class validation (accuracy (K,), summed loss (K,)).
 
@@ -162,12 +176,14 @@ def run(P: np.ndarray, y_train: np.ndarray, fit: Callable[[np.ndarray, int], obj
     loss = {kd: np.zeros((len(seeds), K, K)) for kd in kinds}
     jobs = [(s, None, None) for s in range(len(seeds))]
     jobs += [(s, kd, k) for s in range(len(seeds)) for kd in kinds for k in range(K)]
-    tasks = [(fit, evaluate, np.arange(n) if kd is None else np.setdiff1d(np.arange(n), sets[kd][k]), seeds[s])
-             for s, kd, k in jobs]
+    tasks = [
+        (fit, evaluate, np.arange(n) if kd is None else np.setdiff1d(np.arange(n), sets[kd][k]), seeds[s])
+        for s, kd, k in jobs
+    ]
     results = map_tasks(_fit_and_evaluate, tasks, n_jobs=n_jobs, backend=backend, progress=progress)
-    bases = {s: r for (s, kd, _), r in zip(jobs, results) if kd is None}
+    bases = {s: r for (s, kd, _), r in zip(jobs, results, strict=True) if kd is None}
     base_acc = np.stack([bases[s][0] for s in range(len(seeds))])
-    for (s, kd, k), (a, lo) in zip(jobs, results):
+    for (s, kd, k), (a, lo) in zip(jobs, results, strict=True):
         if kd is not None:
             acc[kd][s, k] = a - bases[s][0]
             loss[kd][s, k] = lo - bases[s][1]
@@ -180,5 +196,3 @@ def run(P: np.ndarray, y_train: np.ndarray, fit: Callable[[np.ndarray, int], obj
         counts={kd: np.stack([np.bincount(y_train[idx], minlength=K) for idx in sets[kd]]) for kd in kinds},
         base_accuracy=base_acc,
     )
-
-

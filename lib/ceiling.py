@@ -50,8 +50,12 @@ def region_counts(P: np.ndarray, tol: float = 0.0) -> dict[str, int]:
     pos, neg = P > tol, P < -tol
     jp, jn = pos.all(1), neg.all(1)
     to = pos.any(1) & neg.any(1)
-    return {"jointly_positive": int(jp.sum()), "jointly_negative": int(jn.sum()),
-            "tradeoff": int(to.sum()), "neutral": int((~(jp | jn | to)).sum())}
+    return {
+        "jointly_positive": int(jp.sum()),
+        "jointly_negative": int(jn.sum()),
+        "tradeoff": int(to.sum()),
+        "neutral": int((~(jp | jn | to)).sum()),
+    }
 
 
 def region_labels(P: np.ndarray, tol: float = 0.0) -> np.ndarray:
@@ -83,9 +87,15 @@ class CeilingResult:
     status: str
 
 
-def ceiling_test(P: np.ndarray, delta_max: float = 1.0, scale: np.ndarray | None = None,
-                 rtol: float = 1e-7, time_limit: float | None = None, rho: float | None = None,
-                 solver: str = "cbc") -> CeilingResult:
+def ceiling_test(
+    P: np.ndarray,
+    delta_max: float = 1.0,
+    scale: np.ndarray | None = None,
+    rtol: float = 1e-7,
+    time_limit: float | None = None,
+    rho: float | None = None,
+    solver: str = "cbc",
+) -> CeilingResult:
     """First-order performance-ceiling test (book/conventions.md §2, replacing [PC] §5's PCA check).
 
     Solves with PuLP/CBC::
@@ -125,30 +135,36 @@ def ceiling_test(P: np.ndarray, delta_max: float = 1.0, scale: np.ndarray | None
         d = [pulp.LpVariable(f"d{i}", lowBound=-1.0, upBound=float(delta_max)) for i in range(n)]
 
         def gain(col):
-            return pulp.LpAffineExpression(list(zip(d, col.tolist())))
+            return pulp.LpAffineExpression(list(zip(d, col.tolist(), strict=True)))
     else:
         up = [pulp.LpVariable(f"p{i}", lowBound=0.0, upBound=float(delta_max)) for i in range(n)]
         down = [pulp.LpVariable(f"q{i}", lowBound=0.0, upBound=1.0) for i in range(n)]
         prob += pulp.LpAffineExpression([(v, 1.0) for v in up + down]) <= float(rho) * n, "trust_region"
 
         def gain(col):
-            return pulp.LpAffineExpression([*zip(up, col.tolist()), *zip(down, (-col).tolist())])
+            return pulp.LpAffineExpression(
+                [*zip(up, col.tolist(), strict=True), *zip(down, (-col).tolist(), strict=True)]
+            )
+
     for k in range(K):
         prob += gain(Ps[:, k]) - t >= 0, f"class_{k}"
     prob.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit))
     status = pulp.LpStatus[prob.status]
     if status != "Optimal":
-        raise RuntimeError(f"the ceiling LP ended with status {status!r}; this should not happen "
-                           "(delta = 0 is feasible and the box is bounded): check P for huge values")
+        raise RuntimeError(
+            f"the ceiling LP ended with status {status!r}; this should not happen "
+            "(delta = 0 is feasible and the box is bounded): check P for huge values"
+        )
     if rho is None:
         delta = np.array([v.value() or 0.0 for v in d])
     else:
-        delta = np.array([(a.value() or 0.0) - (b.value() or 0.0) for a, b in zip(up, down)])
+        delta = np.array([(a.value() or 0.0) - (b.value() or 0.0) for a, b in zip(up, down, strict=True)])
     return _ceiling_result(Ps, delta, status, rtol)
 
 
-def _ceiling_highs(Ps: np.ndarray, delta_max: float, rtol: float, time_limit: float | None,
-                   rho: float | None) -> CeilingResult:
+def _ceiling_highs(
+    Ps: np.ndarray, delta_max: float, rtol: float, time_limit: float | None, rho: float | None
+) -> CeilingResult:
     """:func:`ceiling_test`'s LP with SciPy's HiGHS: variables ``[delta, t]`` (or ``[p, q, t]`` with the
     trust region, ``delta = p - q``)."""
     from scipy.optimize import linprog
@@ -164,12 +180,15 @@ def _ceiling_highs(Ps: np.ndarray, delta_max: float, rtol: float, time_limit: fl
         bounds = [(0.0, float(delta_max))] * n + [(0.0, 1.0)] * n + [(None, None)]
     c = np.zeros(A.shape[1])
     c[-1] = -1.0
-    res = linprog(c, A_ub=A, b_ub=b, bounds=bounds, method="highs",
-                  options={"time_limit": time_limit} if time_limit else None)
+    res = linprog(
+        c, A_ub=A, b_ub=b, bounds=bounds, method="highs", options={"time_limit": time_limit} if time_limit else None
+    )
     if res.status != 0:
-        raise RuntimeError(f"the ceiling LP ended with status {res.status} ({res.message}); this should not "
-                           "happen (delta = 0 is feasible and the box is bounded): check P for huge values")
-    delta = res.x[:n] if rho is None else res.x[:n] - res.x[n:2 * n]
+        raise RuntimeError(
+            f"the ceiling LP ended with status {res.status} ({res.message}); this should not "
+            "happen (delta = 0 is feasible and the box is bounded): check P for huge values"
+        )
+    delta = res.x[:n] if rho is None else res.x[:n] - res.x[n : 2 * n]
     return _ceiling_result(Ps, delta, "Optimal", rtol)
 
 
@@ -178,8 +197,14 @@ def _ceiling_result(Ps: np.ndarray, delta: np.ndarray, status: str, rtol: float)
     t_star = float(gains.min())  # recompute from delta (solver's t may carry rounding)
     ref = float(np.abs(Ps).sum(0).mean())
     ref = ref if ref > 0 else 1.0
-    return CeilingResult(t=t_star, delta=delta, gains=gains, t_relative=t_star / ref,
-                         below_ceiling=bool(t_star > rtol * ref), status=status)
+    return CeilingResult(
+        t=t_star,
+        delta=delta,
+        gains=gains,
+        t_relative=t_star / ref,
+        below_ceiling=bool(t_star > rtol * ref),
+        status=status,
+    )
 
 
 @dataclass(frozen=True)
@@ -216,8 +241,9 @@ def svd_view(P: np.ndarray, flat_tol: float = 1e-6) -> SVDView:
     y = y if y.sum() >= 0 else -y
     flat = float(sv[-1] / sv[0]) if sv[0] > 0 else 0.0
     pos = bool((y > 0).all())
-    return SVDView(singular_values=sv, normal=y, flatness=flat, positive_normal=pos,
-                   at_ceiling=bool(flat <= flat_tol and pos))
+    return SVDView(
+        singular_values=sv, normal=y, flatness=flat, positive_normal=pos, at_ceiling=bool(flat <= flat_tol and pos)
+    )
 
 
 def pca_check(P: np.ndarray, threshold: float = 0.2) -> tuple[float, bool]:
@@ -277,12 +303,16 @@ class CrossfitResult:
         (median and 5-95 % range over splits), the median lower bound, the share of splits in which
         every class gains, the aggregated p-value and the verdict."""
         lo, hi = np.quantile(self.worst, [0.05, 0.95])
-        return {"in-sample t* relative (optimistic)": self.in_sample.t_relative,
-                "held-out worst-class gain, median": float(np.median(self.worst)),
-                "held-out worst-class gain, 5%": float(lo), "held-out worst-class gain, 95%": float(hi),
-                f"worst-class gain lower bound ({self.confidence:.0%}), median": float(np.median(self.worst_lower)),
-                "share of splits where every class gains": self.fraction_all_gain,
-                "p-value (every class gains)": self.p_value, "verdict": self.verdict}
+        return {
+            "in-sample t* relative (optimistic)": self.in_sample.t_relative,
+            "held-out worst-class gain, median": float(np.median(self.worst)),
+            "held-out worst-class gain, 5%": float(lo),
+            "held-out worst-class gain, 95%": float(hi),
+            f"worst-class gain lower bound ({self.confidence:.0%}), median": float(np.median(self.worst_lower)),
+            "share of splits where every class gains": self.fraction_all_gain,
+            "p-value (every class gains)": self.p_value,
+            "verdict": self.verdict,
+        }
 
 
 def stratified_halves(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -316,9 +346,15 @@ def _held_out_gains(Q_B: np.ndarray, y_B: np.ndarray, K: int, delta: np.ndarray,
     return mean, lower, p
 
 
-def crossfit_ceiling_test(Q: np.ndarray, y_val: np.ndarray, rng: np.random.Generator, n_splits: int = 20,
-                          delta_max: float = 1.0, rho: float | None = None, confidence: float = 0.95
-                          ) -> CrossfitResult:
+def crossfit_ceiling_test(
+    Q: np.ndarray,
+    y_val: np.ndarray,
+    rng: np.random.Generator,
+    n_splits: int = 20,
+    delta_max: float = 1.0,
+    rho: float | None = None,
+    confidence: float = 0.95,
+) -> CrossfitResult:
     """A ceiling test that generalises: cross-fitted, with a confidence statement.
 
     The in-sample LP (:func:`ceiling_test` on ``P = Q @ onehot(y_val)``) finds a reweighting that
@@ -353,8 +389,9 @@ def crossfit_ceiling_test(Q: np.ndarray, y_val: np.ndarray, rng: np.random.Gener
         a = stratified_halves(y_val, rng)
         for fit_on, score_on in ((a, ~a), (~a, a)):
             P_fit = Q[:, fit_on] @ onehot[fit_on]
-            res = ceiling_test(P_fit, delta_max=delta_max, scale=np.bincount(y_val[fit_on], minlength=K).astype(float),
-                               rho=rho)
+            res = ceiling_test(
+                P_fit, delta_max=delta_max, scale=np.bincount(y_val[fit_on], minlength=K).astype(float), rho=rho
+            )
             m, lo, p = _held_out_gains(Q[:, score_on], y_val[score_on], K, res.delta, confidence)
             gains.append(m)
             lowers.append(lo.min())
@@ -363,7 +400,15 @@ def crossfit_ceiling_test(Q: np.ndarray, y_val: np.ndarray, rng: np.random.Gener
             halves.append(fit_on)
     gains = np.array(gains)
     pvals = np.array(pvals)
-    return CrossfitResult(gains=gains, worst=gains.min(1), worst_lower=np.array(lowers), p_values=pvals,
-                          p_value=float(min(1.0, 2.0 * np.median(pvals))),
-                          fraction_all_gain=float((gains > 0).all(1).mean()), confidence=float(confidence),
-                          in_sample=in_sample, deltas=np.array(deltas), halves=np.array(halves))
+    return CrossfitResult(
+        gains=gains,
+        worst=gains.min(1),
+        worst_lower=np.array(lowers),
+        p_values=pvals,
+        p_value=float(min(1.0, 2.0 * np.median(pvals))),
+        fraction_all_gain=float((gains > 0).all(1).mean()),
+        confidence=float(confidence),
+        in_sample=in_sample,
+        deltas=np.array(deltas),
+        halves=np.array(halves),
+    )

@@ -35,8 +35,12 @@ class SmallCNN(nn.Module):
         if image_size < 4:
             raise ValueError(f"image_size must be >= 4 (two 2x2 poolings), got {image_size}")
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(in_channels, width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
             nn.Flatten(),
         )
         self.classifier = nn.Linear(2 * width * (image_size // 2 // 2) ** 2, n_classes)
@@ -82,9 +86,15 @@ class ResNet9(nn.Module):
         super().__init__()
         w = width
         self.net = nn.Sequential(
-            _conv_bn(in_channels, w), _conv_bn(w, 2 * w, pool=True), _Residual(2 * w),
-            _conv_bn(2 * w, 4 * w, pool=True), _conv_bn(4 * w, 8 * w, pool=True), _Residual(8 * w),
-            nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(8 * w, n_classes),
+            _conv_bn(in_channels, w),
+            _conv_bn(w, 2 * w, pool=True),
+            _Residual(2 * w),
+            _conv_bn(2 * w, 4 * w, pool=True),
+            _conv_bn(4 * w, 8 * w, pool=True),
+            _Residual(8 * w),
+            nn.AdaptiveMaxPool2d(1),
+            nn.Flatten(),
+            nn.Linear(8 * w, n_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -117,13 +127,17 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if head == "cuda" and (not index or index.isdigit()):
         n_gpu = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if n_gpu == 0:
-            raise ValueError(f"device {device!r} asked for a GPU but torch sees none (torch {torch.__version__}, "
-                             "built for the CPU or no GPU visible): use device='auto' or 'cpu'")
+            raise ValueError(
+                f"device {device!r} asked for a GPU but torch sees none (torch {torch.__version__}, "
+                "built for the CPU or no GPU visible): use device='auto' or 'cpu'"
+            )
         if index and int(index) >= n_gpu:
             raise ValueError(f"device {device!r}: torch sees {n_gpu} GPU(s), cuda:0..cuda:{n_gpu - 1}")
         return torch.device(name)
-    raise ValueError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)} "
-                     "('auto' = the GPU when one is available, else the CPU)")
+    raise ValueError(
+        f"unknown device {device!r}; choose one of {', '.join(DEVICES)} "
+        "('auto' = the GPU when one is available, else the CPU)"
+    )
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -188,8 +202,11 @@ def predict_logits(model: nn.Module, X, batch_size: int = 1024) -> torch.Tensor:
     was_training = model.training
     model.eval()
     dev = model_device(model)
-    out = (torch.cat([_logits_dtype(model(X[i:i + batch_size].to(dev))).cpu() for i in range(0, len(X), batch_size)])
-           if len(X) else torch.zeros(0))
+    out = (
+        torch.cat([_logits_dtype(model(X[i : i + batch_size].to(dev))).cpu() for i in range(0, len(X), batch_size)])
+        if len(X)
+        else torch.zeros(0)
+    )
     model.train(was_training)
     return out
 
@@ -222,12 +239,29 @@ def lr_factor(step: int, total: int, schedule: str, peak_fraction: float = 0.2) 
     return float(np.interp(step, [0, peak, max(total, peak + 1)], [0.0, 1.0, 0.0]))
 
 
-def train(model: nn.Module, X, y, *, rng: np.random.Generator, sample_weight=None, epochs: int = 5,
-          lr: float = 0.05, batch_size: int = 64, weight_decay: float = 0.0, momentum: float = 0.9,
-          optimizer: str = "sgd", lr_schedule: str = "constant", device: str | torch.device | None = None,
-          X_eval=None, y_eval=None, n_classes: int | None = None, batch_orders=None,
-          optimizer_state: dict | None = None, schedule_steps: tuple[int, int] | None = None,
-          keep_optimizer_state: bool = False) -> TrainResult:
+def train(
+    model: nn.Module,
+    X,
+    y,
+    *,
+    rng: np.random.Generator,
+    sample_weight=None,
+    epochs: int = 5,
+    lr: float = 0.05,
+    batch_size: int = 64,
+    weight_decay: float = 0.0,
+    momentum: float = 0.9,
+    optimizer: str = "sgd",
+    lr_schedule: str = "constant",
+    device: str | torch.device | None = None,
+    X_eval=None,
+    y_eval=None,
+    n_classes: int | None = None,
+    batch_orders=None,
+    optimizer_state: dict | None = None,
+    schedule_steps: tuple[int, int] | None = None,
+    keep_optimizer_state: bool = False,
+) -> TrainResult:
     """Train ``model`` in place on the weighted cross-entropy ``sum_{i in batch} w_i * CE_i / batch_size``
     ([PC] Alg. 1, ``TRAINONEEPOCH(theta, T, w)``) with ``optimizer`` ``"sgd"`` (momentum, weight
     decay) or ``"adamw"`` (decoupled weight decay; the BERT fine-tuning recipe) and a per-step
@@ -308,7 +342,7 @@ def train(model: nn.Module, X, y, *, rng: np.random.Generator, sample_weight=Non
             order = (shuffled if orders is None else orders[epoch]).to(dev)
             total = torch.zeros((), device=dev, dtype=dtype)
             for start in range(0, n, batch_size):
-                idx = order[start:start + batch_size]
+                idx = order[start : start + batch_size]
                 logits = model(X[idx])
                 loss = (w[idx] * F.cross_entropy(_logits_dtype(logits), y[idx], reduction="none")).sum() / len(idx)
                 opt.zero_grad()

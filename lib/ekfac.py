@@ -105,8 +105,10 @@ def _distributed() -> tuple[int, int] | None:
         world = dist.get_world_size()
         return (dist.get_rank(), world) if world > 1 else None
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise RuntimeError("WORLD_SIZE > 1 (torchrun) but torch.distributed is not initialised: call "
-                           "torch.distributed.init_process_group('gloo') on CPUs or ('nccl') on GPUs first")
+        raise RuntimeError(
+            "WORLD_SIZE > 1 (torchrun) but torch.distributed is not initialised: call "
+            "torch.distributed.init_process_group('gloo') on CPUs or ('nccl') on GPUs first"
+        )
     return None
 
 
@@ -130,6 +132,7 @@ def _cpu_collectives(rank: int, world: int):
                 for name in names:
                     self.module.storage[name] = self.module.storage[name].contiguous()
                     dist.reduce(tensor=self.module.storage[name], op=dist.ReduceOp.SUM, dst=0)
+
         return synchronize
 
     def sum_gradients(self, num_processes: int = 1) -> None:
@@ -158,11 +161,14 @@ def _cpu_collectives(rank: int, world: int):
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return float(t)
 
-    patches = [(tfactor.CovarianceTracker, "synchronize", reduce_factors(C.COVARIANCE_FACTOR_NAMES)),
-               (tfactor.LambdaTracker, "synchronize", reduce_factors(C.LAMBDA_FACTOR_NAMES)),
-               (tgradient.GradientTracker, "synchronize", sum_gradients),
-               (tprecondition.PreconditionTracker, "synchronize", stack_preconditioned),
-               (factor_computer, "get_time", get_time), (score_computer, "get_time", get_time)]
+    patches = [
+        (tfactor.CovarianceTracker, "synchronize", reduce_factors(C.COVARIANCE_FACTOR_NAMES)),
+        (tfactor.LambdaTracker, "synchronize", reduce_factors(C.LAMBDA_FACTOR_NAMES)),
+        (tgradient.GradientTracker, "synchronize", sum_gradients),
+        (tprecondition.PreconditionTracker, "synchronize", stack_preconditioned),
+        (factor_computer, "get_time", get_time),
+        (score_computer, "get_time", get_time),
+    ]
     saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
     State._reset_state()
     state = State(cpu=True)  # a process-wide singleton: the Analyzer created next finds it set up
@@ -243,16 +249,33 @@ def _precision(dtype: torch.dtype | None) -> tuple[dict, dict]:
         return {}, {}
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32, torch.float64 or None, got {dtype!r}")
-    factors = {k: dtype for k in ("activation_covariance_dtype", "gradient_covariance_dtype",
-                                  "per_sample_gradient_dtype", "lambda_dtype")}
+    factors = {
+        k: dtype
+        for k in (
+            "activation_covariance_dtype",
+            "gradient_covariance_dtype",
+            "per_sample_gradient_dtype",
+            "lambda_dtype",
+        )
+    }
     scores = {k: dtype for k in ("per_sample_gradient_dtype", "precondition_dtype", "score_dtype")}
     return factors, scores
 
 
 @contextmanager
-def _fitted_analyzer(model: nn.Module, X_train, y_train, *, rng: np.random.Generator, strategy: str,
-                     batch_size: int, fisher_samples: int, device, dtype: torch.dtype | None = None,
-                     output_dir: str | None = None):
+def _fitted_analyzer(
+    model: nn.Module,
+    X_train,
+    y_train,
+    *,
+    rng: np.random.Generator,
+    strategy: str,
+    batch_size: int,
+    fisher_samples: int,
+    device,
+    dtype: torch.dtype | None = None,
+    output_dir: str | None = None,
+):
     """kronfluence Analyzer with EKFAC factors ``"f"`` fitted on the training set; yields
     ``(analyzer, train dataset, input converter)``. Output files live in a temporary folder (or
     ``output_dir``). Under ``torch.distributed`` the work is shared among the processes."""
@@ -296,31 +319,60 @@ def _fitted_analyzer(model: nn.Module, X_train, y_train, *, rng: np.random.Gener
     # that dominated the run time (0.6 s a call). Freezing the objects that exist now keeps the
     # collections to what kronfluence itself allocates.
     gc.freeze()
-    with (_unfreeze_on_exit(), _shared_output_dir(output_dir, dist_info) as out, warnings.catch_warnings(),
-          _cpu_collectives(*dist_info) if cpu_dist else _nothing()):
+    with (
+        _unfreeze_on_exit(),
+        _shared_output_dir(output_dir, dist_info) as out,
+        warnings.catch_warnings(),
+        _cpu_collectives(*dist_info) if cpu_dist else _nothing(),
+    ):
         warnings.filterwarnings("ignore", category=FutureWarning)  # kronfluence's torch.cuda.amp notices
-        analyzer = Analyzer(analysis_name="category", model=model, task=task,
-                            cpu=dev.type == "cpu" and not cpu_dist, output_dir=out, disable_tqdm=True,
-                            log_level=logging.WARNING)
+        analyzer = Analyzer(
+            analysis_name="category",
+            model=model,
+            task=task,
+            cpu=dev.type == "cpu" and not cpu_dist,
+            output_dir=out,
+            disable_tqdm=True,
+            log_level=logging.WARNING,
+        )
         if analyzer.state.device.type != dev.type:
             raise RuntimeError(f"kronfluence chose {analyzer.state.device}, asked for {dev}")
         if dist_info is not None and analyzer.state.num_processes != dist_info[1]:
-            raise RuntimeError(f"kronfluence sees {analyzer.state.num_processes} processes, torch.distributed "
-                               f"{dist_info[1]}: on GPUs set LOCAL_RANK (torchrun does) and use the nccl backend")
+            raise RuntimeError(
+                f"kronfluence sees {analyzer.state.num_processes} processes, torch.distributed "
+                f"{dist_info[1]}: on GPUs set LOCAL_RANK (torchrun does) and use the nccl backend"
+            )
         analyzer.set_dataloader_kwargs(DataLoaderKwargs(num_workers=0))
         X_fit, y_fit = train.tensors
         fit_set = torch.utils.data.ConcatDataset(
-            [torch.utils.data.TensorDataset(X_fit, y_fit, uniforms[c]) for c in range(int(fisher_samples))])
-        analyzer.fit_all_factors(factors_name="f", dataset=fit_set, per_device_batch_size=batch_size,
-                                 factor_args=FactorArguments(strategy=strategy, **_precision(dtype)[0]),
-                                 overwrite_output_dir=True)
+            [torch.utils.data.TensorDataset(X_fit, y_fit, uniforms[c]) for c in range(int(fisher_samples))]
+        )
+        analyzer.fit_all_factors(
+            factors_name="f",
+            dataset=fit_set,
+            per_device_batch_size=batch_size,
+            factor_args=FactorArguments(strategy=strategy, **_precision(dtype)[0]),
+            overwrite_output_dir=True,
+        )
         yield analyzer, train, dataset
 
 
-def pairwise_scores(model: nn.Module, X_train, y_train, X_val, y_val, *, rng: np.random.Generator,
-                    damping: float | None = None, strategy: str = "ekfac", batch_size: int = 512,
-                    fisher_samples: int = 1, device: str | torch.device | None = None,
-                    dtype: torch.dtype | None = None, output_dir: str | None = None) -> np.ndarray:
+def pairwise_scores(
+    model: nn.Module,
+    X_train,
+    y_train,
+    X_val,
+    y_val,
+    *,
+    rng: np.random.Generator,
+    damping: float | None = None,
+    strategy: str = "ekfac",
+    batch_size: int = 512,
+    fisher_samples: int = 1,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    output_dir: str | None = None,
+) -> np.ndarray:
     """kronfluence's raw scores (n_val, n_train): ``g_val_j^T (G + damping I)^{-1} g_train_i``.
 
     ``damping=None`` uses kronfluence's heuristic (0.1 x the mean EKFAC eigenvalue). ``model``
@@ -340,23 +392,49 @@ def pairwise_scores(model: nn.Module, X_train, y_train, X_val, y_val, *, rng: np
 
     _check(X_train, y_train, X_val, y_val)
     dtype = _resolve_dtype(model, dtype)
-    with _fitted_analyzer(model, X_train, y_train, rng=rng, strategy=strategy, batch_size=batch_size,
-                          fisher_samples=fisher_samples, device=device, dtype=dtype,
-                          output_dir=output_dir) as (analyzer, train, dataset):
-        analyzer.compute_pairwise_scores(scores_name="s", factors_name="f", query_dataset=dataset(X_val, y_val),
-                                         train_dataset=train, per_device_query_batch_size=batch_size,
-                                         per_device_train_batch_size=batch_size,
-                                         score_args=ScoreArguments(damping_factor=damping, **_precision(dtype)[1]),
-                                         overwrite_output_dir=True)
+    with _fitted_analyzer(
+        model,
+        X_train,
+        y_train,
+        rng=rng,
+        strategy=strategy,
+        batch_size=batch_size,
+        fisher_samples=fisher_samples,
+        device=device,
+        dtype=dtype,
+        output_dir=output_dir,
+    ) as (analyzer, train, dataset):
+        analyzer.compute_pairwise_scores(
+            scores_name="s",
+            factors_name="f",
+            query_dataset=dataset(X_val, y_val),
+            train_dataset=train,
+            per_device_query_batch_size=batch_size,
+            per_device_train_batch_size=batch_size,
+            score_args=ScoreArguments(damping_factor=damping, **_precision(dtype)[1]),
+            overwrite_output_dir=True,
+        )
         scores = analyzer.load_pairwise_scores("s")["all_modules"]
     return scores.detach().cpu().double().numpy()
 
 
-def category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n_classes: int, *,
-                       rng: np.random.Generator, damping: float | None = None, strategy: str = "ekfac",
-                       batch_size: int = 512, fisher_samples: int = 1,
-                       device: str | torch.device | None = None, dtype: torch.dtype | None = None,
-                       output_dir: str | None = None) -> np.ndarray:
+def category_influence(
+    model: nn.Module,
+    X_train,
+    y_train,
+    X_val,
+    y_val,
+    n_classes: int,
+    *,
+    rng: np.random.Generator,
+    damping: float | None = None,
+    strategy: str = "ekfac",
+    batch_size: int = 512,
+    fisher_samples: int = 1,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    output_dir: str | None = None,
+) -> np.ndarray:
     """Category-wise influence vectors ``P`` (n_train, K) with EKFAC ([PC] §3, §5.1).
 
     ``P[i, k]`` predicts ``L_{V_k}(without i) - L_{V_k}(with i)`` for the summed class-``k``
@@ -375,22 +453,35 @@ def category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n_class
     _class_sum_matrix(y_val, n_classes)  # label range check
     P = np.zeros((len(y_train), n_classes))
     dtype = _resolve_dtype(model, dtype)
-    with _fitted_analyzer(model, X_train, y_train, rng=rng, strategy=strategy, batch_size=batch_size,
-                          fisher_samples=fisher_samples, device=device, dtype=dtype,
-                          output_dir=output_dir) as (analyzer, train, dataset):
+    with _fitted_analyzer(
+        model,
+        X_train,
+        y_train,
+        rng=rng,
+        strategy=strategy,
+        batch_size=batch_size,
+        fisher_samples=fisher_samples,
+        device=device,
+        dtype=dtype,
+        output_dir=output_dir,
+    ) as (analyzer, train, dataset):
         for k in range(n_classes):
             idx = np.flatnonzero(y_val == k)
             if len(idx) == 0:
                 continue
             Xk = X_val[torch.as_tensor(idx)] if isinstance(X_val, torch.Tensor) else np.asarray(X_val)[idx]
-            analyzer.compute_pairwise_scores(scores_name=f"class{k}", factors_name="f",
-                                             query_dataset=dataset(Xk, y_val[idx]), train_dataset=train,
-                                             per_device_query_batch_size=batch_size,
-                                             per_device_train_batch_size=batch_size,
-                                             score_args=ScoreArguments(damping_factor=damping,
-                                                                       aggregate_query_gradients=True,
-                                                                       **_precision(dtype)[1]),
-                                             overwrite_output_dir=True)
+            analyzer.compute_pairwise_scores(
+                scores_name=f"class{k}",
+                factors_name="f",
+                query_dataset=dataset(Xk, y_val[idx]),
+                train_dataset=train,
+                per_device_query_batch_size=batch_size,
+                per_device_train_batch_size=batch_size,
+                score_args=ScoreArguments(
+                    damping_factor=damping, aggregate_query_gradients=True, **_precision(dtype)[1]
+                ),
+                overwrite_output_dir=True,
+            )
             P[:, k] = analyzer.load_pairwise_scores(f"class{k}")["all_modules"].detach().cpu().double().numpy().ravel()
     bad = int((~np.isfinite(P)).sum())
     if bad:
@@ -398,19 +489,33 @@ def category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n_class
             f"EKFAC influence has {bad} NaN/inf entries: the fitted curvature is degenerate. With damping=None, "
             "kronfluence's heuristic (0.1 x the mean eigenvalue) is 0 when the model's predictions are saturated "
             "(training diverged, e.g. a learning rate too large for the batch size: check the training loss); "
-            "fix the training or pass a positive damping.")
+            "fix the training or pass a positive damping."
+        )
     return P / len(y_train)
 
 
 def tracked_parameters(model: nn.Module) -> list[str]:
     """Names of the parameters of the ``nn.Linear`` / ``nn.Conv2d`` modules: what kronfluence's EKFAC covers."""
-    return [f"{mod_name}.{p_name}" if mod_name else p_name
-            for mod_name, mod in model.named_modules() if isinstance(mod, (nn.Linear, nn.Conv2d))
-            for p_name, _ in mod.named_parameters(recurse=False)]
+    return [
+        f"{mod_name}.{p_name}" if mod_name else p_name
+        for mod_name, mod in model.named_modules()
+        if isinstance(mod, (nn.Linear, nn.Conv2d))
+        for p_name, _ in mod.named_parameters(recurse=False)
+    ]
 
 
-def exact_category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n_classes: int, *,
-                             damping: float, curvature: str = "ggn", params: str = "all") -> np.ndarray:
+def exact_category_influence(
+    model: nn.Module,
+    X_train,
+    y_train,
+    X_val,
+    y_val,
+    n_classes: int,
+    *,
+    damping: float,
+    curvature: str = "ggn",
+    params: str = "all",
+) -> np.ndarray:
     """Ground truth for small models: ``P = G_V (H + damping I)^{-1} G_T^T / n`` with the explicit
     mean Gauss-Newton matrix (``curvature="ggn"``, what EKFAC approximates) or the full Hessian
     of the mean training loss (``"hessian"``), built with ``torch.func`` in float64 on the CPU.
@@ -436,7 +541,7 @@ def exact_category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n
     y_train, y_val = (torch.as_tensor(np.asarray(a), dtype=torch.long) for a in (y_train, y_val))
 
     def logits(th: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        params = {n: t.view(s) for n, t, s in zip(names, th.split(sizes), shapes)}
+        params = {n: t.view(s) for n, t, s in zip(names, th.split(sizes), shapes, strict=True)}
         return functional_call(m64, params, (x.unsqueeze(0),)).squeeze(0)
 
     def loss(th, x, y):
@@ -450,7 +555,7 @@ def exact_category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n
         except RuntimeError as err:
             if "vmap" not in str(err):
                 raise
-            return torch.stack([fn(th, *row) for row in zip(*arrays)])
+            return torch.stack([fn(th, *row) for row in zip(*arrays, strict=True)])
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="There is a performance drop")  # functorch, CPU attention

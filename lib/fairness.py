@@ -37,8 +37,10 @@ def _group_masks(groups: ArrayLike, n: int, where: np.ndarray | None = None) -> 
     sel = np.ones(n, bool) if where is None else where
     g1, g0 = sel & (g == 1), sel & (g == 0)
     if not g1.any() or not g0.any():
-        raise ValueError("both sensitive groups need at least one sample in the selection "
-                         "(for EOP: among the y=1 samples); use a larger validation set")
+        raise ValueError(
+            "both sensitive groups need at least one sample in the selection "
+            "(for EOP: among the y=1 samples); use a larger validation set"
+        )
     return g1, g0
 
 
@@ -109,8 +111,9 @@ def linear_attack(model: LinearModel, X: ArrayLike, gamma: float = 1.3) -> np.nd
     return X_adv.numpy()
 
 
-def metrics(model: DifferentiableModel, X_val: ArrayLike, y_val: ArrayLike, groups: ArrayLike,
-            X_adv: ArrayLike | None = None) -> dict[str, float]:
+def metrics(
+    model: DifferentiableModel, X_val: ArrayLike, y_val: ArrayLike, groups: ArrayLike, X_adv: ArrayLike | None = None
+) -> dict[str, float]:
     """Plain numbers of [CH] §4: accuracy, DP gap, EOP gap (loss form) and adversarial accuracy."""
     with torch.no_grad():
         out = {

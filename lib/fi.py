@@ -56,8 +56,10 @@ def check_fitted(model: LinearModel) -> None:
     try:
         check_model(model, LinearModel)
     except TypeError as err:
-        raise TypeError(f"FI is defined for a linear last layer: {err} (use the embeddings of a network "
-                        "as inputs of a lib.models.LogisticRegression head)") from None
+        raise TypeError(
+            f"FI is defined for a linear last layer: {err} (use the embeddings of a network "
+            "as inputs of a lib.models.LogisticRegression head)"
+        ) from None
     if not model.fit_intercept:
         raise ValueError("lib.fi assumes a model with an intercept (fit_intercept=True)")
 
@@ -67,8 +69,9 @@ def _weights(model: LinearModel) -> torch.Tensor:
     return model.theta_[:-1]
 
 
-def inverse_hessian(model: LinearModel, X: ArrayLike, y: ArrayLike,
-                    hessian: torch.Tensor | None = None) -> torch.Tensor:
+def inverse_hessian(
+    model: LinearModel, X: ArrayLike, y: ArrayLike, hessian: torch.Tensor | None = None
+) -> torch.Tensor:
     """Symmetrised ``H^{-1}`` (P, P) of the training objective on ``(X, y)`` (or of ``hessian``,
     e.g. the K-FAC approximation), ``P = theta.numel()``."""
     H = model.hessian(X, y) if hessian is None else hessian
@@ -105,8 +108,9 @@ def mixed_derivatives(model: LinearModel, X: ArrayLike, y: ArrayLike) -> torch.T
     return M.reshape(n, p * m, d)
 
 
-def dtheta_domega(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
-                  hessian: torch.Tensor | None = None) -> torch.Tensor:
+def dtheta_domega(
+    model: LinearModel, X_train: ArrayLike, y_train: ArrayLike, hessian: torch.Tensor | None = None
+) -> torch.Tensor:
     """``d theta_hat(x_i + omega) / d omega`` at ``omega = 0`` for every training sample,
     ``-H_sum^{-1} M_i`` ([FI] Eq. A.7 with its minus sign), shape ``(n, P, d)``.
 
@@ -134,8 +138,9 @@ def logprob_jacobian(model: LinearModel, X: ArrayLike) -> tuple[torch.Tensor, to
     return A, p
 
 
-def metric_tensor(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
-                  hessian: torch.Tensor | None = None) -> torch.Tensor:
+def metric_tensor(
+    model: LinearModel, X_train: ArrayLike, y_train: ArrayLike, hessian: torch.Tensor | None = None
+) -> torch.Tensor:
     """The metric tensor ``G_{z_i}(omega_0)`` of the perturbation manifold ([FI] §2), shape
     ``(n, d, d)``: ``sum_c P(c|x_i) V_i[c]^T V_i[c]`` with
     ``V_i[c] = d_theta log P(c) d theta/d omega + d_x log P(c)`` (Eq. 2.3).
@@ -144,8 +149,7 @@ def metric_tensor(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
     return B.transpose(1, 2) @ B
 
 
-def _b_matrices(model: LinearModel, X: ArrayLike, D: torch.Tensor, X_design: ArrayLike
-                ) -> torch.Tensor:
+def _b_matrices(model: LinearModel, X: ArrayLike, D: torch.Tensor, X_design: ArrayLike) -> torch.Tensor:
     """``B_i = diag(sqrt p_i) A_i dz_i/domega`` from an explicit ``D_i = d theta/d omega``."""
     Xa = model.design(X_design)
     n, p = Xa.shape
@@ -181,9 +185,17 @@ def mean_loss_gradient(model: LinearModel, X_val: ArrayLike, y_val: ArrayLike) -
 
 
 # ---------------------------------------------------------------------- FI_util
-def _chunked_parts(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
-                   X_val: ArrayLike, y_val: ArrayLike, hessian: torch.Tensor | None, rank: int | None,
-                   chunk: int, with_metric: bool = True):
+def _chunked_parts(
+    model: LinearModel,
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    X_val: ArrayLike,
+    y_val: ArrayLike,
+    hessian: torch.Tensor | None,
+    rank: int | None,
+    chunk: int,
+    with_metric: bool = True,
+):
     """Yield ``(a, B)`` per chunk of training samples: ``a`` (c, d) = ``d_omega L_V`` and
     ``B`` (c, K, d) with ``G = B^T B`` (``None`` unless ``with_metric``)."""
     check_fitted(model)
@@ -198,7 +210,7 @@ def _chunked_parts(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
     Hr = Hinv.reshape(P, p, m)  # Hinv[:, (j', k)]
     Wt = _weights(model).T  # (m, d)
     for s in range(0, len(y_t), chunk):
-        Xc, yc = X_train[s:s + chunk], y_t[s:s + chunk]
+        Xc, yc = X_train[s : s + chunk], y_t[s : s + chunk]
         M = mixed_derivatives(model, Xc, yc)  # (c, P, d)
         if rank is not None:
             M = truncated(M, rank)
@@ -212,9 +224,17 @@ def _chunked_parts(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
         yield a, prob.sqrt()[:, :, None] * (A @ dz)
 
 
-def fi_util(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
-            X_val: ArrayLike, y_val: ArrayLike, hessian: torch.Tensor | None = None,
-            rank: int | None = None, chunk: int = 512, rtol: float = 1e-10) -> np.ndarray:
+def fi_util(
+    model: LinearModel,
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    X_val: ArrayLike,
+    y_val: ArrayLike,
+    hessian: torch.Tensor | None = None,
+    rank: int | None = None,
+    chunk: int = 512,
+    rtol: float = 1e-10,
+) -> np.ndarray:
     """``FI_util`` of every training sample ([FI] Eq. 3.1, Algorithm 1), shape ``(n_train,)``, >= 0.
 
     Parameters
@@ -228,18 +248,22 @@ def fi_util(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
     chunk:
         Samples per batch (memory ``chunk * P * d``).
     """
-    out = [fi_from_parts(a, B, rtol)
-           for a, B in _chunked_parts(model, X_train, y_train, X_val, y_val, hessian, rank, chunk)]
+    out = [
+        fi_from_parts(a, B, rtol)
+        for a, B in _chunked_parts(model, X_train, y_train, X_val, y_val, hessian, rank, chunk)
+    ]
     return torch.cat(out).clamp_min(0.0).numpy()
 
 
-def perturbation_gradients(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
-                           X_val: ArrayLike, y_val: ArrayLike, chunk: int = 512) -> np.ndarray:
+def perturbation_gradients(
+    model: LinearModel, X_train: ArrayLike, y_train: ArrayLike, X_val: ArrayLike, y_val: ArrayLike, chunk: int = 512
+) -> np.ndarray:
     """``a_i = d_omega L_V(theta_hat(x_i + omega))`` at ``omega = 0`` ([FI] Eq. 2.2 / 3.1 with the
     mean validation loss), shape ``(n_train, d)``: the first-order change of the validation loss
     per unit shift of sample ``i``'s features, the model refitted (the numerator of ``FI_util``)."""
-    return torch.cat([a for a, _ in _chunked_parts(model, X_train, y_train, X_val, y_val, None, None,
-                                                   chunk, with_metric=False)]).numpy()
+    return torch.cat(
+        [a for a, _ in _chunked_parts(model, X_train, y_train, X_val, y_val, None, None, chunk, with_metric=False)]
+    ).numpy()
 
 
 def predicted_loss_change(a: np.ndarray, idx: ArrayLike, delta: np.ndarray) -> float:
@@ -253,13 +277,16 @@ def predicted_loss_change(a: np.ndarray, idx: ArrayLike, delta: np.ndarray) -> f
     idx = np.asarray(idx, dtype=int)
     delta = np.asarray(delta, dtype=float)
     if delta.shape != (len(idx), a.shape[1]):
-        raise ValueError(f"delta must have one row per perturbed sample and {a.shape[1]} columns, "
-                         f"got {delta.shape} for {len(idx)} samples")
+        raise ValueError(
+            f"delta must have one row per perturbed sample and {a.shape[1]} columns, "
+            f"got {delta.shape} for {len(idx)} samples"
+        )
     return float(np.einsum("nd,nd->", a[idx], delta))
 
 
-def fi_binary_closed_form(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
-                          X_val: ArrayLike, y_val: ArrayLike) -> np.ndarray:
+def fi_binary_closed_form(
+    model: LinearModel, X_train: ArrayLike, y_train: ArrayLike, X_val: ArrayLike, y_val: ArrayLike
+) -> np.ndarray:
     """Binary oracle: ``G_i = p(1-p) v_i^T v_i`` (rank 1) with ``v_i = dz_i/domega``, hence
     ``FI_i = (a_i . v_i)^2 / (p_i (1 - p_i) ||v_i||^4)``. Builds ``d theta/d omega`` explicitly."""
     if model.n_logits != 1:
@@ -292,8 +319,7 @@ def truncated(M: torch.Tensor, rank: int, oversample: int = 4, n_iter: int = 3) 
     return (U * S[:, None, :k]) @ Vh[:, :k, :]
 
 
-def kfac_hessian(model: LinearModel, X_train: ArrayLike, damping: float | None = None
-                 ) -> torch.Tensor:
+def kfac_hessian(model: LinearModel, X_train: ArrayLike, damping: float | None = None) -> torch.Tensor:
     """K-FAC approximation of ``H_sum`` for the linear head ([FI] §5; Martens & Grosse 2015):
     ``sum_i (x_i x_i^T) ⊗ S_i ~ n^{-1} (sum_i x_i x_i^T) ⊗ (sum_i S_i)``, plus ``damping * I``
     (default: the model's L2 strength, applied to the intercept too so it stays invertible).
@@ -311,18 +337,32 @@ def kfac_hessian(model: LinearModel, X_train: ArrayLike, damping: float | None =
     return H + lam * torch.eye(H.shape[0], dtype=H.dtype)
 
 
-def fi_kfsvd(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
-             X_val: ArrayLike, y_val: ArrayLike, rank: int = 1, chunk: int = 512) -> np.ndarray:
+def fi_kfsvd(
+    model: LinearModel,
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    X_val: ArrayLike,
+    y_val: ArrayLike,
+    rank: int = 1,
+    chunk: int = 512,
+) -> np.ndarray:
     """``FI_util`` with the KFSVD approximation ([FI] Algorithm 5): K-FAC Hessian and
     rank-``rank`` truncated SVD of each ``d_x d_theta loss_i``."""
-    return fi_util(model, X_train, y_train, X_val, y_val, hessian=kfac_hessian(model, X_train),
-                   rank=rank, chunk=chunk)
+    return fi_util(model, X_train, y_train, X_val, y_val, hessian=kfac_hessian(model, X_train), rank=rank, chunk=chunk)
 
 
-def fi_random_forest(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
-                     X_val: ArrayLike, y_val: ArrayLike, rng: np.random.Generator,
-                     alpha: float = 0.2, use_label: bool = True, n_estimators: int = 100,
-                     kfsvd_rank: int | None = None) -> np.ndarray:
+def fi_random_forest(
+    model: LinearModel,
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    X_val: ArrayLike,
+    y_val: ArrayLike,
+    rng: np.random.Generator,
+    alpha: float = 0.2,
+    use_label: bool = True,
+    n_estimators: int = 100,
+    kfsvd_rank: int | None = None,
+) -> np.ndarray:
     """Subsampling approximation ([FI] §5, Algorithm 6): compute FI on a random ``alpha``
     fraction, regress the *ascending ranks* on the features with a random forest
     (scikit-learn), and predict a rank score for every training sample (higher = larger FI).
@@ -346,8 +386,9 @@ def fi_random_forest(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
     else:
         fi = fi_util(model, X[sub], y[sub], X_val, y_val, hessian=kfac_hessian(model, X), rank=kfsvd_rank)
     feats = np.column_stack([X, y]) if use_label else X
-    forest = RandomForestRegressor(n_estimators=n_estimators, min_samples_leaf=2,
-                                   random_state=int(rng.integers(0, 2**31 - 1)), n_jobs=1)
+    forest = RandomForestRegressor(
+        n_estimators=n_estimators, min_samples_leaf=2, random_state=int(rng.integers(0, 2**31 - 1)), n_jobs=1
+    )
     forest.fit(feats[sub], rankdata(tie_safe(fi)))  # duplicated rows: equal ranks on every machine
     return forest.predict(feats)
 
@@ -371,8 +412,9 @@ def add_feature_noise(X: ArrayLike, idx: ArrayLike, variance: float, rng: np.ran
     return X
 
 
-def flip_binary_features(X: ArrayLike, idx: ArrayLike, n_columns: int, rng: np.random.Generator
-                         ) -> tuple[np.ndarray, np.ndarray]:
+def flip_binary_features(
+    X: ArrayLike, idx: ArrayLike, n_columns: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """A copy of ``X`` in which ``n_columns`` randomly chosen binary columns (exactly two distinct
     values, e.g. -1/+1 raw or standardised) have their two values swapped in the rows ``idx``
     ([FI] D.1, noisy CelebA: six attribute columns flipped). Returns ``(X_noisy, columns)``."""

@@ -80,9 +80,15 @@ def pseudo_labels(model: LinearModel, X: ArrayLike) -> np.ndarray:
     return model.predict(X)
 
 
-def fi_e_matrices(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike,
-                  hessian: torch.Tensor | None = None, rank: int | None = None, chunk: int = 256,
-                  rtol: float = 1e-10) -> torch.Tensor:
+def fi_e_matrices(
+    model: LinearModel,
+    X_lab: ArrayLike,
+    y_lab: ArrayLike,
+    hessian: torch.Tensor | None = None,
+    rank: int | None = None,
+    chunk: int = 256,
+    rtol: float = 1e-10,
+) -> torch.Tensor:
     """``E_j = C_j M_j^T H^{-1}`` for every labelled sample, shape ``(n_L, K, P)``, so that
     ``FI(z', z_j) = ||E_j d_theta L(z')||^2`` for any sample ``z'`` (module docstring).
 
@@ -102,7 +108,7 @@ def fi_e_matrices(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike,
     Wt = model.theta_[:-1].T  # (m, d)
     out = []
     for s in range(0, len(y_t), chunk):
-        Xc, yc = X_lab[s:s + chunk], y_t[s:s + chunk]
+        Xc, yc = X_lab[s : s + chunk], y_t[s : s + chunk]
         M = fi.mixed_derivatives(model, Xc, yc)  # (c, P, d)
         if rank is not None:
             M = fi.truncated(M, rank)
@@ -115,9 +121,16 @@ def fi_e_matrices(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike,
     return torch.cat(out)
 
 
-def fi_pairwise(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, X_unl: ArrayLike,
-                y_unl: ArrayLike | None = None, hessian: torch.Tensor | None = None,
-                rank: int | None = None, chunk: int = 256) -> np.ndarray:
+def fi_pairwise(
+    model: LinearModel,
+    X_lab: ArrayLike,
+    y_lab: ArrayLike,
+    X_unl: ArrayLike,
+    y_unl: ArrayLike | None = None,
+    hessian: torch.Tensor | None = None,
+    rank: int | None = None,
+    chunk: int = 256,
+) -> np.ndarray:
     """``FI(z_u, z_j)`` for every pool sample ``u`` (rows) and labelled sample ``j`` (columns),
     shape ``(n_U, n_L)``, >= 0 ([FI] Algorithm 2, lines 5-13). ``y_unl`` defaults to the
     model's pseudo-labels. Column-for-column equal to :func:`lib.fi.fi_util` with the
@@ -126,19 +139,22 @@ def fi_pairwise(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, X_unl: A
     return np.concatenate(list(_pairwise_chunks(model, E, X_unl, y_unl, chunk)), axis=0)
 
 
-def _pairwise_chunks(model: LinearModel, E: torch.Tensor, X_unl: ArrayLike,
-                     y_unl: ArrayLike | None, chunk: int):
+def _pairwise_chunks(model: LinearModel, E: torch.Tensor, X_unl: ArrayLike, y_unl: ArrayLike | None, chunk: int):
     Xu = _check_features(X_unl, "X_unl", model.theta_.shape[0] - 1)
     yu = pseudo_labels(model, Xu) if y_unl is None else as_labels(y_unl).numpy()
     if len(yu) != Xu.shape[0]:
         raise ValueError(f"X_unl has {Xu.shape[0]} rows but y_unl has {len(yu)} labels")
     for s in range(0, Xu.shape[0], chunk):
-        g = model.per_sample_grads(Xu[s:s + chunk], yu[s:s + chunk])  # (c, P)
+        g = model.per_sample_grads(Xu[s : s + chunk], yu[s : s + chunk])  # (c, P)
         yield (torch.einsum("jkP,uP->ujk", E, g) ** 2).sum(-1).numpy()
 
 
-def aggregate(F: np.ndarray, how: str | Callable[[np.ndarray], np.ndarray] = "trimmed_mean",
-              lower: float = 10.0, upper: float = 90.0) -> np.ndarray:
+def aggregate(
+    F: np.ndarray,
+    how: str | Callable[[np.ndarray], np.ndarray] = "trimmed_mean",
+    lower: float = 10.0,
+    upper: float = 90.0,
+) -> np.ndarray:
     """The aggregation ``g`` of Eq. 4.1, row-wise over a ``(n_U, n_L)`` matrix.
 
     ``"trimmed_mean"`` ([FI] §6.2): the mean of the values that lie between the ``lower``-th and
@@ -166,9 +182,16 @@ def aggregate(F: np.ndarray, how: str | Callable[[np.ndarray], np.ndarray] = "tr
     return (F * mask).sum(1) / mask.sum(1)
 
 
-def fi_active(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, X_unl: ArrayLike,
-              how: str | Callable = "trimmed_mean", hessian: torch.Tensor | None = None,
-              rank: int | None = None, chunk: int = 256) -> np.ndarray:
+def fi_active(
+    model: LinearModel,
+    X_lab: ArrayLike,
+    y_lab: ArrayLike,
+    X_unl: ArrayLike,
+    how: str | Callable = "trimmed_mean",
+    hessian: torch.Tensor | None = None,
+    rank: int | None = None,
+    chunk: int = 256,
+) -> np.ndarray:
     """``FI_active`` of every pool sample ([FI] Eq. 4.1, Algorithm 2), shape ``(n_U,)``.
 
     ``model`` must be fitted on ``(X_lab, y_lab)``; pool samples get the model's pseudo-labels.
@@ -178,9 +201,17 @@ def fi_active(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, X_unl: Arr
     return np.concatenate([aggregate(F, how) for F in _pairwise_chunks(model, E, X_unl, None, chunk)])
 
 
-def fi_active_forest(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, X_unl: ArrayLike,
-                     rng: np.random.Generator, alpha: float = 0.2, how: str | Callable = "trimmed_mean",
-                     rank: int | None = None, n_estimators: int = 100) -> np.ndarray:
+def fi_active_forest(
+    model: LinearModel,
+    X_lab: ArrayLike,
+    y_lab: ArrayLike,
+    X_unl: ArrayLike,
+    rng: np.random.Generator,
+    alpha: float = 0.2,
+    how: str | Callable = "trimmed_mean",
+    rank: int | None = None,
+    n_estimators: int = 100,
+) -> np.ndarray:
     """Subsampling approximation ([FI] Algorithm 8, lines 3-11): ``FI_active`` on a random
     ``alpha`` fraction of the pool, a random forest from features to the *ascending ranks*,
     predicted for the whole pool (larger = label first). ``rank`` adds the truncated SVD of
@@ -194,8 +225,9 @@ def fi_active_forest(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, X_u
     n = X.shape[0]
     sub = np.sort(rng.choice(n, size=min(n, max(2, int(round(alpha * n)))), replace=False))
     values = fi_active(model, X_lab, y_lab, X[sub], how, rank=rank)
-    forest = RandomForestRegressor(n_estimators=n_estimators, min_samples_leaf=2,
-                                   random_state=int(rng.integers(0, 2**31 - 1)), n_jobs=1)
+    forest = RandomForestRegressor(
+        n_estimators=n_estimators, min_samples_leaf=2, random_state=int(rng.integers(0, 2**31 - 1)), n_jobs=1
+    )
     forest.fit(X[sub], rankdata(tie_safe(values)))  # duplicated rows: equal ranks on every machine
     return forest.predict(X)
 
@@ -207,8 +239,9 @@ def entropy_scores(model: LinearModel, X_unl: ArrayLike) -> np.ndarray:
     return -(p * np.log(p)).sum(1)
 
 
-def laplace_samples(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, n_samples: int,
-                    rng: np.random.Generator) -> torch.Tensor:
+def laplace_samples(
+    model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, n_samples: int, rng: np.random.Generator
+) -> torch.Tensor:
     """Draws ``theta_s ~ N(theta_hat, H^{-1})`` (Laplace posterior of the L2-regularised
     logistic model, ``H`` the Hessian of the training objective), shape ``(S, p, m)``."""
     if n_samples < 2:
@@ -220,8 +253,14 @@ def laplace_samples(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, n_sa
     return model.theta_[None] + delta.T.reshape(n_samples, *model.theta_.shape)
 
 
-def bald_scores(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, X_unl: ArrayLike,
-                rng: np.random.Generator, n_samples: int = 100) -> np.ndarray:
+def bald_scores(
+    model: LinearModel,
+    X_lab: ArrayLike,
+    y_lab: ArrayLike,
+    X_unl: ArrayLike,
+    rng: np.random.Generator,
+    n_samples: int = 100,
+) -> np.ndarray:
     """BALD: mutual information between the label and the parameters,
     ``H[E_theta p(y|x, theta)] - E_theta H[p(y|x, theta)]``, Monte Carlo over the Laplace
     posterior (:func:`laplace_samples`). Top-``N`` by score (not the joint BatchBALD)."""
@@ -239,9 +278,17 @@ def bald_scores(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, X_unl: A
     return (ent(probs.mean(0)) - ent(probs).mean(0)).clamp_min(0.0).numpy()
 
 
-def iv_scores(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, X_val: ArrayLike,
-              y_val: ArrayLike, X_unl: ArrayLike, rng: np.random.Generator, lam: float = 10.0,
-              max_depth: int | None = 6) -> np.ndarray:
+def iv_scores(
+    model: LinearModel,
+    X_lab: ArrayLike,
+    y_lab: ArrayLike,
+    X_val: ArrayLike,
+    y_val: ArrayLike,
+    X_unl: ArrayLike,
+    rng: np.random.Generator,
+    lam: float = 10.0,
+    max_depth: int | None = 6,
+) -> np.ndarray:
     """IV for active learning ([CH] §5.5, recomputed every round as in [FI] §6.2): utility
     influence of the labelled samples on the validation loss (book sign: positive = helps),
     a [CH] influence tree fitted on the *features only* (the pool is unlabelled; the label
@@ -284,13 +331,17 @@ def capped_rounds(rounds: int, pool: int, acquisition: int) -> tuple[int, str]:
     if acquisition < 1:
         raise ValueError(f"the acquisition size must be >= 1 sample per round, got {acquisition}")
     if acquisition > pool:
-        raise ValueError(f"the acquisition size {acquisition} exceeds the unlabelled pool ({pool}): "
-                         "use a larger pool or a smaller acquisition size")
+        raise ValueError(
+            f"the acquisition size {acquisition} exceeds the unlabelled pool ({pool}): "
+            "use a larger pool or a smaller acquisition size"
+        )
     cap = pool // acquisition
     if rounds <= cap:
         return int(rounds), ""
-    note = (f"{rounds} rounds x {acquisition} queries need {rounds * acquisition} pool samples but the "
-            f"pool holds {pool}: capped at {cap} rounds (pool // acquisition)")
+    note = (
+        f"{rounds} rounds x {acquisition} queries need {rounds * acquisition} pool samples but the "
+        f"pool holds {pool}: capped at {cap} rounds (pool // acquisition)"
+    )
     warnings.warn(note, RoundsCappedWarning, stacklevel=2)
     return int(cap), note
 
@@ -320,8 +371,10 @@ class ActiveSplit:
                 raise ValueError(f"X_{part} has {X.shape[1]} features, X_init {self.X_init.shape[1]}")
         missing = sorted(set(range(self.n_classes)) - set(np.unique(self.y_init).tolist()))
         if missing:
-            raise ValueError(f"the initial labelled set lacks class(es) {missing}: the first model cannot "
-                             "be fitted; use a larger initial pool or another seed")
+            raise ValueError(
+                f"the initial labelled set lacks class(es) {missing}: the first model cannot "
+                "be fitted; use a larger initial pool or another seed"
+            )
 
 
 @dataclass
@@ -336,13 +389,23 @@ class ActiveRun:
     note: str = ""
 
 
-def _scorer(method: str, split: ActiveSplit, rng: np.random.Generator, aggregation, forest_alpha: float,
-            forest_trees: int, bald_samples: int, iv_lam: float, iv_depth: int | None):
+def _scorer(
+    method: str,
+    split: ActiveSplit,
+    rng: np.random.Generator,
+    aggregation,
+    forest_alpha: float,
+    forest_trees: int,
+    bald_samples: int,
+    iv_lam: float,
+    iv_depth: int | None,
+):
     if method == "fi":
         return lambda m, X, y, U: fi_active(m, X, y, U, aggregation)
     if method == "fi-forest":
-        return lambda m, X, y, U: fi_active_forest(m, X, y, U, rng, forest_alpha, aggregation,
-                                                             n_estimators=forest_trees)
+        return lambda m, X, y, U: fi_active_forest(
+            m, X, y, U, rng, forest_alpha, aggregation, n_estimators=forest_trees
+        )
     if method == "iv":
         return lambda m, X, y, U: iv_scores(m, X, y, split.X_val, split.y_val, U, rng, iv_lam, iv_depth)
     if method == "bald":
@@ -354,11 +417,20 @@ def _scorer(method: str, split: ActiveSplit, rng: np.random.Generator, aggregati
     raise ValueError(f"unknown acquisition method {method!r}; use one of {METHODS}")
 
 
-def run_active_learning(split: ActiveSplit, method: str, rounds: int, acquisition: int,
-                        rng: np.random.Generator, l2: float | str = "auto",
-                        aggregation: str | Callable = "trimmed_mean", forest_alpha: float = 0.2,
-                        forest_trees: int = 100, bald_samples: int = 100, iv_lam: float = 10.0,
-                        iv_depth: int | None = 6) -> ActiveRun:
+def run_active_learning(
+    split: ActiveSplit,
+    method: str,
+    rounds: int,
+    acquisition: int,
+    rng: np.random.Generator,
+    l2: float | str = "auto",
+    aggregation: str | Callable = "trimmed_mean",
+    forest_alpha: float = 0.2,
+    forest_trees: int = 100,
+    bald_samples: int = 100,
+    iv_lam: float = 10.0,
+    iv_depth: int | None = 6,
+) -> ActiveRun:
     """[FI] Algorithm 4: fit on the labelled set, score the remaining pool with ``method``,
     label the top ``acquisition`` samples, refit, repeat; test accuracy after every round.
 
@@ -373,8 +445,7 @@ def run_active_learning(split: ActiveSplit, method: str, rounds: int, acquisitio
     available = np.ones(n_pool, bool)
     X_lab, y_lab = split.X_init, split.y_init
     model = LogisticRegression(l2=l2).fit(X_lab, y_lab, n_classes=split.n_classes)
-    rows = [{"round": 0, "n_labeled": len(y_lab), "accuracy": model.score(split.X_test, split.y_test),
-             "seconds": 0.0}]
+    rows = [{"round": 0, "n_labeled": len(y_lab), "accuracy": model.score(split.X_test, split.y_test), "seconds": 0.0}]
     queried = []
     for r in range(1, R + 1):
         pool_idx = np.flatnonzero(available)
@@ -389,13 +460,15 @@ def run_active_learning(split: ActiveSplit, method: str, rounds: int, acquisitio
         X_lab = np.concatenate([X_lab, split.X_pool[picked]])
         y_lab = np.concatenate([y_lab, split.y_pool[picked]])
         model = LogisticRegression(l2=l2).fit(X_lab, y_lab, n_classes=split.n_classes)
-        rows.append({"round": r, "n_labeled": len(y_lab), "accuracy": model.score(split.X_test, split.y_test),
-                     "seconds": dt})
+        rows.append(
+            {"round": r, "n_labeled": len(y_lab), "accuracy": model.score(split.X_test, split.y_test), "seconds": dt}
+        )
     return ActiveRun(method, pd.DataFrame(rows), queried, rounds, note)
 
 
-def compare_methods(split: ActiveSplit, methods: Sequence[str], rounds: int, acquisition: int, seed: int,
-                    **options) -> tuple[pd.DataFrame, dict[str, ActiveRun]]:
+def compare_methods(
+    split: ActiveSplit, methods: Sequence[str], rounds: int, acquisition: int, seed: int, **options
+) -> tuple[pd.DataFrame, dict[str, ActiveRun]]:
     """Run every method on the same split; method ``i`` draws from ``default_rng([seed, i])``.
     Returns the stacked learning curves (columns ``method``, ``seed``, ``round``, ...) and the runs."""
     unknown = [m for m in methods if m not in METHODS]
@@ -409,5 +482,3 @@ def compare_methods(split: ActiveSplit, methods: Sequence[str], rounds: int, acq
             runs[m] = run
             frames.append(run.history.assign(method=m, seed=seed))
     return pd.concat(frames, ignore_index=True), runs
-
-

@@ -68,9 +68,14 @@ def quantity_gradient(model: DifferentiableModel, f: Quantity) -> torch.Tensor:
     return grad.reshape(-1)
 
 
-def influence(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
-              grad_f: torch.Tensor, sample_weight: ArrayLike | None = None,
-              hessian: torch.Tensor | None = None) -> np.ndarray:
+def influence(
+    model: DifferentiableModel,
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    grad_f: torch.Tensor,
+    sample_weight: ArrayLike | None = None,
+    hessian: torch.Tensor | None = None,
+) -> np.ndarray:
     """Influence of removing each training sample on ``F`` quantities.
 
     Parameters
@@ -104,9 +109,15 @@ def class_loss_gradients(model: DifferentiableModel, X: ArrayLike, y: ArrayLike)
     return model.loss_gradients(X, y_t, onehot)
 
 
-def influence_vectors(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
-                      X_val: ArrayLike, y_val: ArrayLike, sample_weight: ArrayLike | None = None,
-                      hessian: torch.Tensor | None = None) -> np.ndarray:
+def influence_vectors(
+    model: DifferentiableModel,
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    X_val: ArrayLike,
+    y_val: ArrayLike,
+    sample_weight: ArrayLike | None = None,
+    hessian: torch.Tensor | None = None,
+) -> np.ndarray:
     """Category-wise influence vectors ([PC] §3, Eq. 1), shape ``(n_train, K)``.
 
     ``P[i, k]`` predicts the change of the *summed* validation loss of class ``k`` when
@@ -115,24 +126,27 @@ def influence_vectors(model: DifferentiableModel, X_train: ArrayLike, y_train: A
     A ``np.memmap`` training set is read in chunks (:func:`influence_vectors_streaming`), never whole.
     """
     if isinstance(X_train, np.memmap) and hasattr(model, "data_hessian"):
-        return influence_vectors_streaming(model, array_batches(X_train, y_train, sample_weight), X_val, y_val,
-                                           hessian=hessian)
-    return influence(model, X_train, y_train, class_loss_gradients(model, X_val, y_val),
-                     sample_weight, hessian)
+        return influence_vectors_streaming(
+            model, array_batches(X_train, y_train, sample_weight), X_val, y_val, hessian=hessian
+        )
+    return influence(model, X_train, y_train, class_loss_gradients(model, X_val, y_val), sample_weight, hessian)
 
 
 #: ``batches()`` -> a fresh iterator of ``(X, y)`` or ``(X, y, w)`` chunks of the training set, in a fixed order.
 Batches = Callable[[], Iterable[tuple]]
 
 
-def array_batches(X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
-                  chunk_size: int = 65_536) -> Batches:
+def array_batches(
+    X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None, chunk_size: int = 65_536
+) -> Batches:
     """:data:`Batches` over arrays (a ``np.memmap`` included: only ``chunk_size`` rows are read at a
     time, converted to float64 one chunk at a time)."""
     n = len(X)
     if len(y) != n or (sample_weight is not None and len(sample_weight) != n):
-        raise ValueError(f"X has {n} rows but y has {len(y)}"
-                         + ("" if sample_weight is None else f" and sample_weight {len(sample_weight)}"))
+        raise ValueError(
+            f"X has {n} rows but y has {len(y)}"
+            + ("" if sample_weight is None else f" and sample_weight {len(sample_weight)}")
+        )
     if int(chunk_size) < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     chunk_size = int(chunk_size)
@@ -149,24 +163,31 @@ def array_batches(X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = 
 def _chunks(batches: Batches) -> Iterator[tuple]:
     """``(X, y, w or None)`` for every chunk of ``batches()``, with a clear error for a wrong shape."""
     if not callable(batches):
-        raise TypeError("batches must be a callable that returns a fresh iterator of (X, y[, w]) chunks "
-                        "(e.g. lib.influence.array_batches(X, y)); a plain iterator can be read only once")
+        raise TypeError(
+            "batches must be a callable that returns a fresh iterator of (X, y[, w]) chunks "
+            "(e.g. lib.influence.array_batches(X, y)); a plain iterator can be read only once"
+        )
     for chunk in batches():
         if not isinstance(chunk, tuple) or len(chunk) not in (2, 3):
-            raise ValueError(f"each batch must be a tuple (X, y) or (X, y, w), got {type(chunk).__name__}"
-                             + (f" of length {len(chunk)}" if isinstance(chunk, tuple) else ""))
+            raise ValueError(
+                f"each batch must be a tuple (X, y) or (X, y, w), got {type(chunk).__name__}"
+                + (f" of length {len(chunk)}" if isinstance(chunk, tuple) else "")
+            )
         X, y = chunk[0], chunk[1]
         w = chunk[2] if len(chunk) == 3 else None
         if len(X) != len(y) or (w is not None and len(w) != len(y)):
-            raise ValueError(f"a batch has {len(X)} rows of X, {len(y)} labels"
-                             + ("" if w is None else f" and {len(w)} weights"))
+            raise ValueError(
+                f"a batch has {len(X)} rows of X, {len(y)} labels" + ("" if w is None else f" and {len(w)} weights")
+            )
         yield X, y, w
 
 
 def _check_streaming_model(model: DifferentiableModel) -> None:
     if not (hasattr(model, "data_hessian") and hasattr(model, "complete_hessian")):
-        raise TypeError(f"{type(model).__name__} has no data_hessian/complete_hessian: streaming influence needs a "
-                        "Hessian that is a sum over chunks of the training set (lib.models.LogisticRegression)")
+        raise TypeError(
+            f"{type(model).__name__} has no data_hessian/complete_hessian: streaming influence needs a "
+            "Hessian that is a sum over chunks of the training set (lib.models.LogisticRegression)"
+        )
 
 
 def hessian_streaming(model: DifferentiableModel, batches: Batches) -> torch.Tensor:
@@ -183,8 +204,14 @@ def hessian_streaming(model: DifferentiableModel, batches: Batches) -> torch.Ten
     return model.complete_hessian(H)
 
 
-def influence_vectors_streaming(model: DifferentiableModel, batches: Batches, X_val: ArrayLike, y_val: ArrayLike,
-                                out: np.ndarray | None = None, hessian: torch.Tensor | None = None) -> np.ndarray:
+def influence_vectors_streaming(
+    model: DifferentiableModel,
+    batches: Batches,
+    X_val: ArrayLike,
+    y_val: ArrayLike,
+    out: np.ndarray | None = None,
+    hessian: torch.Tensor | None = None,
+) -> np.ndarray:
     """:func:`influence_vectors` for a training set read in chunks ([PC] §3, Eq. 1), shape ``(n_train, K)``.
 
     Two passes over ``batches`` (a callable returning a fresh iterator of ``(X, y)`` or ``(X, y, w)``
@@ -214,7 +241,7 @@ def influence_vectors_streaming(model: DifferentiableModel, batches: Batches, X_
         else:
             if row + len(block) > len(out):
                 raise ValueError(f"batches() yields more than the {len(out)} rows of out")
-            out[row:row + len(block)] = block
+            out[row : row + len(block)] = block
         row += len(block)
     if out is None:
         return np.concatenate(parts) if parts else np.zeros((0, K))
@@ -223,9 +250,15 @@ def influence_vectors_streaming(model: DifferentiableModel, batches: Batches, X_
     return out
 
 
-def per_sample_influence(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
-                         X_val: ArrayLike, y_val: ArrayLike, sample_weight: ArrayLike | None = None,
-                         hessian: torch.Tensor | None = None) -> np.ndarray:
+def per_sample_influence(
+    model: DifferentiableModel,
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    X_val: ArrayLike,
+    y_val: ArrayLike,
+    sample_weight: ArrayLike | None = None,
+    hessian: torch.Tensor | None = None,
+) -> np.ndarray:
     """Per-validation-sample influence ``Q`` (``n_train x n_val``): ``Q[i, j]`` predicts the change
     of validation sample ``j``'s loss when training sample ``i`` is removed.
 
@@ -238,17 +271,29 @@ def per_sample_influence(model: DifferentiableModel, X_train: ArrayLike, y_train
     return influence(model, X_train, y_train, G_val, sample_weight, hessian)
 
 
-def utility_influence(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
-                      X_val: ArrayLike, y_val: ArrayLike, sample_weight: ArrayLike | None = None,
-                      hessian: torch.Tensor | None = None) -> np.ndarray:
+def utility_influence(
+    model: DifferentiableModel,
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    X_val: ArrayLike,
+    y_val: ArrayLike,
+    sample_weight: ArrayLike | None = None,
+    hessian: torch.Tensor | None = None,
+) -> np.ndarray:
     """Utility influence ([CH] Eq. 1): effect of removing each sample on the summed
     validation loss, shape ``(n_train,)``; equals ``influence_vectors(...).sum(1)``."""
     g = class_loss_gradients(model, X_val, y_val).sum(0)
     return influence(model, X_train, y_train, g, sample_weight, hessian)
 
 
-def influence_on(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike, f: Quantity,
-                 sample_weight: ArrayLike | None = None, hessian: torch.Tensor | None = None) -> np.ndarray:
+def influence_on(
+    model: DifferentiableModel,
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    f: Quantity,
+    sample_weight: ArrayLike | None = None,
+    hessian: torch.Tensor | None = None,
+) -> np.ndarray:
     """Influence of removing each training sample on an arbitrary differentiable quantity
     ``f(model, theta)`` (fairness gaps, adversarial losses, ...), shape ``(n_train,)``."""
     return influence(model, X_train, y_train, quantity_gradient(model, f), sample_weight, hessian)
@@ -264,8 +309,9 @@ def reweighting_prediction(P: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- ground truth
-def retrain(model: DifferentiableModel, X: ArrayLike, y: ArrayLike,
-            sample_weight: ArrayLike | None = None) -> DifferentiableModel:
+def retrain(
+    model: DifferentiableModel, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+) -> DifferentiableModel:
     """Refit a copy of ``model`` with new weights, warm-started at its parameters."""
     new = model.clone()
     return new.fit(X, y, sample_weight=sample_weight, n_classes=model.n_classes_, warm_start=model.theta_)
@@ -281,10 +327,16 @@ def _removal_task(task: tuple) -> np.ndarray:
     return evaluate(retrain(model, X_train, y_train, w), fs)
 
 
-def group_removal_effect(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
-                         groups: Sequence[Sequence[int]], fs: Sequence[Quantity],
-                         sample_weight: ArrayLike | None = None, n_jobs: int | None = 1,
-                         backend: str | None = None) -> np.ndarray:
+def group_removal_effect(
+    model: DifferentiableModel,
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    groups: Sequence[Sequence[int]],
+    fs: Sequence[Quantity],
+    sample_weight: ArrayLike | None = None,
+    n_jobs: int | None = 1,
+    backend: str | None = None,
+) -> np.ndarray:
     """Actual change of each quantity when each group of training samples is removed and the
     model retrained to convergence: ``f(theta_without_group) - f(theta)``, shape ``(G, F)``.
 
@@ -306,14 +358,21 @@ def group_removal_effect(model: DifferentiableModel, X_train: ArrayLike, y_train
     return out
 
 
-def loo_effect(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
-               indices: Sequence[int], fs: Sequence[Quantity],
-               sample_weight: ArrayLike | None = None, n_jobs: int | None = 1,
-               backend: str | None = None) -> np.ndarray:
+def loo_effect(
+    model: DifferentiableModel,
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    indices: Sequence[int],
+    fs: Sequence[Quantity],
+    sample_weight: ArrayLike | None = None,
+    n_jobs: int | None = 1,
+    backend: str | None = None,
+) -> np.ndarray:
     """Actual leave-one-out change of each quantity, shape ``(len(indices), F)`` (``n_jobs``,
     ``backend``: see :func:`group_removal_effect`)."""
-    return group_removal_effect(model, X_train, y_train, [[int(i)] for i in indices], fs, sample_weight,
-                                n_jobs=n_jobs, backend=backend)
+    return group_removal_effect(
+        model, X_train, y_train, [[int(i)] for i in indices], fs, sample_weight, n_jobs=n_jobs, backend=backend
+    )
 
 
 def class_loss_quantities(X_val: ArrayLike, y_val: ArrayLike, n_classes: int) -> list[Quantity]:

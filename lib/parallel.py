@@ -36,9 +36,17 @@ def _check_n_jobs(n_jobs: Any) -> int | None:
     return int(n_jobs)
 
 
-def map_tasks(fn: Callable[[T], R], tasks: Iterable[T], *, n_jobs: int | None = 1, backend: str | None = None,
-              batch_size: int | str = "auto", prefer: str | None = None, progress: bool = False,
-              desc: str | None = None) -> list[R]:
+def map_tasks(
+    fn: Callable[[T], R],
+    tasks: Iterable[T],
+    *,
+    n_jobs: int | None = 1,
+    backend: str | None = None,
+    batch_size: int | str = "auto",
+    prefer: str | None = None,
+    progress: bool = False,
+    desc: str | None = None,
+) -> list[R]:
     """``[fn(t) for t in tasks]`` through joblib, in task order.
 
     ``n_jobs=1`` (and no ``backend``) runs in this process without joblib's machinery; ``n_jobs=None``

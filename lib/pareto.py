@@ -43,8 +43,10 @@ def _class_terms(P: np.ndarray, class_sizes: np.ndarray | None, normalise: bool)
     if not normalise:
         return P
     if class_sizes is None:
-        raise ValueError("normalise=True needs class_sizes (the validation class sizes, "
-                         "np.bincount(y_val, minlength=K)); or pass normalise=False")
+        raise ValueError(
+            "normalise=True needs class_sizes (the validation class sizes, "
+            "np.bincount(y_val, minlength=K)); or pass normalise=False"
+        )
     s = np.asarray(class_sizes, dtype=float)
     if s.shape != (P.shape[1],) or (s <= 0).any():
         raise ValueError(f"class_sizes must be {P.shape[1]} positive counts, got {s}")
@@ -89,8 +91,9 @@ def _build(Pn, targets, w_max, rho, eps, alpha, sum_to_n, elastic):
     return prob, w_expr, slack
 
 
-def _solve_highs(Pn: np.ndarray, targets: list[int], w_max: float, rho: float | None, eps, alpha,
-                 sum_to_n: bool) -> np.ndarray | None:
+def _solve_highs(
+    Pn: np.ndarray, targets: list[int], w_max: float, rho: float | None, eps, alpha, sum_to_n: bool
+) -> np.ndarray | None:
     """The LP of :func:`_build` solved with SciPy's HiGHS (the same variables ``w = 1 + p - q``);
     ``None`` when it is infeasible."""
     from scipy import sparse
@@ -101,8 +104,7 @@ def _solve_highs(Pn: np.ndarray, targets: list[int], w_max: float, rho: float | 
     obj = Pn[:, targets].sum(1)
     c = -np.concatenate([obj, -obj])  # linprog minimises
     rows = [sparse.csr_matrix(np.hstack([-Pn.T, Pn.T]))]  # -(sum (w - 1) P_k) <= -rhs_k
-    rhs = -(-np.asarray(eps, dtype=float) if eps is not None
-            else (np.asarray(alpha, dtype=float) - 1.0) * Pn.sum(0))
+    rhs = -(-np.asarray(eps, dtype=float) if eps is not None else (np.asarray(alpha, dtype=float) - 1.0) * Pn.sum(0))
     b = [rhs]
     if rho is not None:
         rows.append(sparse.csr_matrix(np.ones((1, 2 * n))))
@@ -113,8 +115,15 @@ def _solve_highs(Pn: np.ndarray, targets: list[int], w_max: float, rho: float | 
         b_eq = np.zeros(1)
     lo = np.concatenate([np.zeros(n), np.full(n, max(1.0 - float(w_max), 0.0))])
     hi = np.concatenate([np.full(n, max(float(w_max) - 1.0, 0.0)), np.ones(n)])
-    res = linprog(c, A_ub=sparse.vstack(rows).tocsr(), b_ub=np.concatenate(b), A_eq=A_eq, b_eq=b_eq,
-                  bounds=np.stack([lo, hi], 1), method="highs")
+    res = linprog(
+        c,
+        A_ub=sparse.vstack(rows).tocsr(),
+        b_ub=np.concatenate(b),
+        A_eq=A_eq,
+        b_eq=b_eq,
+        bounds=np.stack([lo, hi], 1),
+        method="highs",
+    )
     if res.status == 2:  # infeasible
         return None
     if res.status != 0:
@@ -122,10 +131,18 @@ def _solve_highs(Pn: np.ndarray, targets: list[int], w_max: float, rho: float | 
     return 1.0 + res.x[:n] - res.x[n:]
 
 
-def pareto_weights(P: np.ndarray, targets: Sequence[int], w_max: float = 3.0, rho: float | None = 0.1,
-                   eps: Sequence[float] | None = None, alpha: Sequence[float] | None = None,
-                   normalise: bool = True, class_sizes: np.ndarray | None = None,
-                   sum_to_n: bool = False, solver: str = "cbc") -> np.ndarray:
+def pareto_weights(
+    P: np.ndarray,
+    targets: Sequence[int],
+    w_max: float = 3.0,
+    rho: float | None = 0.1,
+    eps: Sequence[float] | None = None,
+    alpha: Sequence[float] | None = None,
+    normalise: bool = True,
+    class_sizes: np.ndarray | None = None,
+    sum_to_n: bool = False,
+    solver: str = "cbc",
+) -> np.ndarray:
     """Training weights from Algorithm 1's LP (line 4), made well-posed (module docstring).
 
     Parameters
@@ -193,8 +210,10 @@ def pareto_weights(P: np.ndarray, targets: Sequence[int], w_max: float = 3.0, rh
     prob2, _, slack = _build(Pn, targets, w_max, rho, eps, alpha, sum_to_n, elastic=True)
     prob2.solve(pulp.PULP_CBC_CMD(msg=False))
     if pulp.LpStatus[prob2.status] != "Optimal":
-        raise InfeasibleLPError("the reweighting LP is infeasible even without class constraints: "
-                                "loosen the box (w_max), the trust region (rho) or drop sum_to_n")
+        raise InfeasibleLPError(
+            "the reweighting LP is infeasible even without class constraints: "
+            "loosen the box (w_max), the trust region (rho) or drop sum_to_n"
+        )
     bad = {k: float(s.value()) for k, s in slack.items() if (s.value() or 0.0) > 1e-9}
     form = "eps" if eps is not None else "alpha"
     hint = "raise eps_k" if eps is not None else "lower alpha_k (or use the eps form)"
@@ -207,8 +226,9 @@ def pareto_weights(P: np.ndarray, targets: Sequence[int], w_max: float = 3.0, rh
 
 
 # ------------------------------------------------------------------------------ GA
-def per_class_metric(model: LogisticRegression, X: np.ndarray, y: np.ndarray, K: int,
-                     metric: str = "accuracy") -> np.ndarray:
+def per_class_metric(
+    model: LogisticRegression, X: np.ndarray, y: np.ndarray, K: int, metric: str = "accuracy"
+) -> np.ndarray:
     """Per-class accuracy, or minus the mean per-class cross-entropy (``metric="neg_loss"``):
     higher is better for both."""
     y = np.asarray(y)
@@ -283,8 +303,13 @@ class _Candidate:
         return w, model, np.asarray(self.score(model), dtype=float)
 
 
-def default_threshold_max(P: np.ndarray, form: str = "eps", rho: float | None = 0.1,
-                          class_sizes: np.ndarray | None = None, normalise: bool = True) -> float:
+def default_threshold_max(
+    P: np.ndarray,
+    form: str = "eps",
+    rho: float | None = 0.1,
+    class_sizes: np.ndarray | None = None,
+    normalise: bool = True,
+) -> float:
     """Upper end of the GA's threshold range: for the eps form the largest first-order class change
     the trust region allows (``max_ik |P[i, k]| / n_k * rho * n``; ``rho=None`` counts as 1); 1.5 for
     the alpha form."""
@@ -294,12 +319,29 @@ def default_threshold_max(P: np.ndarray, form: str = "eps", rho: float | None = 
     return float(np.abs(Pn).max() * (1.0 if rho is None else rho) * len(Pn))
 
 
-def pareto_lp_ga(P: np.ndarray, fit: Callable[[np.ndarray], Any], score: Callable[[Any], np.ndarray],
-                 targets: Sequence[int], rng: np.random.Generator, base: np.ndarray, *, form: str = "eps",
-                 threshold_max: float | None = None, generations: int = 20, n_elites: int = 6, n_mutated: int = 6,
-                 n_random: int = 6, n_children: int = 6, mutation_rate: float = 0.25,
-                 mutation_strength: float = 0.25, penalty: float = 1000.0, n_jobs: int | None = 1,
-                 backend: str | None = None, progress: bool = False, **lp_kwargs) -> GAResult:
+def pareto_lp_ga(
+    P: np.ndarray,
+    fit: Callable[[np.ndarray], Any],
+    score: Callable[[Any], np.ndarray],
+    targets: Sequence[int],
+    rng: np.random.Generator,
+    base: np.ndarray,
+    *,
+    form: str = "eps",
+    threshold_max: float | None = None,
+    generations: int = 20,
+    n_elites: int = 6,
+    n_mutated: int = 6,
+    n_random: int = 6,
+    n_children: int = 6,
+    mutation_rate: float = 0.25,
+    mutation_strength: float = 0.25,
+    penalty: float = 1000.0,
+    n_jobs: int | None = 1,
+    backend: str | None = None,
+    progress: bool = False,
+    **lp_kwargs,
+) -> GAResult:
     """PARETO-LP-GA ([PC] §3.4, Algorithm 1) for any model, with Table 2's defaults.
 
     ``fit(weights) -> model`` trains a candidate with per-sample loss weights ``weights`` (``(n,)``):
@@ -338,8 +380,9 @@ def pareto_lp_ga(P: np.ndarray, fit: Callable[[np.ndarray], Any], score: Callabl
     targets = [int(k) for k in targets]
     base = np.asarray(base, dtype=float)
     if base.shape != (K,):
-        raise ValueError(f"base must hold the per-class metric of the reference model ({K} values), "
-                         f"got shape {base.shape}")
+        raise ValueError(
+            f"base must hold the per-class metric of the reference model ({K} values), got shape {base.shape}"
+        )
     if not targets or any(k < 0 or k >= K for k in targets):
         raise ValueError(f"targets must be a non-empty list of class indices in 0..{K - 1}, got {targets}")
     if generations < 1 or n_elites < 1 or min(n_mutated, n_random, n_children) < 0:
@@ -348,8 +391,9 @@ def pareto_lp_ga(P: np.ndarray, fit: Callable[[np.ndarray], Any], score: Callabl
         raise ValueError("crossover children need n_elites >= 2 (or n_children=0)")
     _class_terms(P, lp_kwargs.get("class_sizes"), lp_kwargs.get("normalise", True))  # clear error early
     if threshold_max is None:
-        threshold_max = default_threshold_max(P, form, lp_kwargs.get("rho", 0.1), lp_kwargs.get("class_sizes"),
-                                              lp_kwargs.get("normalise", True))
+        threshold_max = default_threshold_max(
+            P, form, lp_kwargs.get("rho", 0.1), lp_kwargs.get("class_sizes"), lp_kwargs.get("normalise", True)
+        )
     evaluate = _Candidate(P, targets, form, dict(lp_kwargs), fit, score)
 
     class Fitness(deap_base.Fitness):
@@ -377,8 +421,9 @@ def pareto_lp_ga(P: np.ndarray, fit: Callable[[np.ndarray], Any], score: Callabl
                 change = s - base
                 fit_value = fitness(change, targets, penalty)
             cache[k] = fit_value
-            evaluations.append({"generation": generation, "thresholds": np.array(k), "fitness": fit_value,
-                                "val_change": change})
+            evaluations.append(
+                {"generation": generation, "thresholds": np.array(k), "fitness": fit_value, "val_change": change}
+            )
             if w is not None and (best["fitness"] is None or fit_value > best["fitness"]):
                 best.update(fitness=fit_value, key=k, weights=w, model=model, change=change)
         for ind in pop:
@@ -418,5 +463,13 @@ def pareto_lp_ga(P: np.ndarray, fit: Callable[[np.ndarray], Any], score: Callabl
         change = np.asarray(score(model), dtype=float) - base
         th = np.asarray(tools.selBest(pop, 1)[0], dtype=float)
         return GAResult(th, w, model, change, (-penalty * (len(targets) + 1), -np.inf), history, evaluations, n_eval)
-    return GAResult(np.array(best["key"]), best["weights"], best["model"], best["change"], best["fitness"], history,
-                    evaluations, n_eval)
+    return GAResult(
+        np.array(best["key"]),
+        best["weights"],
+        best["model"],
+        best["change"],
+        best["fitness"],
+        history,
+        evaluations,
+        n_eval,
+    )

@@ -13,7 +13,7 @@ def split_indices(n: int, sizes: Sequence[int], rng: np.random.Generator) -> lis
         raise ValueError(f"asked for {sum(sizes)} samples ({' + '.join(map(str, sizes))}) but only {n} exist")
     perm = rng.permutation(n)
     bounds = np.cumsum([0, *sizes])
-    return [perm[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    return [perm[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def standardise(X_train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -24,23 +24,23 @@ def standardise(X_train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, .
     return tuple((X - mu) / sd for X in (X_train, *others))
 
 
-def standardised_split(X: np.ndarray, y: np.ndarray, sizes: Sequence[int], rng: np.random.Generator
-                       ) -> list[tuple[np.ndarray, np.ndarray]]:
+def standardised_split(
+    X: np.ndarray, y: np.ndarray, sizes: Sequence[int], rng: np.random.Generator
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Random disjoint splits of ``(X, y)``, standardised with the first split's statistics."""
     idx = split_indices(len(y), sizes, rng)
     Xs = standardise(*(X[i] for i in idx))
-    return [(Xi, y[i]) for Xi, i in zip(Xs, idx)]
+    return [(Xi, y[i]) for Xi, i in zip(Xs, idx, strict=True)]
 
 
-def standardised_blocks(X: np.ndarray, y: np.ndarray, sizes: Sequence[int]
-                        ) -> list[tuple[np.ndarray, np.ndarray]]:
+def standardised_blocks(X: np.ndarray, y: np.ndarray, sizes: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Consecutive blocks of ``(X, y)`` of the given sizes (for data generated i.i.d., no shuffle
     needed), standardised with the first block's statistics."""
     bounds = np.cumsum([0, *sizes])
     if bounds[-1] > len(y):
         raise ValueError(f"asked for {bounds[-1]} samples ({' + '.join(map(str, sizes))}) but only {len(y)} exist")
-    Xs = standardise(*(X[a:b] for a, b in zip(bounds[:-1], bounds[1:])))
-    return [(Xi, y[a:b]) for Xi, a, b in zip(Xs, bounds[:-1], bounds[1:])]
+    Xs = standardise(*(X[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)))
+    return [(Xi, y[a:b]) for Xi, a, b in zip(Xs, bounds[:-1], bounds[1:], strict=True)]
 
 
 def polynomial_features(X: np.ndarray, degree: int) -> np.ndarray:

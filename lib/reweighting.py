@@ -77,8 +77,9 @@ class TrainingSpec:
 
     def build(self, rng: np.random.Generator | None = None) -> nn.Module:
         """A model of this spec (initial weights from ``rng``; any ``rng`` when a state is loaded next)."""
-        model = deep.build(self.kind, rng if rng is not None else np.random.default_rng(0), device="cpu",
-                           **self.model_kwargs)
+        model = deep.build(
+            self.kind, rng if rng is not None else np.random.default_rng(0), device="cpu", **self.model_kwargs
+        )
         return model.to(DTYPES[self.dtype]).to(deep.resolve_device(self.device))
 
 
@@ -136,8 +137,9 @@ def batch_order(seed: int, epoch: int, n: int, variant: int = 0) -> np.ndarray:
     return np.random.default_rng([seed, 2, epoch, variant]).permutation(n)
 
 
-def train_run(spec: TrainingSpec, X, y, X_val, y_val, X_test, y_test, n_classes: int, seed: int,
-              threads: int | None = 1) -> Run:
+def train_run(
+    spec: TrainingSpec, X, y, X_val, y_val, X_test, y_test, n_classes: int, seed: int, threads: int | None = 1
+) -> Run:
     """Train ``spec.epochs`` epochs from the seed-``seed`` initialisation, keeping a checkpoint and the
     per-class validation and test accuracy after every epoch ([PC] §5.2: the developer watches
     per-class accuracy during training). Batch orders from :func:`batch_order`; the result equals one
@@ -154,11 +156,24 @@ def train_run(spec: TrainingSpec, X, y, X_val, y_val, X_test, y_test, n_classes:
         orders, losses, state = [], [], None
         for e in range(spec.epochs):
             orders.append(batch_order(seed, e + 1, n))
-            r = deep.train(model, X, y, rng=np.random.default_rng([seed, 3, e + 1]), epochs=1, lr=spec.lr,
-                           batch_size=spec.batch_size, momentum=spec.momentum, weight_decay=spec.weight_decay,
-                           optimizer=spec.optimizer, lr_schedule=spec.lr_schedule, n_classes=n_classes,
-                           batch_orders=[orders[-1]], optimizer_state=state, schedule_steps=(e * spe, total),
-                           keep_optimizer_state=True)
+            r = deep.train(
+                model,
+                X,
+                y,
+                rng=np.random.default_rng([seed, 3, e + 1]),
+                epochs=1,
+                lr=spec.lr,
+                batch_size=spec.batch_size,
+                momentum=spec.momentum,
+                weight_decay=spec.weight_decay,
+                optimizer=spec.optimizer,
+                lr_schedule=spec.lr_schedule,
+                n_classes=n_classes,
+                batch_orders=[orders[-1]],
+                optimizer_state=state,
+                schedule_steps=(e * spe, total),
+                keep_optimizer_state=True,
+            )
             state = r.optimizer_state
             losses.append(float(r.loss[0]))
             checkpoints.append(Checkpoint(e + 1, _cpu_state(model), state))
@@ -208,15 +223,33 @@ class EpochFit:
             model = load_model(spec, self.checkpoint)
             if s.continues_run:
                 spe = -(-n // spec.batch_size)
-                kw = {"lr": spec.lr, "batch_size": spec.batch_size, "weight_decay": spec.weight_decay,
-                      "lr_schedule": spec.lr_schedule, "optimizer_state": self.checkpoint.optimizer_state,
-                      "schedule_steps": (self.checkpoint.epoch * spe, spec.epochs * spe)}
+                kw = {
+                    "lr": spec.lr,
+                    "batch_size": spec.batch_size,
+                    "weight_decay": spec.weight_decay,
+                    "lr_schedule": spec.lr_schedule,
+                    "optimizer_state": self.checkpoint.optimizer_state,
+                    "schedule_steps": (self.checkpoint.epoch * spe, spec.epochs * spe),
+                }
             else:
-                kw = {"lr": s.lr, "batch_size": s.batch_size or spec.batch_size, "lr_schedule": "constant",
-                      "weight_decay": spec.weight_decay if s.weight_decay is None else s.weight_decay}
-            deep.train(model, _writable(self.X), _writable(self.y), sample_weight=weights, epochs=1,
-                       rng=np.random.default_rng([self.seed, 3, self.checkpoint.epoch + 1]), momentum=spec.momentum,
-                       optimizer=spec.optimizer, batch_orders=[self.order if order is None else order], **kw)
+                kw = {
+                    "lr": s.lr,
+                    "batch_size": s.batch_size or spec.batch_size,
+                    "lr_schedule": "constant",
+                    "weight_decay": spec.weight_decay if s.weight_decay is None else s.weight_decay,
+                }
+            deep.train(
+                model,
+                _writable(self.X),
+                _writable(self.y),
+                sample_weight=weights,
+                epochs=1,
+                rng=np.random.default_rng([self.seed, 3, self.checkpoint.epoch + 1]),
+                momentum=spec.momentum,
+                optimizer=spec.optimizer,
+                batch_orders=[self.order if order is None else order],
+                **kw,
+            )
         return model
 
 
@@ -234,8 +267,20 @@ class ClassAccuracy:
             return deep.per_class_accuracy(model, _writable(self.X), _writable(self.y), self.n_classes)
 
 
-def checkpoint_influence(run: Run, epoch: int, X, y, X_val, y_val, n_classes: int, *, damping: float | None,
-                         batch_size: int = 512, threads: int | None = 1, max_query_floats: float = 5e7) -> np.ndarray:
+def checkpoint_influence(
+    run: Run,
+    epoch: int,
+    X,
+    y,
+    X_val,
+    y_val,
+    n_classes: int,
+    *,
+    damping: float | None,
+    batch_size: int = 512,
+    threads: int | None = 1,
+    max_query_floats: float = 5e7,
+) -> np.ndarray:
     """Category-wise influence ``P`` (n_train, K) of the epoch-``epoch`` model by EKFAC, in the run's
     precision (float64 factors and scores for a float64 run), the Monte Carlo labels of the curvature
     seeded by the run's seed and the epoch.
@@ -252,11 +297,13 @@ def checkpoint_influence(run: Run, epoch: int, X, y, X_val, y_val, n_classes: in
     y_val = np.asarray(y_val)
     with torch_threads(threads):
         if len(y_val) * n_params <= max_query_floats:
-            S = pairwise_scores(model, X, y, X_val, y_val, rng=rng, damping=damping,
-                                batch_size=max(batch_size, len(y_val)), dtype=dtype)
+            S = pairwise_scores(
+                model, X, y, X_val, y_val, rng=rng, damping=damping, batch_size=max(batch_size, len(y_val)), dtype=dtype
+            )
             return S.T @ np.eye(n_classes)[y_val] / len(np.asarray(y))
-        return category_influence(model, X, y, X_val, y_val, n_classes, rng=rng, damping=damping,
-                                  batch_size=batch_size, dtype=dtype)
+        return category_influence(
+            model, X, y, X_val, y_val, n_classes, rng=rng, damping=damping, batch_size=batch_size, dtype=dtype
+        )
 
 
 # ------------------------------------------------------------------------------ target rules
@@ -269,8 +316,9 @@ def lowest_classes(accuracy: np.ndarray, n: int) -> list[int]:
     return [int(k) for k in np.argsort(np.round(acc, 10), kind="stable")[:n]]
 
 
-def detrimental_epoch(accuracy: np.ndarray, threshold: float, first: int = 1, last: int | None = None,
-                      max_targets: int | None = None) -> tuple[int, list[int]] | None:
+def detrimental_epoch(
+    accuracy: np.ndarray, threshold: float, first: int = 1, last: int | None = None, max_targets: int | None = None
+) -> tuple[int, list[int]] | None:
     """Course Correction's trigger ([PC] §3.4: "a detrimental epoch means one after which the accuracy
     of some classes decreases significantly"): the first ``e`` in ``first..last`` (``last`` default:
     the second-to-last epoch) whose next epoch lowers some classes' accuracy by more than ``threshold``
@@ -341,11 +389,29 @@ class StepResult:
         return self.accuracy[method][split] - self.accuracy[against][split]
 
 
-def reweight_step(run: Run, epoch: int, targets: Sequence[int], P: np.ndarray, X, y, X_val, y_val, X_test, y_test,
-                  n_classes: int, *, rng: np.random.Generator, reference: str = "previous",
-                  settings: EpochSettings = EpochSettings(), n_shuffles: int = 0, n_jobs: int | None = 1,
-                  backend: str | None = None, threads: int | None = 1, ga_kwargs: dict | None = None,
-                  lp_kwargs: dict | None = None) -> StepResult:
+def reweight_step(
+    run: Run,
+    epoch: int,
+    targets: Sequence[int],
+    P: np.ndarray,
+    X,
+    y,
+    X_val,
+    y_val,
+    X_test,
+    y_test,
+    n_classes: int,
+    *,
+    rng: np.random.Generator,
+    reference: str = "previous",
+    settings: EpochSettings = EpochSettings(),
+    n_shuffles: int = 0,
+    n_jobs: int | None = 1,
+    backend: str | None = None,
+    threads: int | None = 1,
+    ga_kwargs: dict | None = None,
+    lp_kwargs: dict | None = None,
+) -> StepResult:
     """PARETO-LP-GA at epoch ``epoch`` of ``run`` with its baselines (module docstring).
 
     ``reference="previous"``: the fitness measures each class's change from the epoch-``epoch`` model
@@ -369,14 +435,14 @@ def reweight_step(run: Run, epoch: int, targets: Sequence[int], P: np.ndarray, X
     targets = [int(k) for k in targets]
     # a class without validation samples has a zero column in P: size 1 leaves it at zero
     lp = {"class_sizes": np.maximum(np.bincount(y_val, minlength=n_classes), 1), **(lp_kwargs or {})}
-    fit = EpochFit(run.spec, run.checkpoints[epoch], X, y, run.orders[epoch], settings, seed=run.seed,
-                   threads=threads)
+    fit = EpochFit(run.spec, run.checkpoints[epoch], X, y, run.orders[epoch], settings, seed=run.seed, threads=threads)
     val = ClassAccuracy(X_val, y_val, n_classes, threads)
     test = ClassAccuracy(X_test, y_test, n_classes, threads)
     task = _EvalTask(fit, val, test)
     acc: dict[str, dict[str, np.ndarray]] = {
         "previous": {"val": run.val_accuracy[epoch], "test": run.test_accuracy[epoch]},
-        "run": {"val": run.val_accuracy[epoch + 1], "test": run.test_accuracy[epoch + 1]}}
+        "run": {"val": run.val_accuracy[epoch + 1], "test": run.test_accuracy[epoch + 1]},
+    }
     base = acc["previous"]["val"] if reference == "previous" else acc["run"]["val"]
     ga = pareto_lp_ga(P, fit, val, targets, rng, base, n_jobs=n_jobs, backend=backend, **(ga_kwargs or {}), **lp)
     w = ga.weights
@@ -384,16 +450,20 @@ def reweight_step(run: Run, epoch: int, targets: Sequence[int], P: np.ndarray, X
     change = float(np.abs(w - 1.0).sum())
     w_max = lp.get("w_max", 3.0)
     lp0 = pareto_weights(P, targets, eps=np.zeros(n_classes), **lp)
-    baselines = {"standard": None, "upweight": upweight_classes(y, targets, change, w_max), "lp_eps0": lp0,
-                 "permuted": rng.permutation(w)}
+    baselines = {
+        "standard": None,
+        "upweight": upweight_classes(y, targets, change, w_max),
+        "lp_eps0": lp0,
+        "permuted": rng.permutation(w),
+    }
     n = len(y)
     tasks = [(wb, None) for wb in baselines.values()]
     tasks += [(None, batch_order(run.seed, epoch + 1, n, variant=j + 1)) for j in range(n_shuffles)]
     out = map_tasks(task, tasks, n_jobs=n_jobs, backend=backend)
-    for name, (v, t) in zip(baselines, out[:len(baselines)], strict=True):
+    for name, (v, t) in zip(baselines, out[: len(baselines)], strict=True):
         acc[name] = {"val": v, "test": t}
-    sh_val = np.array([v for v, _ in out[len(baselines):]]).reshape(n_shuffles, n_classes)
-    sh_test = np.array([t for _, t in out[len(baselines):]]).reshape(n_shuffles, n_classes)
+    sh_val = np.array([v for v, _ in out[len(baselines) :]]).reshape(n_shuffles, n_classes)
+    sh_test = np.array([t for _, t in out[len(baselines) :]]).reshape(n_shuffles, n_classes)
     if n_shuffles:  # the selection-only control: the best unweighted epoch by the GA's own fitness
         scores = [fitness(sv - base, targets) for sv in sh_val]
         best = max(range(n_shuffles), key=lambda j: scores[j])  # first of equals
@@ -412,5 +482,12 @@ def ceiling_summary(P: np.ndarray, class_sizes: np.ndarray, delta_max: float = 1
     r = ceiling_test(P, delta_max=delta_max, scale=sizes, solver="highs")
     v = svd_view(P / sizes)
     ratio, room = pca_check(P)
-    return {"t": r.t, "t_relative": r.t_relative, "below_ceiling": r.below_ceiling, "flatness": v.flatness,
-            "positive_normal": v.positive_normal, "pca_ratio": float(ratio), "pca_says_room": bool(room)}
+    return {
+        "t": r.t,
+        "t_relative": r.t_relative,
+        "below_ceiling": r.below_ceiling,
+        "flatness": v.flatness,
+        "positive_normal": v.positive_normal,
+        "pca_ratio": float(ratio),
+        "pca_says_room": bool(room),
+    }

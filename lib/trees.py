@@ -59,8 +59,15 @@ def regression_inputs(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.column_stack([X, y.astype(float)])
 
 
-def fit_influence_tree(X: np.ndarray, y: np.ndarray, influence: np.ndarray, rng: np.random.Generator,
-                       lam: float = 10.0, max_depth: int | None = 6, min_samples_leaf: int = 3) -> InfluenceTree:
+def fit_influence_tree(
+    X: np.ndarray,
+    y: np.ndarray,
+    influence: np.ndarray,
+    rng: np.random.Generator,
+    lam: float = 10.0,
+    max_depth: int | None = 6,
+    min_samples_leaf: int = 3,
+) -> InfluenceTree:
     """[CH] Algorithm 1: CART on ``([x_i, y_i], I(-x_i))`` then hierarchical shrinkage with ``lam``.
 
     ``max_depth``, ``min_samples_leaf`` and ``lam`` are not given in the paper (our defaults).
@@ -72,16 +79,18 @@ def fit_influence_tree(X: np.ndarray, y: np.ndarray, influence: np.ndarray, rng:
     On the quantised target the fit is bitwise the same everywhere.
     """
     Q = regression_inputs(X, y)
-    I = np.asarray(influence, dtype=float)
-    if I.shape != (Q.shape[0],):
-        raise ValueError(f"influence must have one value per sample ({Q.shape[0]}), got shape {I.shape}")
-    cart = DecisionTreeRegressor(max_depth=max_depth, min_samples_leaf=min_samples_leaf,
-                                 random_state=int(rng.integers(0, 2**31 - 1))).fit(Q, tie_safe(I))
+    infl = np.asarray(influence, dtype=float)
+    if infl.shape != (Q.shape[0],):
+        raise ValueError(f"influence must have one value per sample ({Q.shape[0]}), got shape {infl.shape}")
+    cart = DecisionTreeRegressor(
+        max_depth=max_depth, min_samples_leaf=min_samples_leaf, random_state=int(rng.integers(0, 2**31 - 1))
+    ).fit(Q, tie_safe(infl))
     return InfluenceTree(cart, float(lam), hierarchical_shrinkage(cart, lam))
 
 
-def grid_predictions(tree: InfluenceTree, label: int, xlim: tuple[float, float], ylim: tuple[float, float],
-                     resolution: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def grid_predictions(
+    tree: InfluenceTree, label: int, xlim: tuple[float, float], ylim: tuple[float, float], resolution: int = 200
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The tree's influence estimate on a 2-D grid for a fixed label (region plots of [CH] Fig. 1).
 
     Returns ``(xx, yy, zz)`` meshes of shape ``(resolution, resolution)``.

@@ -100,8 +100,10 @@ print("share of negative influence:", ", ".join(f"{k} {float((v < 0).mean()):.3f
 # Markers: o majority group, x minority group; the black line is the original decision boundary.
 
 # %%
-tree_fits = {name: trees.fit_influence_tree(d.X_train, d.y_train, I[name], rng, lam=tree_lambda,
-                                            max_depth=tree_max_depth) for name in fs}
+tree_fits = {
+    name: trees.fit_influence_tree(d.X_train, d.y_train, I[name], rng, lam=tree_lambda, max_depth=tree_max_depth)
+    for name in fs
+}
 
 # %% tags=["hide-input"]
 lo, hi = d.X_train.min(0) - 0.5, d.X_train.max(0) + 0.5
@@ -116,22 +118,26 @@ for j, name in enumerate(fs):
         ax.contourf(xx, yy, np.sign(zz), levels=[-1.5, 0, 1.5], colors=["#f4b6c2", "#b7e4c7"], alpha=0.8)
         for g, marker in ((1, "o"), (0, "x")):
             sel = d.g_train == g
-            ax.scatter(*d.X_train[sel].T, marker=marker, s=22,
-                       c=[colours["(+)" if y == 1 else "(-)"] for y in d.y_train[sel]])
+            ax.scatter(
+                *d.X_train[sel].T, marker=marker, s=22, c=[colours["(+)" if y == 1 else "(-)"] for y in d.y_train[sel]]
+            )
         ax.plot(xs, -(w[0] * xs + b) / w[1], color="black")
-        ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]),
-               title=f"{name}: regions for a {'(+)' if label else '(-)'} sample")
+        ax.set(
+            xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), title=f"{name}: regions for a {'(+)' if label else '(-)'} sample"
+        )
 for ax in axes[-1]:
     ax.set_xlabel("$x_1$")
 for ax in axes[:, 0]:
     ax.set_ylabel("$x_2$")
-handles = [Line2D([], [], ls="", marker="o", color=colours["(+)"], label="(+) sample"),
-           Line2D([], [], ls="", marker="o", color=colours["(-)"], label="(-) sample"),
-           Line2D([], [], ls="", marker="o", color="grey", label="majority group"),
-           Line2D([], [], ls="", marker="x", color="grey", label="minority group"),
-           Line2D([], [], color="black", label="decision boundary"),
-           plt.Rectangle((0, 0), 1, 1, color="#b7e4c7", label="tree: positive influence"),
-           plt.Rectangle((0, 0), 1, 1, color="#f4b6c2", label="tree: negative influence")]
+handles = [
+    Line2D([], [], ls="", marker="o", color=colours["(+)"], label="(+) sample"),
+    Line2D([], [], ls="", marker="o", color=colours["(-)"], label="(-) sample"),
+    Line2D([], [], ls="", marker="o", color="grey", label="majority group"),
+    Line2D([], [], ls="", marker="x", color="grey", label="minority group"),
+    Line2D([], [], color="black", label="decision boundary"),
+    plt.Rectangle((0, 0), 1, 1, color="#b7e4c7", label="tree: positive influence"),
+    plt.Rectangle((0, 0), 1, 1, color="#f4b6c2", label="tree: negative influence"),
+]
 fig.legend(handles=handles, loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.07), frameon=False)
 plt.show()
 
@@ -152,10 +158,22 @@ for name, t in tree_fits.items():
 
 # %%
 table = ch.trim_experiment(d, l2=l2, gamma=gamma, budget=budget)
-(table.set_index(["function", "stage"])[["removed", "accuracy", "dp_gap", "eop_gap", "adv_accuracy", "val_loss",
-                                         "adv_loss"]]
- .rename(columns={"accuracy": "acc.", "dp_gap": "DP gap", "eop_gap": "EOP gap", "adv_accuracy": "adv. acc.",
-                  "val_loss": "val. loss", "adv_loss": "adv. loss"}).round(3))
+(
+    table.set_index(["function", "stage"])[
+        ["removed", "accuracy", "dp_gap", "eop_gap", "adv_accuracy", "val_loss", "adv_loss"]
+    ]
+    .rename(
+        columns={
+            "accuracy": "acc.",
+            "dp_gap": "DP gap",
+            "eop_gap": "EOP gap",
+            "adv_accuracy": "adv. acc.",
+            "val_loss": "val. loss",
+            "adv_loss": "adv. loss",
+        }
+    )
+    .round(3)
+)
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(12, 4), sharex=True, sharey=True)
@@ -164,13 +182,11 @@ for ax, name in zip(axes, fs, strict=True):
     for cls, label in ((1, "(+)"), (0, "(-)")):
         sel = d.y_train == cls
         ax.scatter(*d.X_train[sel].T, s=16, color=colours[label], label=f"{label} sample")
-    ax.scatter(*d.X_train[r.removed].T, s=120, facecolors="none", edgecolors="red", linewidths=1.5,
-               label="trimmed")
+    ax.scatter(*d.X_train[r.removed].T, s=120, facecolors="none", edgecolors="red", linewidths=1.5, label="trimmed")
     ax.plot(xs, -(w[0] * xs + b) / w[1], color="black", label="decision boundary")
     ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), title=f"{name}: trimmed samples", xlabel="$x_1$")
 axes[0].set_ylabel("$x_2$")
-fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.08),
-           frameon=False)
+fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.08), frameon=False)
 plt.show()
 
 # %% [markdown]
@@ -202,8 +218,9 @@ loo_idx = np.sort(rng.choice(n_train, size=n_loo, replace=False))
 loo_long, loo_summary = ch.loo_agreement(model, d.X_train, d.y_train, fs, loo_idx)
 
 # %% tags=["hide-input"]
-g = sns.relplot(data=loo_long, x="predicted", y="actual", col="function", facet_kws={"sharex": False, "sharey": False},
-                height=3.4)
+g = sns.relplot(
+    data=loo_long, x="predicted", y="actual", col="function", facet_kws={"sharex": False, "sharey": False}, height=3.4
+)
 for ax in g.axes.flat:
     lim = [min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1])]
     ax.plot(lim, lim, color="grey", ls="--")
@@ -234,8 +251,15 @@ cx_removed = trim(cx["influence"].to_numpy(), 20).removed
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(8, 3))
 sign = np.where(cx["influence"] < 0, "negative", "positive")
-sns.stripplot(data=cx.assign(label=cx.y.map({0: "y = 0", 1: "y = 1"}), influence_sign=sign), x="x", y="label",
-              hue="influence_sign", palette={"negative": "red", "positive": "green"}, size=4, ax=ax)
+sns.stripplot(
+    data=cx.assign(label=cx.y.map({0: "y = 0", 1: "y = 1"}), influence_sign=sign),
+    x="x",
+    y="label",
+    hue="influence_sign",
+    palette={"negative": "red", "positive": "green"},
+    size=4,
+    ax=ax,
+)
 ax.set(xlabel="$x$ (one feature, all positive)", ylabel="label", title="1-D, no intercept: sign of the influence")
 ax.legend(title="influence", loc="upper left", bbox_to_anchor=(1.01, 1))
 plt.show()
@@ -244,8 +268,9 @@ plt.show()
 sign_by_class = cx.groupby("y")["influence"].agg(lambda v: f"{int((v < 0).sum())}/{len(v)} negative")
 print(sign_by_class.to_string())
 print("labels of the 20 trimmed samples:", np.bincount(cx.y.to_numpy()[cx_removed], minlength=2).tolist())
-print("flipped (outlier) samples among them:", int(cx.flipped.to_numpy()[cx_removed].sum()),
-      "of", int(cx.flipped.sum()))
+print(
+    "flipped (outlier) samples among them:", int(cx.flipped.to_numpy()[cx_removed].sum()), "of", int(cx.flipped.sum())
+)
 
 # %% [markdown]
 # ## How the L2 strength controls agreement with leave-one-out (real data)
@@ -266,8 +291,14 @@ sweep = ch.l2_sweep(Xr, yr, Xrv, yrv, l2_grid, real_idx)
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(1, 2, figsize=(11, 3.6))
-sns.lineplot(data=sweep.melt(id_vars="l2", value_vars=["spearman", "pearson", "slope"]), x="l2", y="value",
-             hue="variable", marker="o", ax=ax[0])
+sns.lineplot(
+    data=sweep.melt(id_vars="l2", value_vars=["spearman", "pearson", "slope"]),
+    x="l2",
+    y="value",
+    hue="variable",
+    marker="o",
+    ax=ax[0],
+)
 ax[0].axhline(1.0, color="grey", ls=":", lw=0.8)
 ax[0].set(ylabel="agreement with LOO", title="influence vs. retraining")
 ax[0].legend(title="", loc="upper right")
@@ -290,5 +321,17 @@ print(sweep.round(3).to_string(index=False))
 # ## Claims
 
 # %% tags=["remove-input"]
-pages.claims_table(ch.claims(table, seed_summary, loo_summary, cx, cx_removed, sweep, seed=seed, n_loo=n_loo,
-                             n_train=n_train, dataset=real_dataset))
+pages.claims_table(
+    ch.claims(
+        table,
+        seed_summary,
+        loo_summary,
+        cx,
+        cx_removed,
+        sweep,
+        seed=seed,
+        n_loo=n_loo,
+        n_train=n_train,
+        dataset=real_dataset,
+    )
+)

@@ -109,10 +109,18 @@ X2, y2 = angular_radius(rng)
 X2_val, y2_val = angular_radius(rng)
 X2_test, y2_test = angular_radius(rng)
 sets = {
-    "noisy disks": dict(X_train=X1, y_train=y1, X_val=X1_val, y_val=y1_val, X_test=X1_test, y_test=y1_test,
-                        flipped=flipped1),
-    "angular radius": dict(X_train=X2, y_train=y2, X_val=X2_val, y_val=y2_val, X_test=X2_test, y_test=y2_test,
-                           flipped=np.zeros(len(y2), bool)),
+    "noisy disks": dict(
+        X_train=X1, y_train=y1, X_val=X1_val, y_val=y1_val, X_test=X1_test, y_test=y1_test, flipped=flipped1
+    ),
+    "angular radius": dict(
+        X_train=X2,
+        y_train=y2,
+        X_val=X2_val,
+        y_val=y2_val,
+        X_test=X2_test,
+        y_test=y2_test,
+        flipped=np.zeros(len(y2), bool),
+    ),
 }
 for s in sets.values():
     s["model"] = LogisticRegression(l2=l2).fit(s["X_train"], s["y_train"])
@@ -134,28 +142,42 @@ summary
 # colour by region, which shows the same jointly-negative samples.
 
 # %% tags=["hide-input"]
-palette = {"jointly negative": "tab:red", "jointly positive": "tab:green", "tradeoff": "tab:gray",
-           "neutral": "black"}
+palette = {"jointly negative": "tab:red", "jointly positive": "tab:green", "tradeoff": "tab:gray", "neutral": "black"}
 fig, axes = plt.subplots(2, 3, figsize=(12, 8))
 for row, (name, s) in zip(axes, sets.items(), strict=True):
     X, y, P, m = s["X_train"], s["y_train"], s["P"], s["model"]
     label = np.where(s["flipped"], "flipped", "clean")
-    sns.scatterplot(x=X[:, 0], y=X[:, 1], hue=np.array(["blue", "orange"])[y], style=label,
-                    palette={"blue": "tab:blue", "orange": "tab:orange"}, s=14, ax=row[0])
+    sns.scatterplot(
+        x=X[:, 0],
+        y=X[:, 1],
+        hue=np.array(["blue", "orange"])[y],
+        style=label,
+        palette={"blue": "tab:blue", "orange": "tab:orange"},
+        s=14,
+        ax=row[0],
+    )
     W = m.theta_.numpy()[:, 0]
     xs = np.linspace(X[:, 0].min(), X[:, 0].max(), 10)
     row[0].plot(xs, -(W[0] * xs + W[2]) / W[1], "k--", lw=1)
-    row[0].set(ylim=(X[:, 1].min() - 0.2, X[:, 1].max() + 0.2), xlabel="$x_1$", ylabel="$x_2$",
-               title=f"{name}: training data")
+    row[0].set(
+        ylim=(X[:, 1].min() - 0.2, X[:, 1].max() + 0.2), xlabel="$x_1$", ylabel="$x_2$", title=f"{name}: training data"
+    )
     row[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize="x-small")
     sns.scatterplot(x=P[:, 0], y=P[:, 1], hue=s["regions"], style=label, palette=palette, s=14, ax=row[1])
     row[1].axhline(0, color="k", lw=0.7)
     row[1].axvline(0, color="k", lw=0.7)
-    row[1].set(xlabel="$P_{i,blue}$ (influence on the blue loss)", ylabel="$P_{i,orange}$",
-               title="influence vectors")
+    row[1].set(xlabel="$P_{i,blue}$ (influence on the blue loss)", ylabel="$P_{i,orange}$", title="influence vectors")
     row[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize="x-small")
-    sns.scatterplot(x=X[:, 0], y=X[:, 1], hue=s["regions"], size=np.linalg.norm(P, axis=1), sizes=(5, 100),
-                    palette=palette, ax=row[2], legend=False)
+    sns.scatterplot(
+        x=X[:, 0],
+        y=X[:, 1],
+        hue=s["regions"],
+        size=np.linalg.norm(P, axis=1),
+        sizes=(5, 100),
+        palette=palette,
+        ax=row[2],
+        legend=False,
+    )
     row[2].set(xlabel="$x_1$", ylabel="$x_2$", title="region of each sample (size = $|P_i|$)")
 for ax, letter in zip(axes.ravel(), "ABCDEF", strict=True):
     ax.text(0.01, 0.98, letter, transform=ax.transAxes, fontweight="bold", va="top")
@@ -235,10 +257,20 @@ sweep_df
 # direction, which the cross-fitted test finds.
 
 # %% tags=["nbval-check-output"]
-crossfit = {name: ch02.crossfit_table(s["model"], s["X_train"], s["y_train"], s["X_val"], s["y_val"],
-                                      np.random.default_rng([seed, 40, j]), crossfit_splits, delta_max,
-                                      crossfit_confidence)
-            for j, (name, s) in enumerate(sets.items())}
+crossfit = {
+    name: ch02.crossfit_table(
+        s["model"],
+        s["X_train"],
+        s["y_train"],
+        s["X_val"],
+        s["y_val"],
+        np.random.default_rng([seed, 40, j]),
+        crossfit_splits,
+        delta_max,
+        crossfit_confidence,
+    )
+    for j, (name, s) in enumerate(sets.items())
+}
 ch02.crossfit_summary({name: res for name, (res, _) in crossfit.items()})
 
 # %% [markdown]
@@ -246,18 +278,29 @@ ch02.crossfit_summary({name: res for name, (res, _) in crossfit.items()})
 # strengths (`crossfit_draws` draws; the splits of a draw are the same for every `l2`):
 
 # %% tags=["nbval-check-output"]
-draws = ch02.crossfit_over_draws(list(sets), crossfit_l2_grid, crossfit_draws, seed, crossfit_splits, delta_max,
-                                 crossfit_confidence)
+draws = ch02.crossfit_over_draws(
+    list(sets), crossfit_l2_grid, crossfit_draws, seed, crossfit_splits, delta_max, crossfit_confidence
+)
 draws_summary = ch02.draws_summary(draws)
 draws_summary
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(8, 4))
-sns.stripplot(draws.assign(l2=draws["l2"].astype(str)), x="l2", y="held-out worst-class gain", hue="set",
-              dodge=True, ax=ax, size=6)
+sns.stripplot(
+    draws.assign(l2=draws["l2"].astype(str)),
+    x="l2",
+    y="held-out worst-class gain",
+    hue="set",
+    dodge=True,
+    ax=ax,
+    size=6,
+)
 ax.axhline(0, color="k", lw=0.8)
-ax.set(xlabel="L2 strength (sum form)", ylabel="held-out worst-class gain\n(nats per sample, median over splits)",
-       title="cross-fitted ceiling test over fresh draws of the data")
+ax.set(
+    xlabel="L2 strength (sum form)",
+    ylabel="held-out worst-class gain\n(nats per sample, median over splits)",
+    title="cross-fitted ceiling test over fresh draws of the data",
+)
 ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
 plt.show()
 
@@ -273,12 +316,33 @@ plt.show()
 # %% tags=["nbval-check-output"]
 checks = []
 for j, (name, s) in enumerate(sets.items()):
-    res_tr, Q = ch02.crossfit_table(s["model"], s["X_train"], s["y_train"], s["X_val"], s["y_val"],
-                                    np.random.default_rng([seed, 41, j]), crossfit_checks, delta_max,
-                                    crossfit_confidence, rho=crossfit_rho)
-    checks += [{"set": name, **r} for r in ch02.crossfit_retraining_check(
-        s["model"], s["X_train"], s["y_train"], s["X_val"], s["y_val"], s["X_test"], s["y_test"], res_tr, Q,
-        crossfit_checks)]
+    res_tr, Q = ch02.crossfit_table(
+        s["model"],
+        s["X_train"],
+        s["y_train"],
+        s["X_val"],
+        s["y_val"],
+        np.random.default_rng([seed, 41, j]),
+        crossfit_checks,
+        delta_max,
+        crossfit_confidence,
+        rho=crossfit_rho,
+    )
+    checks += [
+        {"set": name, **r}
+        for r in ch02.crossfit_retraining_check(
+            s["model"],
+            s["X_train"],
+            s["y_train"],
+            s["X_val"],
+            s["y_val"],
+            s["X_test"],
+            s["y_test"],
+            res_tr,
+            Q,
+            crossfit_checks,
+        )
+    ]
 checks = pd.DataFrame(checks)
 check_summary = ch02.check_summary(checks)
 check_summary
@@ -304,11 +368,21 @@ real = ch02.real_split(real_dataset, real_sizes, np.random.default_rng([seed, 70
 real_rows = {}
 for lam in real_l2_grid:
     m_real = LogisticRegression(l2=lam).fit(real["X_train"], real["y_train"])
-    res_real, _ = ch02.crossfit_table(m_real, real["X_train"], real["y_train"], real["X_val"], real["y_val"],
-                                      np.random.default_rng([seed, 71]), crossfit_splits, delta_max,
-                                      crossfit_confidence)
-    real_rows[f"l2={m_real.l2_:g}"] = {"test accuracy": m_real.score(real["X_test"], real["y_test"]),
-                                       **res_real.summary()}
+    res_real, _ = ch02.crossfit_table(
+        m_real,
+        real["X_train"],
+        real["y_train"],
+        real["X_val"],
+        real["y_val"],
+        np.random.default_rng([seed, 71]),
+        crossfit_splits,
+        delta_max,
+        crossfit_confidence,
+    )
+    real_rows[f"l2={m_real.l2_:g}"] = {
+        "test accuracy": m_real.score(real["X_test"], real["y_test"]),
+        **res_real.summary(),
+    }
 real_df = ch02.rounded(pd.DataFrame(real_rows))
 real_df
 
@@ -331,9 +405,17 @@ real_df
 
 # %%
 s = sets["noisy disks"]
-rounds = ch02.trim_jointly_negative(s["model"], s["X_train"], s["y_train"], s["X_val"], s["y_val"],
-                                    max_rounds=trim_max_rounds, tol=region_tol, delta_max=delta_max,
-                                    extra_sets={"test": (s["X_test"], s["y_test"])})
+rounds = ch02.trim_jointly_negative(
+    s["model"],
+    s["X_train"],
+    s["y_train"],
+    s["X_val"],
+    s["y_val"],
+    max_rounds=trim_max_rounds,
+    tol=region_tol,
+    delta_max=delta_max,
+    extra_sets={"test": (s["X_test"], s["y_test"])},
+)
 trim_df = ch02.trimming_table(rounds, s["flipped"])
 
 # %% tags=["nbval-check-output"]
@@ -341,8 +423,12 @@ trim_df
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
-long = trim_df.T.reset_index().melt("round", ["test acc blue", "test acc orange", "val acc blue", "val acc orange"],
-                                    var_name="split / class", value_name="accuracy")
+long = trim_df.T.reset_index().melt(
+    "round",
+    ["test acc blue", "test acc orange", "val acc blue", "val acc orange"],
+    var_name="split / class",
+    value_name="accuracy",
+)
 sns.lineplot(long, x="round", y="accuracy", hue="split / class", marker="o", ax=axes[0])
 axes[0].set(xlabel="trimming round", title="per-class accuracy while trimming")
 axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize="x-small")
@@ -352,9 +438,15 @@ for ax in axes[:2]:
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
 last = rounds[-1]
 X_kept, y_kept = s["X_train"][last["kept"]], s["y_train"][last["kept"]]
-sns.scatterplot(x=X_kept[:, 0], y=X_kept[:, 1], hue=np.array(["blue", "orange"])[y_kept],
-                style=np.where(s["flipped"][last["kept"]], "flipped", "clean"),
-                palette={"blue": "tab:blue", "orange": "tab:orange"}, s=14, ax=axes[2])
+sns.scatterplot(
+    x=X_kept[:, 0],
+    y=X_kept[:, 1],
+    hue=np.array(["blue", "orange"])[y_kept],
+    style=np.where(s["flipped"][last["kept"]], "flipped", "clean"),
+    palette={"blue": "tab:blue", "orange": "tab:orange"},
+    s=14,
+    ax=axes[2],
+)
 axes[2].legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize="x-small")
 axes[2].set(xlabel="$x_1$", ylabel="$x_2$", title=f"training set after {len(rounds) - 1} rounds")
 plt.show()
@@ -397,11 +489,20 @@ best_single = float((-P_last / s["sizes"]).min(1).max())  # best worst-class fir
 # %% tags=["nbval-check-output"]
 print("jointly negative samples left:", jointly_negative_left)
 print("best single removal, worst-class predicted mean-loss gain:", round(best_single, 5))
-print("weights: at 0:", int(np.isclose(w, 0).sum()), "| at 1:", int(np.isclose(w, 1).sum()),
-      "| at w_max:", int(np.isclose(w, w_max).sum()), "| other:",
-      int((~(np.isclose(w, 0) | np.isclose(w, 1) | np.isclose(w, w_max))).sum()))
-reweight_df = pd.DataFrame({"predicted Δ val loss": pred, "actual Δ val loss": actual,
-                            "actual Δ test loss": actual_test}, index=["blue", "orange"]).round(3)
+print(
+    "weights: at 0:",
+    int(np.isclose(w, 0).sum()),
+    "| at 1:",
+    int(np.isclose(w, 1).sum()),
+    "| at w_max:",
+    int(np.isclose(w, w_max).sum()),
+    "| other:",
+    int((~(np.isclose(w, 0) | np.isclose(w, 1) | np.isclose(w, w_max))).sum()),
+)
+reweight_df = pd.DataFrame(
+    {"predicted Δ val loss": pred, "actual Δ val loss": actual, "actual Δ test loss": actual_test},
+    index=["blue", "orange"],
+).round(3)
 reweight_df
 
 # %% [markdown]
@@ -459,8 +560,18 @@ s2 = sets["angular radius"]
 ga_fit = partial(influence.retrain, s2["model"], s2["X_train"], s2["y_train"])  # fit(weights): refit to convergence
 ga_score = partial(pareto.per_class_metric, X=s2["X_val"], y=s2["y_val"], K=2, metric=ga_metric)
 ga_score_test = partial(pareto.per_class_metric, X=s2["X_test"], y=s2["y_test"], K=2, metric=ga_metric)
-ga = pareto.pareto_lp_ga(s2["P"], ga_fit, ga_score, targets=[ga_target], rng=rng, base=ga_score(s2["model"]),
-                         generations=ga_generations, w_max=w_max, rho=rho, class_sizes=s2["sizes"])
+ga = pareto.pareto_lp_ga(
+    s2["P"],
+    ga_fit,
+    ga_score,
+    targets=[ga_target],
+    rng=rng,
+    base=ga_score(s2["model"]),
+    generations=ga_generations,
+    w_max=w_max,
+    rho=rho,
+    class_sizes=s2["sizes"],
+)
 ga_test_change = ga_score_test(ga.model) - ga_score_test(s2["model"])
 base_acc_t = pareto.per_class_metric(s2["model"], s2["X_test"], s2["y_test"], 2)
 acc_ga_t = pareto.per_class_metric(ga.model, s2["X_test"], s2["y_test"], 2)
@@ -482,9 +593,26 @@ print("test accuracy before / after:", np.round(base_acc_t, 3), np.round(acc_ga_
 # ## Paper vs. measured
 
 # %% tags=["remove-input"]
-pages.claims_table(ch02.claims(
-    sets=sets, summary=summary, trim_df=trim_df, rounds=rounds, sweep_df=sweep_df, l2_grid=l2_grid,
-    crossfit={name: res for name, (res, _) in crossfit.items()}, draws_summary=draws_summary,
-    check_summary=check_summary, real_df=real_df, pred=pred, actual=actual,
-    jointly_negative_left=jointly_negative_left, loo=loo, ga=ga, ga_test_change=ga_test_change,
-    ga_target=ga_target, ga_generations=ga_generations, ga_metric=ga_metric))
+pages.claims_table(
+    ch02.claims(
+        sets=sets,
+        summary=summary,
+        trim_df=trim_df,
+        rounds=rounds,
+        sweep_df=sweep_df,
+        l2_grid=l2_grid,
+        crossfit={name: res for name, (res, _) in crossfit.items()},
+        draws_summary=draws_summary,
+        check_summary=check_summary,
+        real_df=real_df,
+        pred=pred,
+        actual=actual,
+        jointly_negative_left=jointly_negative_left,
+        loo=loo,
+        ga=ga,
+        ga_test_change=ga_test_change,
+        ga_target=ga_target,
+        ga_generations=ga_generations,
+        ga_metric=ga_metric,
+    )
+)

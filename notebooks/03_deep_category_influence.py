@@ -85,9 +85,9 @@ text_lr_schedule = "constant"
 precision = "float64"
 
 # %% tags=["remove-input"]
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import matplotlib.pyplot as plt
 import seaborn as sns
 
 import lib.reproducibility
@@ -100,21 +100,38 @@ pages.setup_plots()
 ch03.require(image_dataset=image_dataset, text_datasets=text_datasets, text_model=text_model, bert_model=bert_model)
 pages.parameters_table(globals(), "03_deep_category_influence")
 
+
 # %% tags=["remove-input"]
 def heatmaps(study, classes, title):
     r = study.result
     fig, axes = plt.subplots(2, 2, figsize=(11, 9))
     for row, kind in enumerate(("beneficial", "detrimental")):
-        for col, (data, label) in enumerate(((r.influence[kind], "cumulative influence sum P[removed, j]"),
-                                             (r.acc_change[kind], "accuracy change (retrained - full)"))):
+        for col, (data, label) in enumerate(
+            (
+                (r.influence[kind], "cumulative influence sum P[removed, j]"),
+                (r.acc_change[kind], "accuracy change (retrained - full)"),
+            )
+        ):
             ax = axes[row, col]
             lim = np.abs(data).max()
-            sns.heatmap(data, ax=ax, cmap="RdBu_r" if col == 0 else "RdBu", center=0, vmin=-lim, vmax=lim,
-                        xticklabels=classes, yticklabels=classes, cbar_kws={"label": label})
+            sns.heatmap(
+                data,
+                ax=ax,
+                cmap="RdBu_r" if col == 0 else "RdBu",
+                center=0,
+                vmin=-lim,
+                vmax=lim,
+                xticklabels=classes,
+                yticklabels=classes,
+                cbar_kws={"label": label},
+            )
             for k in range(len(classes)):
                 ax.add_patch(plt.Rectangle((k, k), 1, 1, fill=False, lw=2, ec="k"))
-            ax.set(xlabel="measured class j", ylabel="target class k (samples removed)",
-                   title=f"{kind}: {'predicted' if col == 0 else 'actual'}")
+            ax.set(
+                xlabel="measured class j",
+                ylabel="target class k (samples removed)",
+                title=f"{kind}: {'predicted' if col == 0 else 'actual'}",
+            )
     fig.suptitle(title)
     plt.show()
 
@@ -122,11 +139,15 @@ def heatmaps(study, classes, title):
 def scatter(study, title):
     r = study.result
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    for ax, kind in zip(axes, ("beneficial", "detrimental")):
+    for ax, kind in zip(axes, ("beneficial", "detrimental"), strict=True):
         K = r.influence[kind].shape[0]
-        df = pd.DataFrame({"predicted change (-sum P)": -r.influence[kind].ravel(),
-                           "accuracy change": r.acc_change[kind].ravel(),
-                           "cell": np.where(np.eye(K, dtype=bool).ravel(), "target class", "other class")})
+        df = pd.DataFrame(
+            {
+                "predicted change (-sum P)": -r.influence[kind].ravel(),
+                "accuracy change": r.acc_change[kind].ravel(),
+                "cell": np.where(np.eye(K, dtype=bool).ravel(), "target class", "other class"),
+            }
+        )
         sns.scatterplot(df, x="predicted change (-sum P)", y="accuracy change", hue="cell", ax=ax)
         ax.set_title(f"{kind}: Spearman {r.spearman(kind):.2f}")
     fig.suptitle(title)
@@ -136,9 +157,17 @@ def scatter(study, title):
 def counts_plot(study, classes, title):
     r = study.result
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    for ax, kind in zip(axes, ("beneficial", "detrimental")):
-        sns.heatmap(r.counts[kind], ax=ax, annot=True, fmt="d", cmap="viridis", xticklabels=classes,
-                    yticklabels=classes, cbar=False)
+    for ax, kind in zip(axes, ("beneficial", "detrimental"), strict=True):
+        sns.heatmap(
+            r.counts[kind],
+            ax=ax,
+            annot=True,
+            fmt="d",
+            cmap="viridis",
+            xticklabels=classes,
+            yticklabels=classes,
+            cbar=False,
+        )
         ax.set(xlabel="own label of removed sample", ylabel="target class k", title=f"{kind} samples")
     fig.suptitle(title)
     plt.show()
@@ -153,11 +182,26 @@ def show(summary):
 # ## Images: removing each class's most beneficial and most detrimental samples
 
 # %%
-image_kwargs = dict(image_dataset=image_dataset, image_pool=image_pool, image_model=image_model, width=width,
-                    n_train=n_train, n_val=n_val, epochs=epochs, lr=lr, batch_size=batch_size,
-                    weight_decay=weight_decay, momentum=momentum, damping=damping, fraction=fraction,
-                    seeds=seeds, device=device, ekfac_batch_size=ekfac_batch_size, progress=progress,
-                    precision=precision)
+image_kwargs = dict(
+    image_dataset=image_dataset,
+    image_pool=image_pool,
+    image_model=image_model,
+    width=width,
+    n_train=n_train,
+    n_val=n_val,
+    epochs=epochs,
+    lr=lr,
+    batch_size=batch_size,
+    weight_decay=weight_decay,
+    momentum=momentum,
+    damping=damping,
+    fraction=fraction,
+    seeds=seeds,
+    device=device,
+    ekfac_batch_size=ekfac_batch_size,
+    progress=progress,
+    precision=precision,
+)
 image_ds, image = ch03.image_study(**image_kwargs, lr_schedule=lr_schedule, rng=np.random.default_rng([seed, 10]))
 heatmaps(image, image_ds.classes, f"{image_dataset}: removing top {fraction:.0%} per class ({image_model})")
 
@@ -213,7 +257,8 @@ ch03.robust_summary(image_summary)
 schedules = {lr_schedule: image}
 if ablation_schedule is not None and ablation_schedule != lr_schedule:
     schedules[ablation_schedule] = ch03.image_study(
-        **image_kwargs, lr_schedule=ablation_schedule, rng=np.random.default_rng([seed, 10]))[1]
+        **image_kwargs, lr_schedule=ablation_schedule, rng=np.random.default_rng([seed, 10])
+    )[1]
 schedule_table = ch03.schedule_table(schedules)
 schedule_table.round(3)
 
@@ -257,12 +302,27 @@ ch03.exact_verdicts(exact_table)
 texts = {}
 for i, name in enumerate(text_datasets):
     texts[name] = ch03.text_study(
-        name, text_model=text_model, text_per_class=text_per_class, text_hidden=text_hidden, bert_model=bert_model,
-        text_max_length=text_max_length, text_epochs=text_epochs, text_lr=text_lr,
-        text_batch_size=text_batch_size, text_weight_decay=text_weight_decay, text_optimizer=text_optimizer,
-        text_lr_schedule=text_lr_schedule, damping=damping, fraction=fraction, seeds=seeds, device=device,
-        ekfac_batch_size=ekfac_batch_size, progress=progress, precision=precision,
-        rng=np.random.default_rng([seed, 20 + i]))
+        name,
+        text_model=text_model,
+        text_per_class=text_per_class,
+        text_hidden=text_hidden,
+        bert_model=bert_model,
+        text_max_length=text_max_length,
+        text_epochs=text_epochs,
+        text_lr=text_lr,
+        text_batch_size=text_batch_size,
+        text_weight_decay=text_weight_decay,
+        text_optimizer=text_optimizer,
+        text_lr_schedule=text_lr_schedule,
+        damping=damping,
+        fraction=fraction,
+        seeds=seeds,
+        device=device,
+        ekfac_batch_size=ekfac_batch_size,
+        progress=progress,
+        precision=precision,
+        rng=np.random.default_rng([seed, 20 + i]),
+    )
     ds, study = texts[name]
     heatmaps(study, ds.classes, f"{name}: removing top {fraction:.0%} per class ({text_model})")
     scatter(study, f"{name}: predicted vs actual per-class change")

@@ -102,8 +102,10 @@ table1.round(3)
 
 # %% tags=["nbval-check-output", "hide-input"]
 for b, row in table1.iterrows():
-    print(f"b={b}: FI better in {int(row['FI better'])}/{int(row['seeds'])} seeds (ties {int(row['ties'])}), "
-          f"acc FI {row['acc FI']:.3f} vs IV {row['acc IV']:.3f}")
+    print(
+        f"b={b}: FI better in {int(row['FI better'])}/{int(row['seeds'])} seeds (ties {int(row['ties'])}), "
+        f"acc FI {row['acc FI']:.3f} vs IV {row['acc IV']:.3f}"
+    )
 
 # %% [markdown]
 # [FI] Fig. 1: one seed, the samples FI and IV remove at the largest budget and the decision
@@ -132,21 +134,23 @@ for ax, (title, pts) in zip(axes, panels, strict=True):
     for cls in (0, 1):
         ax.scatter(*X_[y_ == cls].T, s=12, alpha=0.6, color=class_colours[cls], label=f"class {cls}")
     if pts is not None:
-        ax.scatter(X_train[pts, 0], X_train[pts, 1], s=70, facecolors="none", edgecolors="k",
-                   label=f"removed ({b_fig})")
+        ax.scatter(
+            X_train[pts, 0], X_train[pts, 1], s=70, facecolors="none", edgecolors="k", label=f"removed ({b_fig})"
+        )
     for (name, mdl), col in zip(fits.items(), ["green", "red", "blue"], strict=True):
         ax.plot(xs, fx.decision_line(mdl, xs), color=col, label=f"boundary {name}")
     ax.set(ylim=(X_train[:, 1].min(), X_train[:, 1].max()), title=title, xlabel="$x_1$ (standardised)")
 axes[0].set_ylabel("$x_2$ (standardised)")
-fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.14),
-           frameon=False)
+fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.14), frameon=False)
 plt.show()
 
 # %% tags=["nbval-check-output", "hide-input"]
 print(f"test accuracy before trimming: {info['model'].score(X_test, y_test):.3f}")
 for m, idx in removed.items():
-    print(f"{m} removes {len(idx)} samples, {np.bincount(y_train[idx], minlength=2).tolist()} per class; "
-          f"test accuracy after: {fits[f'after {m} trimming'].score(X_test, y_test):.3f}")
+    print(
+        f"{m} removes {len(idx)} samples, {np.bincount(y_train[idx], minlength=2).tolist()} per class; "
+        f"test accuracy after: {fits[f'after {m} trimming'].score(X_test, y_test):.3f}"
+    )
 print(f"samples with negative utility influence: {int((info['IV'] < 0).sum())} of {len(y_train)}")
 
 # %% [markdown]
@@ -177,8 +181,9 @@ print(f"samples with negative utility influence: {int((info['IV'] < 0).sum())} o
 # retrained from the same initialisation.
 
 # %%
-moons = fx.nonlinear_experiment(range(moons_seeds), linear_budgets, noise=moons_noise,
-                                hidden=mlp_hidden, epochs=mlp_epochs)
+moons = fx.nonlinear_experiment(
+    range(moons_seeds), linear_budgets, noise=moons_noise, hidden=mlp_hidden, epochs=mlp_epochs
+)
 table2 = fx.head_to_head(moons)
 moons_base = moons[moons.method == "none"].accuracy.mean()
 table2.round(3)
@@ -186,8 +191,10 @@ table2.round(3)
 # %% tags=["nbval-check-output", "hide-input"]
 print(f"untrimmed network: test accuracy {moons_base:.3f}")
 for b, row in table2.iterrows():
-    print(f"b={b}: FI better in {int(row['FI better'])}/{int(row['seeds'])} seeds (ties {int(row['ties'])}), "
-          f"acc FI {row['acc FI']:.3f} vs IV {row['acc IV']:.3f}")
+    print(
+        f"b={b}: FI better in {int(row['FI better'])}/{int(row['seeds'])} seeds (ties {int(row['ties'])}), "
+        f"acc FI {row['acc FI']:.3f} vs IV {row['acc IV']:.3f}"
+    )
 
 # %% [markdown]
 # **Paper:** FI beats IV in 17 / 17 / 15 of 20 seeds with ~2 points higher mean accuracy.
@@ -212,15 +219,19 @@ for b, row in table2.iterrows():
 # %%
 tabular.fetch_adult()
 adult = tabular.load_adult()
-adult_df = fx.tabular_experiment(adult.X, adult.y, adult.meta["is_test"], range(adult_seeds), adult_budgets,
-                                 adult_train, adult_val, adult_test)
+adult_df = fx.tabular_experiment(
+    adult.X, adult.y, adult.meta["is_test"], range(adult_seeds), adult_budgets, adult_train, adult_val, adult_test
+)
 curve = adult_df.groupby(["method", "budget"]).accuracy.mean().unstack()
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7.5, 4))
 sns.lineplot(adult_df, x="budget", y="accuracy", hue="method", marker="o", errorbar="se", ax=ax)
-ax.set(title=f"Adult, logistic regression, {adult_train} train / {adult_test} test, {adult_seeds} seeds",
-       xlabel="trimming budget b (samples removed)", ylabel="test accuracy")
+ax.set(
+    title=f"Adult, logistic regression, {adult_train} train / {adult_test} test, {adult_seeds} seeds",
+    xlabel="trimming budget b (samples removed)",
+    ylabel="test accuracy",
+)
 ax.legend(title="rule", loc="upper left", bbox_to_anchor=(1.01, 1))
 plt.show()
 
@@ -239,8 +250,9 @@ print("gain at the largest budget:", ", ".join(f"{m} {v + 0.0:+.4f}" for m, v in
 tabular.fetch_bank()
 bank = tabular.load_bank()
 bank_is_test = np.random.default_rng(seed).random(len(bank)) < 0.3
-bank_df = fx.tabular_experiment(bank.X, bank.y, bank_is_test, range(bank_seeds), adult_budgets,
-                                adult_train, adult_val, adult_test)
+bank_df = fx.tabular_experiment(
+    bank.X, bank.y, bank_is_test, range(bank_seeds), adult_budgets, adult_train, adult_val, adult_test
+)
 bank_curve = bank_df.groupby(["method", "budget"]).accuracy.mean().unstack()
 bank_gain = (bank_curve.iloc[:, -1] - bank_curve.iloc[:, 0]).round(4)
 
@@ -262,8 +274,9 @@ print("gain at the largest budget:", ", ".join(f"{m} {v + 0.0:+.4f}" for m, v in
 # %%
 tabular.fetch_celeba()
 celeba = tabular.load_celeba()
-celeba_df = fx.tabular_experiment(celeba.X, celeba.y, celeba.meta["is_test"], range(celeba_seeds), adult_budgets,
-                                  adult_train, adult_val, adult_test)
+celeba_df = fx.tabular_experiment(
+    celeba.X, celeba.y, celeba.meta["is_test"], range(celeba_seeds), adult_budgets, adult_train, adult_val, adult_test
+)
 celeba_curve = celeba_df.groupby(["method", "budget"]).accuracy.mean().unstack()
 celeba_gain = (celeba_curve.iloc[:, -1] - celeba_curve.iloc[:, 0]).round(4)
 
@@ -272,8 +285,9 @@ fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 for ax, (name, df_) in zip(axes, [("Bank", bank_df), ("CelebA", celeba_df)], strict=True):
     sns.lineplot(df_, x="budget", y="accuracy", hue="method", marker="o", errorbar="se", ax=ax, legend=ax is axes[0])
     ax.set(title=f"{name}, {df_.seed.nunique()} seed(s)", xlabel="trimming budget b", ylabel="test accuracy")
-fig.legend(*axes[0].get_legend_handles_labels(), title="rule", loc="center left", bbox_to_anchor=(1.0, 0.5),
-           frameon=False)
+fig.legend(
+    *axes[0].get_legend_handles_labels(), title="rule", loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False
+)
 axes[0].get_legend().remove()
 plt.show()
 
@@ -313,31 +327,64 @@ print("gain at the largest budget:", ", ".join(f"{m} {v + 0.0:+.4f}" for m, v in
 
 # %%
 paper_noise = {"Adult": "gaussian", "Bank": "gaussian", "CelebA": "flip_columns"}
-sets = {"Adult": (adult, adult.meta["is_test"]), "Bank": (bank, bank_is_test),
-        "CelebA": (celeba, celeba.meta["is_test"])}
+sets = {
+    "Adult": (adult, adult.meta["is_test"]),
+    "Bank": (bank, bank_is_test),
+    "CelebA": (celeba, celeba.meta["is_test"]),
+}
 noisy_frames = []
 for name, (d, is_test) in sets.items():
     for variant, kind in (("paper's noise", paper_noise[name]), ("label flips", "labels")):
-        noisy_frames.append(fx.noisy_tabular_experiment(
-            d.X, d.y, is_test, range(noisy_seeds), noisy_budgets, adult_train, adult_val, adult_test, kind,
-            noisy_samples, variance=noisy_variance, n_columns=noisy_columns).assign(dataset=name, variant=variant))
+        noisy_frames.append(
+            fx.noisy_tabular_experiment(
+                d.X,
+                d.y,
+                is_test,
+                range(noisy_seeds),
+                noisy_budgets,
+                adult_train,
+                adult_val,
+                adult_test,
+                kind,
+                noisy_samples,
+                variance=noisy_variance,
+                n_columns=noisy_columns,
+            ).assign(dataset=name, variant=variant)
+        )
 noisy = pd.concat(noisy_frames, ignore_index=True)
 
 # %% tags=["hide-input"]
-g = sns.relplot(noisy, x="budget", y="accuracy", hue="method", col="dataset", row="variant", kind="line",
-                marker="o", errorbar=None, height=3, aspect=1.15, facet_kws={"sharey": False})
+g = sns.relplot(
+    noisy,
+    x="budget",
+    y="accuracy",
+    hue="method",
+    col="dataset",
+    row="variant",
+    kind="line",
+    marker="o",
+    errorbar=None,
+    height=3,
+    aspect=1.15,
+    facet_kws={"sharey": False},
+)
 g.set_titles("{col_name}, {row_name}")
 g.set_axis_labels("trimming budget b", "test accuracy")
 g.legend.set_title("rule")
 for (variant, name), ax in g.axes_dict.items():
-    ax.axhline(noisy[(noisy.dataset == name) & (noisy.variant == variant)]["clean accuracy"].mean(),
-               color="grey", ls=":", label="clean, untrimmed")
+    ax.axhline(
+        noisy[(noisy.dataset == name) & (noisy.variant == variant)]["clean accuracy"].mean(),
+        color="grey",
+        ls=":",
+        label="clean, untrimmed",
+    )
 plt.show()
 
 # %% tags=["nbval-check-output", "hide-input"]
 noisy_acc = noisy.pivot_table(index=["variant", "dataset", "budget"], columns="method", values="accuracy")
-noisy_prec = noisy[noisy.budget > 0].pivot_table(index=["variant", "dataset", "budget"], columns="method",
-                                                values="precision")
+noisy_prec = noisy[noisy.budget > 0].pivot_table(
+    index=["variant", "dataset", "budget"], columns="method", values="precision"
+)
 clean_acc = noisy.groupby(["variant", "dataset"])["clean accuracy"].mean()
 print("test accuracy (budget 0 = corrupted, untrimmed):")
 print(noisy_acc.round(4).to_string())
@@ -375,19 +422,35 @@ print(noisy_prec.round(3).to_string())
 # the metric $G_i$ (a generalised Rayleigh quotient).
 
 # %%
-bank_split = fx.tabular_split(bank.X, bank.y, bank_is_test, adult_train, adult_val, adult_test,
-                              np.random.default_rng(seed))
-ablation_frames = [fx.perturbation_ablation(*bank_split, ablation_budgets, np.random.default_rng(seed),
-                                            kind="gaussian", variance=v, n_draws=ablation_draws)
-                   .assign(perturbation=f"features, variance {v:g}") for v in ablation_variances]
-ablation_frames.append(fx.perturbation_ablation(*bank_split, ablation_budgets, np.random.default_rng(seed),
-                                                kind="labels", n_draws=ablation_draws)
-                       .assign(perturbation="labels flipped"))
+bank_split = fx.tabular_split(
+    bank.X, bank.y, bank_is_test, adult_train, adult_val, adult_test, np.random.default_rng(seed)
+)
+ablation_frames = [
+    fx.perturbation_ablation(
+        *bank_split, ablation_budgets, np.random.default_rng(seed), kind="gaussian", variance=v, n_draws=ablation_draws
+    ).assign(perturbation=f"features, variance {v:g}")
+    for v in ablation_variances
+]
+ablation_frames.append(
+    fx.perturbation_ablation(
+        *bank_split, ablation_budgets, np.random.default_rng(seed), kind="labels", n_draws=ablation_draws
+    ).assign(perturbation="labels flipped")
+)
 perturb = pd.concat(ablation_frames, ignore_index=True)
 
 # %% tags=["hide-input"]
-g = sns.relplot(perturb, x="budget", y="change", hue="selection", col="perturbation", kind="line", marker="o",
-                height=3.2, aspect=1.05, facet_kws={"sharey": False})
+g = sns.relplot(
+    perturb,
+    x="budget",
+    y="change",
+    hue="selection",
+    col="perturbation",
+    kind="line",
+    marker="o",
+    height=3.2,
+    aspect=1.05,
+    facet_kws={"sharey": False},
+)
 g.set_titles("{col_name}")
 g.set_axis_labels("samples perturbed b", "test accuracy change")
 g.legend.set_title("samples")
@@ -422,10 +485,12 @@ print((100 * table7).round(2).to_string())
 # The seconds in the table depend on the machine and its load; they are shown, not checked.
 
 # %%
-split = fx.tabular_split(adult.X, adult.y, adult.meta["is_test"], adult_train, adult_val, adult_test,
-                         np.random.default_rng(seed))
-ablation = fx.approximation_ablation(*split, max(adult_budgets), np.random.default_rng(seed),
-                                     rank=kfsvd_rank, alpha=forest_alpha)
+split = fx.tabular_split(
+    adult.X, adult.y, adult.meta["is_test"], adult_train, adult_val, adult_test, np.random.default_rng(seed)
+)
+ablation = fx.approximation_ablation(
+    *split, max(adult_budgets), np.random.default_rng(seed), rank=kfsvd_rank, alpha=forest_alpha
+)
 ablation.round(3)
 
 # %% tags=["nbval-check-output", "hide-input"]
@@ -442,5 +507,15 @@ print(ablation[["accuracy", "spearman vs exact"]].round(3).to_string())
 # ## Paper vs. this book
 
 # %% tags=["remove-input"]
-pages.claims_table(fx.claims(table1, table2, {"Adult": gain, "Bank": bank_gain, "CelebA": celeba_gain}, noisy_acc,
-                             noisy_prec, table7, ablation, base_rate=noisy_samples / adult_train))
+pages.claims_table(
+    fx.claims(
+        table1,
+        table2,
+        {"Adult": gain, "Bank": bank_gain, "CelebA": celeba_gain},
+        noisy_acc,
+        noisy_prec,
+        table7,
+        ablation,
+        base_rate=noisy_samples / adult_train,
+    )
+)

@@ -96,8 +96,7 @@ from lib.experiments import ch09_fi_active_learning as ex
 # one BLAS thread: the matrices here are small and thread spinning only slows them down
 rng = lib.reproducibility.setup(seed, threads=1)
 pages.setup_plots()
-options = dict(aggregation=aggregation, forest_alpha=forest_alpha, forest_trees=forest_trees,
-               bald_samples=bald_samples)
+options = dict(aggregation=aggregation, forest_alpha=forest_alpha, forest_trees=forest_trees, bald_samples=bald_samples)
 pages.parameters_table(globals(), "09_fi_active_learning")
 
 # %% [markdown]
@@ -124,8 +123,9 @@ print(paper_rounds.T.to_string())
 # `moons_pool`, `moons_acquisition` queries per round.
 
 # %%
-split_m, raw_m = ex.moons_active_split(moons_initial, moons_pool, 100, moons_test, np.random.default_rng(seed),
-                                       noise=moons_noise, degree=moons_degree)
+split_m, raw_m = ex.moons_active_split(
+    moons_initial, moons_pool, 100, moons_test, np.random.default_rng(seed), noise=moons_noise, degree=moons_degree
+)
 scores_m = ex.first_round_scores(split_m, methods, seed, **options)
 
 # %% tags=["hide-input"]
@@ -133,25 +133,38 @@ shown = [m for m in ("fi", "entropy", "bald", "iv") if m in methods]
 ncols = min(2, len(shown))
 nrows = -(-len(shown) // ncols)
 fig, axes = plt.subplots(nrows, ncols, figsize=(5.4 * ncols, 4.0 * nrows), sharex=True, sharey=True, squeeze=False)
-for ax, m in zip(axes.flat, shown, strict=False):  # a 2 x 2 grid may hold fewer panels
+for ax, m in zip(axes.flat, shown, strict=True):  # a 2 x 2 grid may hold fewer panels
     picks = fa.select_top(scores_m[m].to_numpy(), moons_acquisition)
     sc = ax.scatter(raw_m["pool"][:, 0], raw_m["pool"][:, 1], c=scores_m[m], cmap="viridis", s=12)
     fig.colorbar(sc, ax=ax, label=f"{m} score")
-    ax.scatter(raw_m["pool"][picks, 0], raw_m["pool"][picks, 1], s=90, facecolors="none", edgecolors="r",
-               label=f"the {moons_acquisition} picks")
+    ax.scatter(
+        raw_m["pool"][picks, 0],
+        raw_m["pool"][picks, 1],
+        s=90,
+        facecolors="none",
+        edgecolors="r",
+        label=f"the {moons_acquisition} picks",
+    )
     for cls, marker, colour in ((0, "X", "k"), (1, "P", "tab:orange")):
         sel = split_m.y_init == cls
-        ax.scatter(raw_m["init"][sel, 0], raw_m["init"][sel, 1], marker=marker, s=90, color=colour,
-                   label=f"labelled, class {cls}")
+        ax.scatter(
+            raw_m["init"][sel, 0],
+            raw_m["init"][sel, 1],
+            marker=marker,
+            s=90,
+            color=colour,
+            label=f"labelled, class {cls}",
+        )
     ax.set_title(f"{m}: round-1 scores of the pool")
 for ax in axes[-1]:
     ax.set_xlabel("$x_1$")
 for ax in axes[:, 0]:
     ax.set_ylabel("$x_2$")
-for ax in list(axes.flat)[len(shown):]:
+for ax in list(axes.flat)[len(shown) :]:
     ax.set_visible(False)
-fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.05),
-           frameon=False)
+fig.legend(
+    *axes.flat[0].get_legend_handles_labels(), loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.05), frameon=False
+)
 plt.show()
 
 # %% tags=["nbval-check-output", "hide-input"]
@@ -160,10 +173,27 @@ print("Spearman correlation of the round-1 scores on the pool:")
 print(rho_m.round(2).to_string())
 
 # %%
-moons_curves = pd.concat([fa.compare_methods(
-    ex.moons_active_split(moons_initial, moons_pool, 100, moons_test, np.random.default_rng(s),
-                          noise=moons_noise, degree=moons_degree)[0],
-    methods, moons_rounds, moons_acquisition, s, **options)[0] for s in range(seed, seed + moons_seeds)])
+moons_curves = pd.concat(
+    [
+        fa.compare_methods(
+            ex.moons_active_split(
+                moons_initial,
+                moons_pool,
+                100,
+                moons_test,
+                np.random.default_rng(s),
+                noise=moons_noise,
+                degree=moons_degree,
+            )[0],
+            methods,
+            moons_rounds,
+            moons_acquisition,
+            s,
+            **options,
+        )[0]
+        for s in range(seed, seed + moons_seeds)
+    ]
+)
 
 
 def learning_curves(curves: pd.DataFrame, title: str) -> None:
@@ -203,8 +233,16 @@ tabular.fetch_adult()
 adult = tabular.load_adult()
 adult_curves, adult_runs, adult_scores = [], [], None
 for s in range(seed, seed + adult_seeds):
-    split_a = ex.tabular_active_split(adult.X, adult.y, adult.meta["is_test"], adult_initial, adult_pool,
-                                      adult_val, adult_test, np.random.default_rng(s))
+    split_a = ex.tabular_active_split(
+        adult.X,
+        adult.y,
+        adult.meta["is_test"],
+        adult_initial,
+        adult_pool,
+        adult_val,
+        adult_test,
+        np.random.default_rng(s),
+    )
     curves, runs = fa.compare_methods(split_a, methods, adult_rounds, adult_acquisition, s, **options)
     adult_curves.append(curves)
     adult_runs.append(runs)
@@ -223,8 +261,10 @@ adult_summary = ex.summarise(adult_curves)
 print(adult_summary.round(4).to_string())
 adult_conf = ex.pick_confidence(adult_scores, adult_acquisition)
 print(adult_conf.round(3).to_string())
-print("Spearman(FI_active, entropy) on the round-1 pool:",
-      round(adult_scores[["fi", "entropy"]].corr("spearman").iloc[0, 1], 2))
+print(
+    "Spearman(FI_active, entropy) on the round-1 pool:",
+    round(adult_scores[["fi", "entropy"]].corr("spearman").iloc[0, 1], 2),
+)
 
 # %% [markdown]
 # Scoring time per Adult run (seconds, summed over rounds; machine-dependent, not checked):
@@ -243,10 +283,21 @@ adult_seconds.round(2)
 tabular.fetch_bank()
 bank = tabular.load_bank()
 bank_is_test = np.random.default_rng(seed).random(len(bank)) < 0.3
-bank_curves = pd.concat([fa.compare_methods(
-    ex.tabular_active_split(bank.X, bank.y, bank_is_test, adult_initial, adult_pool, adult_val, adult_test,
-                            np.random.default_rng(s)),
-    methods, adult_rounds, adult_acquisition, s, **options)[0] for s in range(seed, seed + bank_seeds)])
+bank_curves = pd.concat(
+    [
+        fa.compare_methods(
+            ex.tabular_active_split(
+                bank.X, bank.y, bank_is_test, adult_initial, adult_pool, adult_val, adult_test, np.random.default_rng(s)
+            ),
+            methods,
+            adult_rounds,
+            adult_acquisition,
+            s,
+            **options,
+        )[0]
+        for s in range(seed, seed + bank_seeds)
+    ]
+)
 
 # %% tags=["hide-input"]
 learning_curves(bank_curves, f"Bank, logistic regression, {bank_seeds} seed(s)")
@@ -264,8 +315,15 @@ print(bank_summary.round(4).to_string())
 # curve); with the whole pool used, the final round cannot separate methods.
 
 # %% tags=["remove-input"]
-pages.claims_table(ex.claims(paper_rounds, {"Adult": adult_summary, "two moons": moons_summary, "Bank": bank_summary},
-                             adult_conf, adult_seconds, forest_alpha=forest_alpha))
+pages.claims_table(
+    ex.claims(
+        paper_rounds,
+        {"Adult": adult_summary, "two moons": moons_summary, "Bank": bank_summary},
+        adult_conf,
+        adult_seconds,
+        forest_alpha=forest_alpha,
+    )
+)
 
 # %% [markdown]
 # **Where and why we differ.** The paper reports FI_active as the best method on Adult, with

@@ -97,14 +97,25 @@ pages.setup_plots()
 pages.parameters_table(globals(), "10_estimators_survey")
 
 # %%
-make_task = partial(ch.make_task, n_train=n_train, n_val=n_val, flip_fraction=flip_fraction,
-                    digits_classes=digits_classes)
+make_task = partial(
+    ch.make_task, n_train=n_train, n_val=n_val, flip_fraction=flip_fraction, digits_classes=digits_classes
+)
 sgd = dict(epochs=sgd_epochs, batch_size=sgd_batch_size, lr=sgd_lr)
-budget = Budget(sgd_epochs=sgd_epochs, sgd_batch_size=sgd_batch_size, sgd_lr=sgd_lr, lissa_depth=lissa_depth,
-                lissa_batch_size=lissa_batch_size, arnoldi_iter=arnoldi_iter, arnoldi_top_k=arnoldi_top_k,
-                downsampling_models=downsampling_models, tmc_permutations=tmc_permutations,
-                banzhaf_samples=banzhaf_samples, beta_permutations=beta_permutations, knn_k=knn_k,
-                missing_class=missing_class)
+budget = Budget(
+    sgd_epochs=sgd_epochs,
+    sgd_batch_size=sgd_batch_size,
+    sgd_lr=sgd_lr,
+    lissa_depth=lissa_depth,
+    lissa_batch_size=lissa_batch_size,
+    arnoldi_iter=arnoldi_iter,
+    arnoldi_top_k=arnoldi_top_k,
+    downsampling_models=downsampling_models,
+    tmc_permutations=tmc_permutations,
+    banzhaf_samples=banzhaf_samples,
+    beta_permutations=beta_permutations,
+    knn_k=knn_k,
+    missing_class=missing_class,
+)
 estimators = estimators_for("logistic", exclude=("loo",))  # LOO is the ground truth
 options = options_for(estimators, budget)
 results, summary, curves = ch.logistic_study(datasets, make_task, estimators, options, sgd, rng, progress)
@@ -123,8 +134,9 @@ print(agreement.dropna().round(3).to_string())
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(9, 5))
 order = summary.dropna(subset=["spearman_loo"]).groupby("estimator")["spearman_loo"].mean().sort_values().index
-sns.barplot(data=summary.dropna(subset=["spearman_loo"]), y="estimator", x="spearman_loo", hue="dataset",
-            order=order, ax=ax)
+sns.barplot(
+    data=summary.dropna(subset=["spearman_loo"]), y="estimator", x="spearman_loo", hue="dataset", order=order, ax=ax
+)
 ax.set(xlabel="Spearman correlation with actual LOO", ylabel="", xlim=(-1, 1))
 ax.axvline(0, color="k", lw=0.8)
 ax.legend(title="dataset", loc="lower left")
@@ -142,15 +154,26 @@ ncols = 3
 nrows = -(-len(show) // ncols)
 fig, axes = plt.subplots(nrows, ncols, figsize=(11, 3.3 * nrows), squeeze=False)
 is_flipped = np.isin(np.arange(len(results[first]["loo"])), results[first]["flipped"])
-for ax, est in zip(axes.flat, show, strict=False):  # the grid may hold more axes than panels
-    ax.scatter(results[first]["loo"], results[first]["comp"].runs[est].values, s=8,
-               c=np.where(is_flipped, "tab:red", "tab:blue"))
+for ax, est in zip(axes.flat, show, strict=True):  # the grid may hold more axes than panels
+    ax.scatter(
+        results[first]["loo"],
+        results[first]["comp"].runs[est].values,
+        s=8,
+        c=np.where(is_flipped, "tab:red", "tab:blue"),
+    )
     ax.set(title=est, xlabel="actual LOO", ylabel="estimate")
-for ax in list(axes.flat)[len(show):]:
+for ax in list(axes.flat)[len(show) :]:
     ax.set_visible(False)
-fig.legend(handles=[Line2D([], [], ls="", marker="o", color="tab:blue", label="clean label"),
-                    Line2D([], [], ls="", marker="o", color="tab:red", label="flipped label")],
-           loc="lower center", ncol=2, bbox_to_anchor=(0.5, -0.03), frameon=False)
+fig.legend(
+    handles=[
+        Line2D([], [], ls="", marker="o", color="tab:blue", label="clean label"),
+        Line2D([], [], ls="", marker="o", color="tab:red", label="flipped label"),
+    ],
+    loc="lower center",
+    ncol=2,
+    bbox_to_anchor=(0.5, -0.03),
+    frameon=False,
+)
 fig.suptitle(f"estimates vs. actual LOO ({first})")
 plt.show()
 
@@ -167,10 +190,25 @@ auc = summary.pivot(index="estimator", columns="dataset", values="detection_auc"
 print(auc.round(3).to_string())
 
 # %% tags=["hide-input"]
-pick = ["influence_exact", "self_influence (IF)", "representer_point", "tracin", "tracin_cp", "gas",
-        "self_influence (TracInCP)"] + [k for k in ("tmc_shapley", "knn_shapley") if k in estimators]
-g = sns.relplot(data=curves[curves.estimator.isin(pick)], x="inspected", y="found", hue="estimator",
-                col="dataset", kind="line", height=3.5, aspect=1.1)
+pick = [
+    "influence_exact",
+    "self_influence (IF)",
+    "representer_point",
+    "tracin",
+    "tracin_cp",
+    "gas",
+    "self_influence (TracInCP)",
+] + [k for k in ("tmc_shapley", "knn_shapley") if k in estimators]
+g = sns.relplot(
+    data=curves[curves.estimator.isin(pick)],
+    x="inspected",
+    y="found",
+    hue="estimator",
+    col="dataset",
+    kind="line",
+    height=3.5,
+    aspect=1.1,
+)
 for ax in g.axes.flat:
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
 g.set_axis_labels("fraction of training set inspected", "fraction of flipped labels found")
@@ -192,8 +230,14 @@ timing.sort_values(datasets[-1]).round(3)
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(8, 5))
-sns.barplot(data=summary.dropna(subset=["seconds"]), y="estimator", x="seconds", hue="dataset",
-            order=timing.sort_values(datasets[-1]).index, ax=ax)
+sns.barplot(
+    data=summary.dropna(subset=["seconds"]),
+    y="estimator",
+    x="seconds",
+    hue="dataset",
+    order=timing.sort_values(datasets[-1]).index,
+    ax=ax,
+)
 ax.set(xscale="log", xlabel="seconds (log scale, this run)", ylabel="")
 ax.legend(title="dataset", loc="lower right")
 plt.show()
@@ -210,8 +254,11 @@ pd.DataFrame(benchmark.SURVEY_TABLE_1).T
 # Correlation with LOO, detection AUC and time (this table is not checked: it holds timings).
 
 # %% tags=["hide-input"]
-(summary.set_index(["dataset", "estimator"])[["spearman_loo", "pearson_loo", "detection_auc", "seconds"]]
- .rename(columns={"spearman_loo": "Spearman", "pearson_loo": "Pearson", "detection_auc": "AUC"}).round(3))
+(
+    summary.set_index(["dataset", "estimator"])[["spearman_loo", "pearson_loo", "detection_auc", "seconds"]]
+    .rename(columns={"spearman_loo": "Spearman", "pearson_loo": "Pearson", "detection_auc": "AUC"})
+    .round(3)
+)
 
 # %% [markdown]
 # ## A non-convex model: a one-hidden-layer MLP
@@ -246,8 +293,17 @@ pd.DataFrame(benchmark.SURVEY_TABLE_1).T
 if mlp_dataset not in results:
     raise ValueError(f"mlp_dataset={mlp_dataset!r} must be one of datasets={datasets}")
 base, flipped_mlp = results[mlp_dataset]["task"], results[mlp_dataset]["flipped"]
-mtask = mlp.MLPTask(base.X_train, base.y_train, base.X_val, base.y_val, n_classes=base.n_classes,
-                    l2=mlp_l2, hidden=mlp_hidden, activation=mlp_activation, seed=seed)
+mtask = mlp.MLPTask(
+    base.X_train,
+    base.y_train,
+    base.X_val,
+    base.y_val,
+    n_classes=base.n_classes,
+    l2=mlp_l2,
+    hidden=mlp_hidden,
+    activation=mlp_activation,
+    seed=seed,
+)
 other_seeds = [seed + 1 + k for k in range(mlp_seeds)]
 per_seed_store = {}
 
@@ -257,11 +313,15 @@ def expected_over_other_seeds(t, r):
     return mean
 
 
-truths = benchmark.run_estimators(mtask, {
-    "loo (one seed)": lambda t, r: mlp.expected_loo(t, [seed]),
-    "loo (warm start)": lambda t, r: mlp.expected_loo(t, [seed], warm_start=True),
-    f"expected loo ({mlp_seeds} seeds)": expected_over_other_seeds,
-}, rng)
+truths = benchmark.run_estimators(
+    mtask,
+    {
+        "loo (one seed)": lambda t, r: mlp.expected_loo(t, [seed]),
+        "loo (warm start)": lambda t, r: mlp.expected_loo(t, [seed], warm_start=True),
+        f"expected loo ({mlp_seeds} seeds)": expected_over_other_seeds,
+    },
+    rng,
+)
 loo_one, loo_warm = truths.runs["loo (one seed)"].values, truths.runs["loo (warm start)"].values
 expected_mlp, per_seed = truths.runs[f"expected loo ({mlp_seeds} seeds)"].values, per_seed_store["per_seed"]
 mlp_estimators = estimators_for(mtask, exclude=("loo",))
@@ -269,20 +329,30 @@ mlp_options = options_for(mlp_estimators, budget.replace(tmc_permutations=mlp_tm
 comp_mlp = benchmark.run_estimators(mtask, mlp_estimators, rng, mlp_options)
 comp_mlp.runs.update(truths.runs)
 with benchmark.torch_threads(1):
-    self_mlp = {"self_influence (IF)": gradient.self_influence(mtask),
-                "self_influence (TracInCP)": gradient.tracin_self_influence(mtask, rng, **sgd)}
+    self_mlp = {
+        "self_influence (IF)": gradient.self_influence(mtask),
+        "self_influence (TracInCP)": gradient.tracin_self_influence(mtask, rng, **sgd),
+    }
     hessian_eigs = np.linalg.eigvalsh(mtask.model.hessian(mtask.X_train, mtask.y_train).numpy())
-mlp_summary = comp_mlp.table(None, flipped_mlp, self_mlp, references={
-    "expected_loo": expected_mlp, "loo_one_seed": loo_one, "loo_warm": loo_warm})
+mlp_summary = comp_mlp.table(
+    None,
+    flipped_mlp,
+    self_mlp,
+    references={"expected_loo": expected_mlp, "loo_one_seed": loo_one, "loo_warm": loo_warm},
+)
 
 # %% tags=["nbval-check-output", "hide-input"]
 print(f"MLP: {mtask.model.n_params} parameters, validation accuracy {mtask.model.score(mtask.X_val, mtask.y_val):.2f}")
 print(f"Hessian eigenvalues at seed {seed}: smallest {hessian_eigs[0]:.3f}, largest {hessian_eigs[-1]:.1f}")
 noise = mlp.seed_agreement(loo_one, loo_one, per_seed)
-print(f"single-seed LOO vectors, mean pairwise Pearson over {mlp_seeds + 1} seeds: "
-      f"{noise['seed_to_seed_loo_pearson']:.2f}")
-print(f"Pearson single-seed LOO (seed {seed}) vs expected LOO (other seeds): "
-      f"{noise['pearson_loo_same_seed_expected_loo']:.2f}")
+print(
+    f"single-seed LOO vectors, mean pairwise Pearson over {mlp_seeds + 1} seeds: "
+    f"{noise['seed_to_seed_loo_pearson']:.2f}"
+)
+print(
+    f"Pearson single-seed LOO (seed {seed}) vs expected LOO (other seeds): "
+    f"{noise['pearson_loo_same_seed_expected_loo']:.2f}"
+)
 print(f"Pearson warm-start LOO vs single-seed LOO: {np.corrcoef(loo_warm, loo_one)[0, 1]:.2f}")
 
 # %% [markdown]
@@ -295,20 +365,38 @@ print(f"Pearson warm-start LOO vs single-seed LOO: {np.corrcoef(loo_warm, loo_on
 # %% tags=["nbval-check-output", "hide-input"]
 truth_names = {"expected_loo": "expected LOO", "loo_one_seed": "single-seed LOO", "loo_warm": "warm-start LOO"}
 for stat in ("pearson", "spearman"):
-    table = (mlp_summary[[f"{stat}_{k}" for k in truth_names]].dropna().round(2)
-             .rename(columns={f"{stat}_{k}": v for k, v in truth_names.items()}))
+    table = (
+        mlp_summary[[f"{stat}_{k}" for k in truth_names]]
+        .dropna()
+        .round(2)
+        .rename(columns={f"{stat}_{k}": v for k, v in truth_names.items()})
+    )
     print(f"{stat.capitalize()} correlation with:")  # sorted on the printed values: ties keep the estimator order
     print(table.sort_values("expected LOO", ascending=False, kind="stable").to_string(), end="\n\n")
 
 # %% tags=["hide-input"]
-long = (mlp_summary[["pearson_expected_loo", "pearson_loo_one_seed", "pearson_loo_warm"]].dropna()
-        .rename(columns={"pearson_expected_loo": "expected LOO", "pearson_loo_one_seed": "single-seed LOO",
-                         "pearson_loo_warm": "warm-start LOO"})
-        .reset_index().melt(id_vars="estimator", var_name="ground truth", value_name="Pearson"))
+long = (
+    mlp_summary[["pearson_expected_loo", "pearson_loo_one_seed", "pearson_loo_warm"]]
+    .dropna()
+    .rename(
+        columns={
+            "pearson_expected_loo": "expected LOO",
+            "pearson_loo_one_seed": "single-seed LOO",
+            "pearson_loo_warm": "warm-start LOO",
+        }
+    )
+    .reset_index()
+    .melt(id_vars="estimator", var_name="ground truth", value_name="Pearson")
+)
 fig, ax = plt.subplots(figsize=(9, 6))
-sns.barplot(data=long, y="estimator", x="Pearson", hue="ground truth", ax=ax,
-            order=mlp_summary["pearson_expected_loo"].dropna().round(2)
-            .sort_values(ascending=False, kind="stable").index)
+sns.barplot(
+    data=long,
+    y="estimator",
+    x="Pearson",
+    hue="ground truth",
+    ax=ax,
+    order=mlp_summary["pearson_expected_loo"].dropna().round(2).sort_values(ascending=False, kind="stable").index,
+)
 ax.set(xlim=(-1, 1), ylabel="", xlabel=f"Pearson correlation (MLP, {mlp_dataset})")
 ax.axvline(0, color="k", lw=0.8)
 ax.legend(title="ground truth", loc="upper left", bbox_to_anchor=(1.01, 1))
@@ -316,10 +404,12 @@ plt.show()
 
 # %%
 IF_mlp = comp_mlp.runs["influence_exact"].values
-pairs = [(loo_warm, IF_mlp, "warm-start LOO", "influence function"),
-         (loo_one, IF_mlp, f"single-seed LOO (seed {seed})", "influence function"),
-         (expected_mlp, IF_mlp, f"expected LOO ({mlp_seeds} other seeds)", "influence function"),
-         (expected_mlp, loo_one, f"expected LOO ({mlp_seeds} other seeds)", f"single-seed LOO (seed {seed})")]
+pairs = [
+    (loo_warm, IF_mlp, "warm-start LOO", "influence function"),
+    (loo_one, IF_mlp, f"single-seed LOO (seed {seed})", "influence function"),
+    (expected_mlp, IF_mlp, f"expected LOO ({mlp_seeds} other seeds)", "influence function"),
+    (expected_mlp, loo_one, f"expected LOO ({mlp_seeds} other seeds)", f"single-seed LOO (seed {seed})"),
+]
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(2, 2, figsize=(10, 8))
@@ -327,9 +417,16 @@ mlp_flipped = np.isin(np.arange(len(IF_mlp)), flipped_mlp)
 for ax, (x, y, xl, yl) in zip(axes.flat, pairs, strict=True):
     ax.scatter(x, y, s=9, c=np.where(mlp_flipped, "tab:red", "tab:blue"))
     ax.set(xlabel=xl, ylabel=yl, title=f"Pearson {np.corrcoef(x, y)[0, 1]:.2f}")
-fig.legend(handles=[Line2D([], [], ls="", marker="o", color="tab:blue", label="clean label"),
-                    Line2D([], [], ls="", marker="o", color="tab:red", label="flipped label")],
-           loc="lower center", ncol=2, bbox_to_anchor=(0.5, -0.03), frameon=False)
+fig.legend(
+    handles=[
+        Line2D([], [], ls="", marker="o", color="tab:blue", label="clean label"),
+        Line2D([], [], ls="", marker="o", color="tab:red", label="flipped label"),
+    ],
+    loc="lower center",
+    ncol=2,
+    bbox_to_anchor=(0.5, -0.03),
+    frameon=False,
+)
 fig.suptitle(f"MLP ({mlp_dataset}): influence function and retraining")
 plt.show()
 
@@ -358,12 +455,20 @@ mlp_summary[["detection_auc", "seconds"]].sort_values("seconds").round(3)
 # LOO averages `mlp_seeds` other seeds, the sweep rows' `mlp_sweep_seeds - 1`.)
 
 # %%
-main_row = pd.DataFrame([{"l2": mlp_l2, **mlp.seed_agreement(IF_mlp, loo_one, per_seed),
-                          "min_hessian_eigenvalue": hessian_eigs[0],
-                          "val_accuracy": mtask.model.score(mtask.X_val, mtask.y_val)}]).set_index("l2")
+main_row = pd.DataFrame(
+    [
+        {
+            "l2": mlp_l2,
+            **mlp.seed_agreement(IF_mlp, loo_one, per_seed),
+            "min_hessian_eigenvalue": hessian_eigs[0],
+            "val_accuracy": mtask.model.score(mtask.X_val, mtask.y_val),
+        }
+    ]
+).set_index("l2")
 with benchmark.torch_threads(1):
-    sweep = pd.concat([mlp.l2_sweep(mtask, mlp_l2_sweep, mlp_sweep_seeds).drop(columns="seconds"),
-                       main_row]).sort_index()
+    sweep = pd.concat(
+        [mlp.l2_sweep(mtask, mlp_l2_sweep, mlp_sweep_seeds).drop(columns="seconds"), main_row]
+    ).sort_index()
 
 # %% tags=["nbval-check-output", "hide-input"]
 print("one column per L2 penalty:")
@@ -371,13 +476,20 @@ print(sweep.T.round(2).to_string())
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7, 4))
-for col, label in [("pearson_if_loo_same_seed", "IF vs LOO, same seed"),
-                   ("pearson_if_expected_loo", "IF vs expected LOO"),
-                   ("pearson_loo_same_seed_expected_loo", "single-seed LOO vs expected LOO"),
-                   ("seed_to_seed_loo_pearson", "LOO seed vs seed")]:
+for col, label in [
+    ("pearson_if_loo_same_seed", "IF vs LOO, same seed"),
+    ("pearson_if_expected_loo", "IF vs expected LOO"),
+    ("pearson_loo_same_seed_expected_loo", "single-seed LOO vs expected LOO"),
+    ("seed_to_seed_loo_pearson", "LOO seed vs seed"),
+]:
     ax.plot(sweep.index, sweep[col], marker="o", label=label)
-ax.set(xscale="log", xlabel="L2 penalty (sum form)", ylabel="Pearson correlation", ylim=(-0.2, 1.02),
-       title=f"MLP ({mlp_hidden} {mlp_activation} units), {mlp_dataset}")
+ax.set(
+    xscale="log",
+    xlabel="L2 penalty (sum form)",
+    ylabel="Pearson correlation",
+    ylim=(-0.2, 1.02),
+    title=f"MLP ({mlp_hidden} {mlp_activation} units), {mlp_dataset}",
+)
 ax.legend(fontsize=8, loc="lower right")
 plt.show()
 
@@ -437,6 +549,20 @@ auc_by = summary.set_index(["dataset", "estimator"])["detection_auc"]
 print("AUC GAS - AUC TracInCP:", ch.per({d: auc_by[(d, "gas")] - auc_by[(d, "tracin_cp")] for d in datasets}))
 
 # %% tags=["remove-input"]
-pages.claims_table(ch.claims(summary, corr, mlp_summary, noise, sweep, mlp_dataset=mlp_dataset, mlp_l2=mlp_l2,
-                             mlp_seeds=mlp_seeds, seed=seed, arnoldi_top_k=arnoldi_top_k, arnoldi_iter=arnoldi_iter,
-                             tmc_permutations=tmc_permutations, downsampling_models=downsampling_models))
+pages.claims_table(
+    ch.claims(
+        summary,
+        corr,
+        mlp_summary,
+        noise,
+        sweep,
+        mlp_dataset=mlp_dataset,
+        mlp_l2=mlp_l2,
+        mlp_seeds=mlp_seeds,
+        seed=seed,
+        arnoldi_top_k=arnoldi_top_k,
+        arnoldi_iter=arnoldi_iter,
+        tmc_permutations=tmc_permutations,
+        downsampling_models=downsampling_models,
+    )
+)

@@ -12,7 +12,6 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
-
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Small models run faster on one thread on a shared two-core machine (no oversubscription).

@@ -11,8 +11,14 @@ pytest.importorskip("transformers")
 from lib import bert, deep, ekfac  # noqa: E402
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-TEXTS = ["i feel happy today", "what a joyful day", "i feel sad and alone", "a gloomy grey morning",
-         "the team won the final", "a great game tonight"]
+TEXTS = [
+    "i feel happy today",
+    "what a joyful day",
+    "i feel sad and alone",
+    "a gloomy grey morning",
+    "the team won the final",
+    "a great game tonight",
+]
 LABELS = [0, 0, 1, 1, 2, 2]
 
 
@@ -24,8 +30,14 @@ def tiny_tokenizer(texts):
 
 
 def tiny_config(tokenizer, hidden=16):
-    return dict(vocab_size=len(tokenizer.get_vocab()), hidden_size=hidden, num_hidden_layers=1,
-                num_attention_heads=2, intermediate_size=2 * hidden, max_position_embeddings=16)
+    return dict(
+        vocab_size=len(tokenizer.get_vocab()),
+        hidden_size=hidden,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=2 * hidden,
+        max_position_embeddings=16,
+    )
 
 
 def save_tiny_bert(folder, texts, n_classes=3, seed=0):
@@ -62,8 +74,21 @@ def test_tiny_bert_fine_tunes_deterministically_and_learns(toy):
     params = []
     for _ in range(2):  # dropout and batch order come from the rng: identical runs
         m = deep.build("bert", np.random.default_rng(0), n_classes=3, config=tiny_config(tok))
-        r = deep.train(m, X, y, rng=np.random.default_rng(1), epochs=10, lr=1e-2, batch_size=8, optimizer="adamw",
-                       weight_decay=0.01, device="cpu", X_eval=X, y_eval=y, n_classes=3)
+        r = deep.train(
+            m,
+            X,
+            y,
+            rng=np.random.default_rng(1),
+            epochs=10,
+            lr=1e-2,
+            batch_size=8,
+            optimizer="adamw",
+            weight_decay=0.01,
+            device="cpu",
+            X_eval=X,
+            y_eval=y,
+            n_classes=3,
+        )
         params.append(torch.cat([p.detach().ravel() for p in m.parameters()]))
     assert torch.equal(params[0], params[1])
     assert r.accuracy[-1] == 1.0 and r.accuracy[0] < 0.5
@@ -80,8 +105,9 @@ def test_ekfac_on_tiny_bert_matches_exact_gauss_newton_over_the_linear_layers(to
     tracked = ekfac.tracked_parameters(m)
     assert any("attention" in t for t in tracked) and any("classifier" in t for t in tracked)
     assert not any("embeddings" in t or "LayerNorm" in t for t in tracked)
-    P = ekfac.category_influence(m, X, y, X, y, 3, rng=np.random.default_rng(2), damping=0.1, fisher_samples=10,
-                                 device="cpu")
+    P = ekfac.category_influence(
+        m, X, y, X, y, 3, rng=np.random.default_rng(2), damping=0.1, fisher_samples=10, device="cpu"
+    )
     P_exact = ekfac.exact_category_influence(m, X, y, X, y, 3, damping=0.1, params="tracked")
     assert P.shape == (30, 3) and np.isfinite(P).all()
     r = [np.corrcoef(P[:, k], P_exact[:, k])[0, 1] for k in range(3)]
@@ -107,17 +133,29 @@ def test_missing_bert_files_say_what_is_missing_and_how_to_provide_them(tmp_path
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub"))
     missing = bert.missing_files("bert-base-cased")
-    assert missing == ["model config (config.json)", "tokenizer (tokenizer.json or vocab.txt)",
-                       "weights (model.safetensors or pytorch_model.bin)"]
+    assert missing == [
+        "model config (config.json)",
+        "tokenizer (tokenizer.json or vocab.txt)",
+        "weights (model.safetensors or pytorch_model.bin)",
+    ]
     with pytest.raises(bert.MissingModelError) as err:
         deep.build("bert", np.random.default_rng(0), n_classes=6)
     msg = str(err.value)
-    for needle in ("bert-base-cased", "config.json", "empty-hub", "hf download bert-base-cased", "HF_HOME",
-                   "bert_model", "Nothing has been computed"):
+    for needle in (
+        "bert-base-cased",
+        "config.json",
+        "empty-hub",
+        "hf download bert-base-cased",
+        "HF_HOME",
+        "bert_model",
+        "Nothing has been computed",
+    ):
         assert needle in msg, needle
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / "config.json").write_text("{}")
-    assert bert.missing_files(str(tmp_path / "half")) == ["tokenizer (tokenizer.json or vocab.txt)",
-                                                          "weights (model.safetensors or pytorch_model.bin)"]
+    assert bert.missing_files(str(tmp_path / "half")) == [
+        "tokenizer (tokenizer.json or vocab.txt)",
+        "weights (model.safetensors or pytorch_model.bin)",
+    ]
     with pytest.raises(bert.MissingModelError, match="the folder"):
         bert.load_tokenizer(str(tmp_path / "half"))

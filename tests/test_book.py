@@ -37,7 +37,9 @@ def test_provenance_notices_a_change_of_the_library(tmp_path):
     assert provenance.stale_reasons("nb", meta, src) == ["notebooks/nb.py changed since it was executed"]
     src.write_text("from lib import ceiling\nx = 1\n")
     changed = dict(meta["book"], lib="0" * 16)
-    assert "the lib/ code it runs changed since it was executed" in provenance.stale_reasons("nb", {"book": changed}, src)
+    assert "the lib/ code it runs changed since it was executed" in provenance.stale_reasons(
+        "nb", {"book": changed}, src
+    )
     assert provenance.stale_reasons("nb", {}, src)
 
 
@@ -55,8 +57,12 @@ def test_chapter_has_checked_outputs_and_parameters_table(name):
     convention; a reader does not see tags) or, in chapters not yet converted, cells holding the
     ``# NBVAL_CHECK_OUTPUT`` comment."""
     nb = jupytext.read(runner.source_path(name))
-    checked = [c for c in nb.cells if c.cell_type == "code"
-               and ("nbval-check-output" in c.metadata.get("tags", []) or "# NBVAL_CHECK_OUTPUT" in c.source)]
+    checked = [
+        c
+        for c in nb.cells
+        if c.cell_type == "code"
+        and ("nbval-check-output" in c.metadata.get("tags", []) or "# NBVAL_CHECK_OUTPUT" in c.source)
+    ]
     assert checked, f"notebooks/{name}.py has no cell tagged nbval-check-output"
     assert "parameters_table(" in runner.source_path(name).read_text()
 
@@ -99,7 +105,11 @@ def test_cli_unknown_parameter_exit_code(capsys):
 
 def test_parse_assignments_literals():
     assert runner.parse_assignments(["n=10", "lr=0.5", "name=digits", "flag=true"]) == {
-        "n": 10, "lr": 0.5, "name": "digits", "flag": True}
+        "n": 10,
+        "lr": 0.5,
+        "name": "digits",
+        "flag": True,
+    }
     with pytest.raises(runner.ParameterError):
         runner.parse_assignments(["oops"])
 

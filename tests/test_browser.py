@@ -64,14 +64,23 @@ def test_checks_fail_on_a_broken_page(tmp_path, driver):
     page = (HTML / "book" / "conventions.html").read_text()
     head = page.index('<article class="bd-article">') + len('<article class="bd-article">')
     wide = "<table><tr>" + "".join(f"<td>column_{i}_with_a_long_name</td>" for i in range(40)) + "</tr></table>"
-    broken = ('<section><h1>Not the title</h1>' + wide + '<img src="missing.png" alt="x">'
-              '<a href="no_such_page.html">dead</a><a href="conventions.html#no-such-anchor">dead anchor</a>'
-              '<span class="math notranslate nohighlight">\\(x^2\\)</span></section>')
+    broken = (
+        "<section><h1>Not the title</h1>" + wide + '<img src="missing.png" alt="x">'
+        '<a href="no_such_page.html">dead</a><a href="conventions.html#no-such-anchor">dead anchor</a>'
+        '<span class="math notranslate nohighlight">\\(x^2\\)</span></section>'
+    )
     page = page[:head] + broken + page[head:]
     page = page.replace('src="../_static/mathjax/tex-chtml.js"', 'src="../_static/mathjax/missing-mathjax.js"')
     (tmp_path / "book" / "conventions.html").write_text(page)
     with browser.serve(tmp_path) as base:
         problems = "\n".join(browser.check_page(driver, base, "book/conventions.html", tmp_path))
-    for expected in ("image did not load", "is not the page title", "wider than the content column",
-                     "broken link: no_such_page.html", "broken anchor", "not rendered by MathJax", "JavaScript error"):
+    for expected in (
+        "image did not load",
+        "is not the page title",
+        "wider than the content column",
+        "broken link: no_such_page.html",
+        "broken anchor",
+        "not rendered by MathJax",
+        "JavaScript error",
+    ):
         assert expected in problems, f"{expected!r} not reported; got:\n{problems}"

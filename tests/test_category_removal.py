@@ -8,7 +8,9 @@ from lib.experiments import ch03_deep_category_influence as ch03
 
 
 def test_removal_sets_pick_the_extremes():
-    P = np.array([[3.0, -1], [1, 2], [-2, 0.5], [0, -3], [2, 1], [-1, 0], [0.5, 0.2], [1.5, -0.5], [-0.5, 3], [0.1, 0.1]])
+    P = np.array(
+        [[3.0, -1], [1, 2], [-2, 0.5], [0, -3], [2, 1], [-1, 0], [0.5, 0.2], [1.5, -0.5], [-0.5, 3], [0.1, 0.1]]
+    )
     sets = cr.removal_sets(P, 0.2)
     assert [sorted(s) for s in sets["beneficial"]] == [[0, 4], [1, 8]]
     assert [sorted(s) for s in sets["detrimental"]] == [[2, 5], [0, 3]]
@@ -73,8 +75,11 @@ def test_seed_reliability_and_noise_separate_signal_from_retraining_noise():
     assert noisy.seed_reliability("beneficial") < 0.8
     lo, hi = noisy.spearman_interval("beneficial")
     assert lo < noisy.spearman("beneficial") < hi and hi - lo > 0.1
-    assert np.isnan(cr.run(P, y, lambda k, s: (k, s), lambda m: (-(-P[m[0]].sum(0)) / 100, -P[m[0]].sum(0)),
-                           fraction=0.1, seeds=(0,)).seed_reliability("beneficial"))
+    assert np.isnan(
+        cr.run(
+            P, y, lambda k, s: (k, s), lambda m: (P[m[0]].sum(0) / 100, -P[m[0]].sum(0)), fraction=0.1, seeds=(0,)
+        ).seed_reliability("beneficial")
+    )
     with pytest.raises(ValueError, match="quantity"):
         clean.seed_reliability("beneficial", "f1")
 
@@ -83,5 +88,15 @@ def test_deep_study_rejects_an_unknown_device_before_training():
     X = np.zeros((20, 4), dtype=np.float32)
     y = np.arange(20) % 2
     with pytest.raises(ValueError, match="unknown device"):
-        ch03.deep_study(X, y, X, y, 2, kind="mlp_head", model_kwargs={"n_classes": 2, "d_in": 4},
-                      train_kwargs={}, damping=0.1, device="gpu")
+        ch03.deep_study(
+            X,
+            y,
+            X,
+            y,
+            2,
+            kind="mlp_head",
+            model_kwargs={"n_classes": 2, "d_in": 4},
+            train_kwargs={},
+            damping=0.1,
+            device="gpu",
+        )

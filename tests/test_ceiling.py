@@ -84,8 +84,8 @@ def test_bad_input_is_a_clear_error():
 def test_highs_gives_the_same_ceiling_lp_optimum_as_cbc():
     rng = np.random.default_rng(3)
     for P in (rng.normal(size=(200, 3)), rng.normal(size=(150, 4)) * np.array([1.0, -1.0, 1.0, -1.0])):
-        a = ceiling.ceiling_test(P, delta_max=2.0, scale=np.array([1.0, 2.0, 3.0, 4.0])[:P.shape[1]])
-        b = ceiling.ceiling_test(P, delta_max=2.0, scale=np.array([1.0, 2.0, 3.0, 4.0])[:P.shape[1]], solver="highs")
+        a = ceiling.ceiling_test(P, delta_max=2.0, scale=np.array([1.0, 2.0, 3.0, 4.0])[: P.shape[1]])
+        b = ceiling.ceiling_test(P, delta_max=2.0, scale=np.array([1.0, 2.0, 3.0, 4.0])[: P.shape[1]], solver="highs")
         assert b.t == pytest.approx(a.t, rel=1e-6, abs=1e-9) and b.below_ceiling == a.below_ceiling
         assert b.delta.min() >= -1 - 1e-9 and b.delta.max() <= 2 + 1e-9
     with pytest.raises(ValueError, match="solver"):

@@ -22,10 +22,28 @@ from lib.experiments import ch04_deep_pareto_lp_ga as ch
 NB = "04_deep_pareto_lp_ga"
 # the only full-profile values the smoke test changes: sizes, the device, the population, and the base
 # learning rate scaled with the batch size (0.4 x 8 / 512, as chapter 3's smoke test does)
-SIZES = {"n_train": 30, "n_val": 20, "n_test": None, "width": 4, "epochs": {"cifar10": 3, "stl10": 3},
-         "batch_size": 8, "lr": 0.4 * 8 / 512, "ga_batch_size": 8, "di_epoch": 1, "cc_first_epoch": 1, "seeds": [0],
-         "device": "cpu", "ga_generations": 1, "ga_elites": 2, "ga_mutated": 1, "ga_random": 1, "ga_children": 1,
-         "n_shuffles": 2, "threads": 1, "ekfac_batch_size": 16}
+SIZES = {
+    "n_train": 30,
+    "n_val": 20,
+    "n_test": None,
+    "width": 4,
+    "epochs": {"cifar10": 3, "stl10": 3},
+    "batch_size": 8,
+    "lr": 0.4 * 8 / 512,
+    "ga_batch_size": 8,
+    "di_epoch": 1,
+    "cc_first_epoch": 1,
+    "seeds": [0],
+    "device": "cpu",
+    "ga_generations": 1,
+    "ga_elites": 2,
+    "ga_mutated": 1,
+    "ga_random": 1,
+    "ga_children": 1,
+    "n_shuffles": 2,
+    "threads": 1,
+    "ekfac_batch_size": 16,
+}
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -54,8 +72,12 @@ def fill_cache(root):
         (stl / f"{split}_X.bin").write_bytes(X)
         (stl / f"{split}_y.bin").write_bytes(y)
     (stl / "class_names.txt").write_text("\n".join(full.STL10_CLASSES))
-    reg["full"]["stl10"] = {"files": {f"stl10_binary/{f}": _digests(stl / f) for f in
-                                      ("train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin", "class_names.txt")}}
+    reg["full"]["stl10"] = {
+        "files": {
+            f"stl10_binary/{f}": _digests(stl / f)
+            for f in ("train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin", "class_names.txt")
+        }
+    }
     return reg
 
 
@@ -70,8 +92,13 @@ def test_full_profile_code_path_runs_end_to_end_on_cpu(tmp_path, monkeypatch):
     params = runner.profile_parameters(NB, "full")
     assert params["image_datasets"] == ["cifar10", "stl10"] and params["image_model"] == "resnet9"
     assert params["ga_lr"] == 1e-4 and params["ga_weight_decay"] == 1e-4 and params["ga_batch_size"] == 512
-    assert (params["ga_generations"], params["ga_elites"], params["ga_mutated"], params["ga_random"],
-            params["ga_children"]) == (20, 6, 6, 6, 6)
+    assert (
+        params["ga_generations"],
+        params["ga_elites"],
+        params["ga_mutated"],
+        params["ga_random"],
+        params["ga_children"],
+    ) == (20, 6, 6, 6, 6)
     assert params["epochs"] == {"cifar10": 25, "stl10": 30} and params["di_epoch"] == 10
     params.update(SIZES)
     root = tmp_path / "full"
@@ -82,17 +109,29 @@ def test_full_profile_code_path_runs_end_to_end_on_cpu(tmp_path, monkeypatch):
     reg = fill_cache(root)
     assert ch.problems(image_datasets=params["image_datasets"], root=root) == []
 
-    settings = rw.EpochSettings(lr=params["ga_lr"], weight_decay=params["ga_weight_decay"],
-                                batch_size=params["ga_batch_size"])
-    ga_kwargs = {"form": params["lp_form"], "generations": params["ga_generations"], "n_elites": params["ga_elites"],
-                 "n_mutated": params["ga_mutated"], "n_random": params["ga_random"],
-                 "n_children": params["ga_children"]}
+    settings = rw.EpochSettings(
+        lr=params["ga_lr"], weight_decay=params["ga_weight_decay"], batch_size=params["ga_batch_size"]
+    )
+    ga_kwargs = {
+        "form": params["lp_form"],
+        "generations": params["ga_generations"],
+        "n_elites": params["ga_elites"],
+        "n_mutated": params["ga_mutated"],
+        "n_random": params["ga_random"],
+        "n_children": params["ga_children"],
+    }
     for name, shape in (("cifar10", (3, 32, 32)), ("stl10", (3, 96, 96))):
         data = ch.image_data(name, **_kwargs(ch.image_data, params), rng=np.random.default_rng(0), root=root)
         assert data.X.shape == (30, *shape) and data.X.dtype == np.float32 and data.n_classes == 10
         spec = ch.image_spec(data, **_kwargs(ch.image_spec, params) | {"epochs": params["epochs"][name]})
-        st = ch.study(data, spec, **_kwargs(ch.study, params), settings=settings, ga_kwargs=ga_kwargs,
-                      lp_kwargs={"w_max": params["w_max"], "rho": params["rho"], "solver": "highs"})
+        st = ch.study(
+            data,
+            spec,
+            **_kwargs(ch.study, params),
+            settings=settings,
+            ga_kwargs=ga_kwargs,
+            lp_kwargs={"w_max": params["w_max"], "rho": params["rho"], "solver": "highs"},
+        )
         r = st.seeds[0]
         assert r.val_accuracy.shape == (4, 10)
         di = r.steps["DI"]

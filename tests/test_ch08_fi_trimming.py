@@ -46,7 +46,8 @@ def test_precision_counts_the_flagged_among_the_removed():
     # mislabelled samples have negative influence: IV finds them far above the 10% base rate
     assert df[(df.method == "IV") & (df.budget == 10)].precision.iloc[0] >= 0.5
     assert (info["IV"][flagged].mean() < 0) and np.array_equal(
-        info["IV"], utility_influence(info["model"], Xn, yn, Xv, yv))
+        info["IV"], utility_influence(info["model"], Xn, yn, Xv, yv)
+    )
     with pytest.raises(ValueError, match="flagged"):
         fx.trim_logistic(Xn, yn, Xv, yv, Xt, yt, [1], np.random.default_rng(0), flagged=flagged[:5])
 
@@ -71,6 +72,7 @@ def test_perturbation_ablation_perturbs_the_chosen_rows():
     # by hand: flip the labels of the 20 largest-FI samples and refit
     base = LogisticRegression().fit(X, y)
     from lib import fi
+
     top = np.argsort(-fi.fi_util(base, X, y, Xv, yv), kind="stable")[:20]
     y2 = y.copy()
     y2[top] = 1 - y2[top]
@@ -108,26 +110,42 @@ def test_claims_verdicts_follow_the_numbers():
     from lib._book import pages
 
     def h2h(wins, ties, fi, iv):
-        return pd.DataFrame({"FI better": wins, "ties": ties, "seeds": [5, 5, 5], "acc FI": fi, "sd FI": 0.01,
-                             "acc IV": iv, "sd IV": 0.01}, index=pd.Index([5, 10, 20], name="budget"))
+        return pd.DataFrame(
+            {
+                "FI better": wins,
+                "ties": ties,
+                "seeds": [5, 5, 5],
+                "acc FI": fi,
+                "sd FI": 0.01,
+                "acc IV": iv,
+                "sd IV": 0.01,
+            },
+            index=pd.Index([5, 10, 20], name="budget"),
+        )
 
     t1 = h2h([4, 1, 1], [0, 3, 1], [0.97, 0.95, 0.95], [0.95, 0.95, 0.95])
-    idx = pd.MultiIndex.from_product([["label flips", "paper's noise"], ["Adult", "Bank"], [0, 50]],
-                                     names=["variant", "dataset", "budget"])
+    idx = pd.MultiIndex.from_product(
+        [["label flips", "paper's noise"], ["Adult", "Bank"], [0, 50]], names=["variant", "dataset", "budget"]
+    )
     acc = pd.DataFrame({"FI": 0.80, "IV": 0.80, "random": 0.80}, index=idx)
     acc.loc[("paper's noise", "Adult", 50)] = [0.82, 0.81, 0.80]  # FI > IV > random
     acc.loc[("paper's noise", "Bank", 50)] = [0.79, 0.81, 0.80]  # FI below both
-    prec = pd.DataFrame({"FI": [0.5, 0.1], "IV": [0.4, 0.6], "random": 0.1},
-                        index=pd.MultiIndex.from_product([["label flips"], ["Adult", "Bank"], [50]],
-                                                         names=["variant", "dataset", "budget"]))
-    t7 = pd.DataFrame({"bottom FI": [0.0, -0.001, 0.0, -0.005], "random": [0.0, 0.0, 0.0, -0.001],
-                       "top FI": [0.0, 0.0, 0.0, -0.03]},
-                      index=pd.MultiIndex.from_product([["features", "labels flipped"], [0, 300]],
-                                                       names=["perturbation", "budget"]))
+    prec = pd.DataFrame(
+        {"FI": [0.5, 0.1], "IV": [0.4, 0.6], "random": 0.1},
+        index=pd.MultiIndex.from_product(
+            [["label flips"], ["Adult", "Bank"], [50]], names=["variant", "dataset", "budget"]
+        ),
+    )
+    t7 = pd.DataFrame(
+        {"bottom FI": [0.0, -0.001, 0.0, -0.005], "random": [0.0, 0.0, 0.0, -0.001], "top FI": [0.0, 0.0, 0.0, -0.03]},
+        index=pd.MultiIndex.from_product([["features", "labels flipped"], [0, 300]], names=["perturbation", "budget"]),
+    )
     abl = pd.DataFrame({"accuracy": [0.84, 0.83, 0.838], "spearman vs exact": [1.0, 0.8, 0.7]})
-    gains = {"Adult": pd.Series({"FI": 0.003, "IV": 0.002, "random": 0.0}),
-             "Bank": pd.Series({"FI": -0.003, "IV": -0.002, "random": -0.001}),
-             "CelebA": pd.Series({"FI": 0.001, "IV": -0.002, "random": 0.0})}
+    gains = {
+        "Adult": pd.Series({"FI": 0.003, "IV": 0.002, "random": 0.0}),
+        "Bank": pd.Series({"FI": -0.003, "IV": -0.002, "random": -0.001}),
+        "CelebA": pd.Series({"FI": 0.001, "IV": -0.002, "random": 0.0}),
+    }
     rows = fx.claims(t1, t1, gains, acc, prec, t7, abl, base_rate=0.1)
     v = {r.claim: r.verdict for r in rows}
     assert v["Table 1 (2-D linear), b=5: FI beats IV"] == "reproduced"  # 4/5 wins, +2 pts

@@ -22,10 +22,14 @@ _spec.loader.exec_module(make_fixtures)
 
 # --- parsers on fixtures -------------------------------------------------------------------
 
+
 def test_fortune_parsing_splits_on_percent_lines_and_strips_overstrike():
     recs = text.parse_fortunes((FIXTURES_DIR / "fortunes" / "sample").read_text())
-    assert recs == ["A first fortune on two lines. -- Someone", "A bold fortune with overstrike.",
-                    "Percent signs inside a line, 100% fine."]
+    assert recs == [
+        "A first fortune on two lines. -- Someone",
+        "A bold fortune with overstrike.",
+        "Percent signs inside a line, 100% fine.",
+    ]
 
 
 def test_cifar_batch_fixture_parses_to_images_and_labels():
@@ -68,6 +72,7 @@ def test_ag_news_csv_parses_quotes_commas_and_escaped_newlines(tmp_path):
 
 # --- checksums and missing data ------------------------------------------------------------
 
+
 def test_verify_file_accepts_match_and_rejects_wrong_digest_or_size(tmp_path):
     f = tmp_path / "x.bin"
     f.write_bytes(b"hello")
@@ -104,9 +109,17 @@ def test_debian_file_missing_names_make_data(tmp_path, monkeypatch):
 
 
 def _fake_registry(content: bytes) -> dict:
-    return {"debian": {"fakepkg": {"version": "1.0", "licence": "MIT",
-                                   "files": {"usr/share/fake/data.txt": {
-                                       "sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}}}}}
+    return {
+        "debian": {
+            "fakepkg": {
+                "version": "1.0",
+                "licence": "MIT",
+                "files": {
+                    "usr/share/fake/data.txt": {"sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
+                },
+            }
+        }
+    }
 
 
 def _fake_apt(calls: list, payload: bytes, have_lists: bool):
@@ -156,6 +169,7 @@ def test_fetch_package_rejects_a_changed_package(tmp_path, monkeypatch):
 
 # --- registry --------------------------------------------------------------------------------
 
+
 def test_every_pinned_full_dataset_is_registered_and_quick_text_sets_fetch():
     from lib.datasets.checksums import load_registry
 
@@ -165,6 +179,7 @@ def test_every_pinned_full_dataset_is_registered_and_quick_text_sets_fetch():
 
 
 # --- the real quick text sets (Debian files fetched by `make data`) --------------------------
+
 
 def test_real_fortune_files_parse_to_known_counts():
     texts, y = text.fortune_texts()
@@ -213,6 +228,7 @@ def test_quick_text_sets_are_balanced_and_capped():
 
 # --- the full-profile fetch, end to end, on a local archive (file:// URL, no network) -------
 
+
 def test_fetch_full_downloads_verifies_extracts_and_loads(tmp_path, monkeypatch):
     import tarfile
 
@@ -227,9 +243,19 @@ def test_fetch_full_downloads_verifies_extracts_and_loads(tmp_path, monkeypatch)
             tar.add(path, arcname=f"cifar-10-batches-py/{n}")
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
     md5 = hashlib.md5(batch).hexdigest()  # noqa: S324
-    reg = {"full": {"cifar10": {"archive": {"url": archive.as_uri(), "file": archive.name,
-                                            "bytes": archive.stat().st_size, "sha256": digest},
-                                "files": {f"cifar-10-batches-py/{n}": {"md5": md5} for n in names}}}}
+    reg = {
+        "full": {
+            "cifar10": {
+                "archive": {
+                    "url": archive.as_uri(),
+                    "file": archive.name,
+                    "bytes": archive.stat().st_size,
+                    "sha256": digest,
+                },
+                "files": {f"cifar-10-batches-py/{n}": {"md5": md5} for n in names},
+            }
+        }
+    }
     monkeypatch.setattr(full, "load_registry", lambda: reg)
     cache = tmp_path / "cache"
     with pytest.raises(MissingDataError):
@@ -254,9 +280,14 @@ def test_stl10_and_ag_news_loaders_read_a_prefilled_cache(tmp_path, monkeypatch)
     for rel in ("train.csv", "test.csv"):
         shutil.copy(FIXTURES_DIR / "ag_news" / "train.csv", ag / rel)
     ag_sha = hashlib.sha256((ag / "train.csv").read_bytes()).hexdigest()
-    reg = {"full": {"stl10": {"files": {"stl10_binary/train_X.bin": {"bytes": 3 * 27648},
-                                        "stl10_binary/train_y.bin": {"bytes": 3}}},
-                    "ag_news": {"files": {"train.csv": {"sha256": ag_sha}, "test.csv": {"sha256": ag_sha}}}}}
+    reg = {
+        "full": {
+            "stl10": {
+                "files": {"stl10_binary/train_X.bin": {"bytes": 3 * 27648}, "stl10_binary/train_y.bin": {"bytes": 3}}
+            },
+            "ag_news": {"files": {"train.csv": {"sha256": ag_sha}, "test.csv": {"sha256": ag_sha}}},
+        }
+    }
     monkeypatch.setattr(full, "load_registry", lambda: reg)
     d = ds.load("stl10", root=tmp_path)
     assert d.X.shape == (3, 3 * 96 * 96) and d.meta["image_shape"] == (3, 96, 96)

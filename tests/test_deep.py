@@ -30,10 +30,11 @@ def test_training_is_deterministic_and_learns():
     runs = []
     for _ in range(2):
         m = deep.build("mlp_head", np.random.default_rng(1), n_classes=3, d_in=64)
-        r = deep.train(m, X, y, rng=np.random.default_rng(2), epochs=3, lr=0.05, batch_size=32,
-                       X_eval=X, y_eval=y, n_classes=3)
+        r = deep.train(
+            m, X, y, rng=np.random.default_rng(2), epochs=3, lr=0.05, batch_size=32, X_eval=X, y_eval=y, n_classes=3
+        )
         runs.append((m, r))
-    for a, b in zip(runs[0][0].state_dict().values(), runs[1][0].state_dict().values()):
+    for a, b in zip(runs[0][0].state_dict().values(), runs[1][0].state_dict().values(), strict=True):
         assert torch.equal(a, b)
     r = runs[0][1]
     assert r.class_accuracy.shape == (3, 3) and r.accuracy[-1] > 0.9
@@ -45,15 +46,35 @@ def test_zero_weight_class_is_not_learned_and_weights_scale_the_loss():
     X, y = _blobs(np.random.default_rng(0))
     w = (y != 2).astype(float)
     m = deep.build("mlp_head", np.random.default_rng(1), n_classes=3, d_in=64)
-    r = deep.train(m, X, y, rng=np.random.default_rng(2), sample_weight=w, epochs=3, lr=0.05, batch_size=32,
-                   X_eval=X, y_eval=y, n_classes=3)
+    r = deep.train(
+        m,
+        X,
+        y,
+        rng=np.random.default_rng(2),
+        sample_weight=w,
+        epochs=3,
+        lr=0.05,
+        batch_size=32,
+        X_eval=X,
+        y_eval=y,
+        n_classes=3,
+    )
     assert r.class_accuracy[-1, 2] == 0.0 and r.class_accuracy[-1, :2].min() > 0.9
     # doubling every weight = doubling the learning rate of plain SGD (momentum 0)
     outs = []
     for scale, lr in ((2.0, 0.01), (1.0, 0.02)):
         m = deep.build("mlp_head", np.random.default_rng(1), n_classes=3, d_in=64)
-        deep.train(m, X, y, rng=np.random.default_rng(2), sample_weight=np.full(len(y), scale), epochs=1,
-                   lr=lr, momentum=0.0, batch_size=32)
+        deep.train(
+            m,
+            X,
+            y,
+            rng=np.random.default_rng(2),
+            sample_weight=np.full(len(y), scale),
+            epochs=1,
+            lr=lr,
+            momentum=0.0,
+            batch_size=32,
+        )
         outs.append(torch.cat([p.detach().ravel() for p in m.parameters()]))
     torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-6)
 
@@ -66,6 +87,7 @@ def test_bad_weights_are_rejected():
 
 
 # --- devices, optimisers, schedules, token inputs --------------------------------------------
+
 
 def test_device_cpu_works_and_bad_devices_are_clear_errors():
     assert deep.resolve_device("cpu") == torch.device("cpu")
@@ -97,8 +119,21 @@ def test_triangle_schedule_and_adamw():
         deep.lr_factor(0, 10, "cosine")
     X, y = _blobs(np.random.default_rng(0))
     m = deep.build("mlp_head", np.random.default_rng(1), n_classes=3, d_in=64)
-    r = deep.train(m, X, y, rng=np.random.default_rng(2), epochs=3, lr=0.01, batch_size=32, optimizer="adamw",
-                   weight_decay=0.01, lr_schedule="triangle", X_eval=X, y_eval=y, n_classes=3)
+    r = deep.train(
+        m,
+        X,
+        y,
+        rng=np.random.default_rng(2),
+        epochs=3,
+        lr=0.01,
+        batch_size=32,
+        optimizer="adamw",
+        weight_decay=0.01,
+        lr_schedule="triangle",
+        X_eval=X,
+        y_eval=y,
+        n_classes=3,
+    )
     assert r.accuracy[-1] > 0.9
     with pytest.raises(ValueError, match="optimizer"):
         deep.train(m, X, y, rng=np.random.default_rng(2), optimizer="lbfgs")
@@ -135,16 +170,32 @@ def test_chained_one_epoch_calls_equal_one_run(optimizer, schedule):
     bit for bit (what PARETO-LP-GA's one epoch from a checkpoint relies on)."""
     X, y = _blobs(np.random.default_rng(0), n=90)
     orders = [np.random.default_rng([5, e]).permutation(90) for e in range(3)]
-    kw = {"lr": 0.05, "batch_size": 32, "momentum": 0.9, "weight_decay": 1e-3, "optimizer": optimizer,
-          "lr_schedule": schedule}
+    kw = {
+        "lr": 0.05,
+        "batch_size": 32,
+        "momentum": 0.9,
+        "weight_decay": 1e-3,
+        "optimizer": optimizer,
+        "lr_schedule": schedule,
+    }
     whole = deep.build("mlp_head", np.random.default_rng(1), n_classes=3, d_in=64)
     deep.train(whole, X, y, rng=np.random.default_rng(2), epochs=3, batch_orders=orders, **kw)
     part = deep.build("mlp_head", np.random.default_rng(1), n_classes=3, d_in=64)
     state, spe = None, 3  # 90 samples / batch 32 = 3 steps per epoch
     for e in range(3):
         before = copy.deepcopy(state)
-        r = deep.train(part, X, y, rng=np.random.default_rng([9, e]), epochs=1, batch_orders=[orders[e]],
-                       optimizer_state=state, schedule_steps=(e * spe, 3 * spe), keep_optimizer_state=True, **kw)
+        r = deep.train(
+            part,
+            X,
+            y,
+            rng=np.random.default_rng([9, e]),
+            epochs=1,
+            batch_orders=[orders[e]],
+            optimizer_state=state,
+            schedule_steps=(e * spe, 3 * spe),
+            keep_optimizer_state=True,
+            **kw,
+        )
         if state is not None:  # the caller's state is not updated in place
             for k, buf in state["state"].items():
                 for name, t in buf.items():
@@ -173,9 +224,12 @@ def test_batch_orders_and_schedule_steps_are_checked():
 def test_float64_model_trains_and_predicts_in_float64():
     X, y = _blobs(np.random.default_rng(0), n=60)
     m = deep.build("mlp_head", np.random.default_rng(1), n_classes=3, d_in=64).double()
-    r = deep.train(m, X, y, rng=np.random.default_rng(2), epochs=2, lr=0.05, batch_size=16, X_eval=X, y_eval=y,
-                   n_classes=3)
+    r = deep.train(
+        m, X, y, rng=np.random.default_rng(2), epochs=2, lr=0.05, batch_size=16, X_eval=X, y_eval=y, n_classes=3
+    )
     assert next(m.parameters()).dtype == torch.float64 and r.accuracy[-1] > 0.9
     assert deep.predict_logits(m, X).dtype == torch.float64
-    assert deep.predict_logits(deep.build("mlp_head", np.random.default_rng(1), n_classes=3, d_in=64),
-                               X).dtype == torch.float32
+    assert (
+        deep.predict_logits(deep.build("mlp_head", np.random.default_rng(1), n_classes=3, d_in=64), X).dtype
+        == torch.float32
+    )

@@ -25,13 +25,19 @@ def _data(seed=0, n=300, n_val=120, d=6, K=3):
 def _fit_regularised(model, X, y, lam, n_norm):
     """Minimise sum CE + (n_norm * lam / 2) ||theta||^2 (all parameters) with L-BFGS, in place."""
     Xt, yt = torch.as_tensor(X, dtype=next(model.parameters()).dtype), torch.as_tensor(y)
-    opt = torch.optim.LBFGS(model.parameters(), lr=1, max_iter=500, tolerance_grad=1e-12,
-                            tolerance_change=1e-14, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        model.parameters(),
+        lr=1,
+        max_iter=500,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-14,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         opt.zero_grad()
         obj = F.cross_entropy(model(Xt), yt, reduction="sum") / n_norm
-        obj = obj + lam / 2 * sum((p ** 2).sum() for p in model.parameters())
+        obj = obj + lam / 2 * sum((p**2).sum() for p in model.parameters())
         obj.backward()
         return obj
 
@@ -68,8 +74,9 @@ def test_exact_ggn_equals_hessian_on_linear_head_and_is_additive_over_validation
     P_h = ekfac.exact_category_influence(m, X, y, Xv, yv, K, damping=LAM, curvature="hessian")
     np.testing.assert_allclose(P_g, P_h, rtol=1e-8, atol=1e-12)
     # L_{V_k} is a sum over validation samples: P is additive over a split of the validation set
-    halves = [ekfac.exact_category_influence(m, X, y, Xv[s], yv[s], K, damping=LAM)
-              for s in (slice(0, 50), slice(50, None))]
+    halves = [
+        ekfac.exact_category_influence(m, X, y, Xv[s], yv[s], K, damping=LAM) for s in (slice(0, 50), slice(50, None))
+    ]
     np.testing.assert_allclose(P_g, halves[0] + halves[1], rtol=1e-8, atol=1e-12)
 
 
@@ -97,8 +104,9 @@ def test_sign_convention_matches_actual_removal_on_linear_head():
     X, y, Xv, yv, K = _data(n_val=150)
     n = len(y)
     base = _linear_head(X, y, K)
-    P = ekfac.category_influence(base.float(), X, y, Xv, yv, K, rng=np.random.default_rng(1), damping=LAM,
-                                 fisher_samples=10)
+    P = ekfac.category_influence(
+        base.float(), X, y, Xv, yv, K, rng=np.random.default_rng(1), damping=LAM, fisher_samples=10
+    )
     base.double()
 
     def class_losses(model):

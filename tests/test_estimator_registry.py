@@ -12,9 +12,20 @@ from lib.estimators.benchmark import actual_loo, flip_labels
 from lib.preprocessing import standardised_split
 
 #: small budgets: the Monte-Carlo estimators are noisy at these sizes, but must not be wrong in sign
-BUDGET = Budget(sgd_epochs=20, sgd_batch_size=16, sgd_lr=0.2, lissa_depth=300, arnoldi_iter=7, arnoldi_top_k=4,
-                downsampling_models=300, tmc_permutations=20, banzhaf_samples=300, beta_permutations=20, knn_k=5,
-                missing_class="prior")
+BUDGET = Budget(
+    sgd_epochs=20,
+    sgd_batch_size=16,
+    sgd_lr=0.2,
+    lissa_depth=300,
+    arnoldi_iter=7,
+    arnoldi_top_k=4,
+    downsampling_models=300,
+    tmc_permutations=20,
+    banzhaf_samples=300,
+    beta_permutations=20,
+    knn_k=5,
+    missing_class="prior",
+)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from lib.estimators import Task, estimators_for
 from lib.estimators import gradient as G
 from lib.preprocessing import standardised_split
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -92,7 +91,7 @@ def test_relatif_and_gas_scale_invariance(rng):
         np.testing.assert_array_equal(np.sign(r), np.sign((Gt @ torch.linalg.solve(H, Gv.sum(0))).numpy()))
     cv = torch.as_tensor(rng.uniform(0.1, 10, 4))[:, None]
     np.testing.assert_allclose(G.gas_scores(c * Gt, cv * Gv), G.gas_scores(Gt, Gv), rtol=1e-10)
-    assert (G.gas_scores(Gt, Gt[:1]).argmax() == 0)  # the most similar sample to itself
+    assert G.gas_scores(Gt, Gt[:1]).argmax() == 0  # the most similar sample to itself
     with pytest.raises(ValueError, match="norm must be"):
         G.relatif_scores(Gt, Gv.sum(0), H, "bogus")
 
@@ -105,8 +104,9 @@ def test_representer_values_reconstruct_the_weights(task):
     # target="loss" = influence functions with H replaced by l2 I on the weights
     g = m.per_sample_grads(task.X_train, task.y_train).reshape(task.n_train, -1, m.n_logits)[:, :-1]
     gv = G.loss_gradient(m, task.X_val, task.y_val).reshape(-1, m.n_logits)[:-1]
-    np.testing.assert_allclose(G.representer_point(task, target="loss"),
-                               (g * gv).sum((1, 2)).numpy() / m.l2_, rtol=1e-8)
+    np.testing.assert_allclose(
+        G.representer_point(task, target="loss"), (g * gv).sum((1, 2)).numpy() / m.l2_, rtol=1e-8
+    )
     with pytest.raises(ValueError, match="target must be"):
         G.representer_point(task, target="bogus")
 
@@ -118,15 +118,16 @@ def test_tracin_telescopes_under_full_batch_gradient_descent(task, rng):
     for lr, steps in [(0.04, 100), (0.01, 400)]:  # same training time lr * steps
         traj = G.train_sgd(task, rng, epochs=steps, batch_size=n, lr=lr, weight_decay=0.0)
         m = traj.model
-        Lv = lambda th: float(m.loss(task.X_val, task.y_val, th).sum())  # noqa: E731
+        Lv = lambda th, m=m: float(m.loss(task.X_val, task.y_val, th).sum())  # noqa: E731
         actual = Lv(traj.thetas[0]) - Lv(traj.final)
         assert actual > 0.1 * Lv(traj.thetas[0])  # training did reduce the validation loss
         errors.append(abs(G.tracin(task, rng, traj=traj).sum() - actual) / abs(actual))
     assert errors[1] < 0.01
     assert errors[1] < 0.4 * errors[0]  # the gap is the second-order Taylor term: O(lr)
     # with full batches TracIn and TracInCP (checkpoint every step) coincide up to the 1/|B| scaling
-    np.testing.assert_allclose(G.tracin_cp(task, rng, traj=traj, every=1) / n, G.tracin(task, rng, traj=traj),
-                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        G.tracin_cp(task, rng, traj=traj, every=1) / n, G.tracin(task, rng, traj=traj), rtol=1e-10, atol=1e-12
+    )
 
 
 def test_fast_hydra_without_weight_decay_is_tracin_with_final_test_gradient(task, rng):
@@ -135,7 +136,7 @@ def test_fast_hydra_without_weight_decay_is_tracin_with_final_test_gradient(task
     m = traj.model
     gT = G.loss_gradient(m, task.X_val, task.y_val, traj.final)
     expect = np.zeros(task.n_train)
-    for theta, B, lr in zip(traj.thetas, traj.batches, traj.lrs):
+    for theta, B, lr in zip(traj.thetas, traj.batches, traj.lrs, strict=True):
         expect[B] += lr / len(B) * (m.per_sample_grads(task.X_train[B], task.y_train[B], theta) @ gT).numpy()
     np.testing.assert_allclose(G.hydra_fast(task, rng, traj=traj), expect, rtol=1e-10, atol=1e-14)
     # with weight decay the hypergradients shrink: the estimate differs

@@ -1,4 +1,5 @@
-"""The one-hidden-layer MLP task (lib.models.OneHiddenLayerMLP, lib.estimators.mlp) against ground truth: torch.func derivatives,
+"""The one-hidden-layer MLP task (lib.models.OneHiddenLayerMLP, lib.estimators.mlp) against ground truth:
+torch.func derivatives,
 retraining, expected leave-one-out over seeds, the SGD trajectory, and the estimators' call shape."""
 
 import numpy as np
@@ -13,12 +14,18 @@ from lib.estimators import mlp as M
 from lib.models import OneHiddenLayerMLP, SingularHessianError
 from lib.preprocessing import standardised_split
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _task(d: int = 5, n: int = 40, n_val: int = 60, hidden: int = 3, l2: float = 10.0, seed: int = 0,
-          name: str = "breast_cancer") -> M.MLPTask:
+def _task(
+    d: int = 5,
+    n: int = 40,
+    n_val: int = 60,
+    hidden: int = 3,
+    l2: float = 10.0,
+    seed: int = 0,
+    name: str = "breast_cancer",
+) -> M.MLPTask:
     ds = load(name)
     (Xt, yt), (Xv, yv) = standardised_split(ds.X[:, :d], ds.y, [n, n_val], np.random.default_rng(seed))
     return M.MLPTask(Xt, yt, Xv, yv, n_classes=ds.n_classes, l2=l2, hidden=hidden)
@@ -48,7 +55,8 @@ def test_batched_closed_forms_match_torch_func(K, activation, rng):
         np.testing.assert_allclose(g[j], m.gradient(X, y, W[j], theta[j]), atol=1e-10)
         np.testing.assert_allclose(H[j], m.hessian(X, y, W[j], theta[j]), atol=1e-9)
         assert float(m._batch_objective(theta, m._design(X), m._targets(y), W)[j]) == pytest.approx(
-            float(m.objective(X, y, W[j], theta[j])), rel=1e-12)
+            float(m.objective(X, y, W[j], theta[j])), rel=1e-12
+        )
 
 
 @pytest.mark.parametrize("K", [2, 3])
@@ -62,8 +70,9 @@ def test_hvp_and_per_sample_grads_match_explicit_derivatives(K, rng):
     np.testing.assert_allclose(hvp(V[:, 0]), H @ V[:, 0], rtol=1e-9, atol=1e-9)
     # the explicit Hessian of the summed loss plus the penalty, by torch.func on an independent closure
     Xa, T = m._design(X), m._targets(y)
-    H_ref = hessian(lambda th: m._loss_from_logits(m._forward(th, Xa), T).sum()
-                    + 0.5 * m.l2_ * ((m.penalty_mask() * th) ** 2).sum())(m.theta_)
+    H_ref = hessian(
+        lambda th: m._loss_from_logits(m._forward(th, Xa), T).sum() + 0.5 * m.l2_ * ((m.penalty_mask() * th) ** 2).sum()
+    )(m.theta_)
     if K > 2:  # softmax: the output-bias null direction u is lifted by c u u^T (as in LogisticRegression)
         u = m.null_direction()
         np.testing.assert_allclose(H_ref @ u, torch.zeros_like(u), atol=1e-10)
@@ -156,8 +165,9 @@ def test_exact_influence_agrees_with_loo_at_a_converged_well_regularised_mlp(str
     # the Hessian-free solvers reproduce the exact solve
     p = t.model.n_params
     np.testing.assert_allclose(G.influence_cg(t), IF, rtol=1e-6, atol=1e-9 * np.abs(IF).max())
-    np.testing.assert_allclose(G.influence_arnoldi(t, np.random.default_rng(0), n_iter=p, top_k=p), IF,
-                               atol=1e-7 * np.abs(IF).max())
+    np.testing.assert_allclose(
+        G.influence_arnoldi(t, np.random.default_rng(0), n_iter=p, top_k=p), IF, atol=1e-7 * np.abs(IF).max()
+    )
     assert _pearson(G.influence_lissa(t, np.random.default_rng(0), depth=800), IF) > 0.9999
 
 
@@ -167,7 +177,7 @@ def test_weak_penalty_makes_loo_seed_dependent_and_influence_worse(strong):
     weak = _task(d=8, n=60, hidden=4, l2=0.1)
     mean, per = M.expected_loo(weak, range(4), return_per_seed=True)
     pairs = np.corrcoef(per)[np.triu_indices(4, 1)]
-    assert pairs.min() < 0.9                       # retraining noise: seeds disagree
+    assert pairs.min() < 0.9  # retraining noise: seeds disagree
     IF = G.influence_exact(weak)
     strong_corr = _pearson(G.influence_exact(strong), M.expected_loo(strong, [0]))
     assert _pearson(IF, per[0]) < strong_corr - 0.3
@@ -207,14 +217,15 @@ def test_tracin_telescopes_under_full_batch_gradient_descent_on_the_mlp(rng):
     for lr, steps in [(0.04, 100), (0.01, 400)]:
         traj = G.train_sgd(t, rng, epochs=steps, batch_size=n, lr=lr, weight_decay=0.0)
         m = traj.model
-        Lv = lambda th: float(m.loss(t.X_val, t.y_val, th).sum())  # noqa: E731
+        Lv = lambda th, m=m: float(m.loss(t.X_val, t.y_val, th).sum())  # noqa: E731
         actual = Lv(traj.thetas[0]) - Lv(traj.final)
         assert actual > 0.1 * Lv(traj.thetas[0])
         errors.append(abs(G.tracin(t, rng, traj=traj).sum() - actual) / abs(actual))
     assert errors[1] < 0.01
     assert errors[1] < 0.4 * errors[0]
-    np.testing.assert_allclose(G.tracin_cp(t, rng, traj=traj, every=1) / n, G.tracin(t, rng, traj=traj),
-                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        G.tracin_cp(t, rng, traj=traj, every=1) / n, G.tracin(t, rng, traj=traj), rtol=1e-10, atol=1e-12
+    )
     # the trajectory starts where the task's model's training started
     np.testing.assert_array_equal(traj.thetas[0], t.model.init_params(5, 2, t.seed))
 
@@ -225,7 +236,7 @@ def test_fast_hydra_without_weight_decay_is_tracin_with_final_gradient_on_the_ml
     m = traj.model
     gT = G.loss_gradient(m, t.X_val, t.y_val, traj.final)
     expect = np.zeros(t.n_train)
-    for theta, B, lr in zip(traj.thetas, traj.batches, traj.lrs):
+    for theta, B, lr in zip(traj.thetas, traj.batches, traj.lrs, strict=True):
         expect[B] += lr / len(B) * (m.per_sample_grads(t.X_train[B], t.y_train[B], theta) @ gT).numpy()
     np.testing.assert_allclose(G.hydra_fast(t, rng, traj=traj), expect, rtol=1e-10, atol=1e-14)
 
@@ -234,8 +245,8 @@ def test_representer_values_reconstruct_the_last_layer(strong):
     """[S] Eq. 43 for the last layer: at a stationary point W2 = sum_i alpha_i f(x_i)."""
     t = strong
     m = t.model
-    alpha = -m.residuals(t.X_train, t.y_train) / m.l2_            # (n, 1)
-    F = G.last_layer_inputs(m, t.X_train)                          # hidden activations
+    alpha = -m.residuals(t.X_train, t.y_train) / m.l2_  # (n, 1)
+    F = G.last_layer_inputs(m, t.X_train)  # hidden activations
     _, V = m.unpack(m.theta_)
     np.testing.assert_allclose(F.T @ alpha, V[:-1], atol=1e-7)
     # the unconverged initialisation does not satisfy it
@@ -251,8 +262,9 @@ def test_knn_shapley_uses_the_hidden_embedding(strong):
     assert emb.shape == (t.n_train, t.hidden)
     v = valuation.knn_shapley_task(t, k=3)
     np.testing.assert_allclose(v, valuation.knn_shapley(emb, t.y_train, t.embedding(t.X_val), t.y_val, k=3))
-    assert v.sum() == pytest.approx(valuation.knn_utility(emb, t.y_train, t.embedding(t.X_val), t.y_val, k=3)(
-        np.arange(t.n_train)))  # efficiency
+    assert v.sum() == pytest.approx(
+        valuation.knn_utility(emb, t.y_train, t.embedding(t.X_val), t.y_val, k=3)(np.arange(t.n_train))
+    )  # efficiency
 
 
 # ---------------------------------------------------------------------- batched games, call shape
@@ -262,7 +274,7 @@ def test_batched_games_equal_one_fit_at_a_time(strong, rng):
     masks = rng.random((6, 14)) < 0.5
     masks[0] = False
     masks[1] = True
-    masks[2] = masks[3]                                     # a repeated subset is fitted once
+    masks[2] = masks[3]  # a repeated subset is fitted once
     batch = u.batch(masks)
     assert u.n_fits == len({m.tobytes() for m in masks[2:]})
     fresh = valuation.TaskUtility(t, cache=False)
@@ -286,10 +298,18 @@ def test_batched_games_equal_one_fit_at_a_time(strong, rng):
 
 def test_every_estimator_has_the_common_call_shape_on_the_mlp(strong):
     t = strong
-    opts = {"tracin": {"epochs": 2}, "tracin_cp": {"epochs": 2}, "gas": {"epochs": 2}, "hydra_fast": {"epochs": 2},
-            "influence_lissa": {"depth": 50}, "influence_arnoldi": {"n_iter": 10, "top_k": 5},
-            "downsampling": {"n_models": 30}, "tmc_shapley": {"n_permutations": 1}, "banzhaf_msr": {"n_samples": 30},
-            "knn_shapley": {"k": 3}}
+    opts = {
+        "tracin": {"epochs": 2},
+        "tracin_cp": {"epochs": 2},
+        "gas": {"epochs": 2},
+        "hydra_fast": {"epochs": 2},
+        "influence_lissa": {"depth": 50},
+        "influence_arnoldi": {"n_iter": 10, "top_k": 5},
+        "downsampling": {"n_models": 30},
+        "tmc_shapley": {"n_permutations": 1},
+        "banzhaf_msr": {"n_samples": 30},
+        "knn_shapley": {"k": 3},
+    }
     entries = estimators_for(t, exclude=("loo",))
     assert set(opts) <= set(entries)
     for name, f in entries.items():

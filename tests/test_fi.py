@@ -46,8 +46,9 @@ def test_efficient_form_equals_direct_pseudo_inverse(fitted):
 def test_binary_closed_form():
     X, y, Xv, yv = _data(2, seed=3)
     model = LogisticRegression().fit(X, y)
-    np.testing.assert_allclose(fi.fi_util(model, X, y, Xv, yv),
-                               fi.fi_binary_closed_form(model, X, y, Xv, yv), rtol=1e-8)
+    np.testing.assert_allclose(
+        fi.fi_util(model, X, y, Xv, yv), fi.fi_binary_closed_form(model, X, y, Xv, yv), rtol=1e-8
+    )
 
 
 def test_dtheta_domega_matches_finite_differences_of_retraining(fitted):
@@ -101,8 +102,9 @@ def test_perturbation_gradients_are_the_numerator_of_fi(fitted):
     K, model, X, y, Xv, yv = fitted
     D = fi.dtheta_domega(model, X, y)
     a_direct = torch.einsum("P,nPt->nt", fi.mean_loss_gradient(model, Xv, yv), D).numpy()
-    np.testing.assert_allclose(fi.perturbation_gradients(model, X, y, Xv, yv, chunk=13), a_direct,
-                               rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(
+        fi.perturbation_gradients(model, X, y, Xv, yv, chunk=13), a_direct, rtol=1e-7, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("K", [2, 3])

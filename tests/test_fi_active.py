@@ -5,7 +5,8 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from lib import fi, fi_active as fa
+from lib import fi
+from lib import fi_active as fa
 from lib.experiments import ch09_fi_active_learning as ex
 from lib.models import LogisticRegression
 
@@ -36,7 +37,7 @@ def test_pairwise_equals_fi_util_with_one_validation_sample(fitted):
     K, model, Xl, yl, Xu = fitted
     F = fa.fi_pairwise(model, Xl, yl, Xu, chunk=7)  # several chunks
     yhat = model.predict(Xu)
-    ref = np.stack([fi.fi_util(model, Xl, yl, Xu[u:u + 1], yhat[u:u + 1]) for u in range(len(Xu))])
+    ref = np.stack([fi.fi_util(model, Xl, yl, Xu[u : u + 1], yhat[u : u + 1]) for u in range(len(Xu))])
     assert F.shape == (len(Xu), len(yl)) and (F >= 0).all()
     np.testing.assert_allclose(F, ref, rtol=1e-7, atol=1e-12 * ref.max())
     # pseudo-labels matter: the true labels give a different matrix
@@ -52,8 +53,7 @@ def test_pairwise_with_direct_pseudo_inverse_and_explicit_dtheta():
     D = fi.dtheta_domega(model, Xl, yl)  # (n_L, P, d)
     G = fi.metric_tensor(model, Xl, yl)
     g = model.per_sample_grads(Xu, model.predict(Xu))  # (n_U, P)
-    ref = np.stack([fi.fi_direct(torch.einsum("P,nPt->nt", g[u], D), G, rtol=1e-9).numpy()
-                    for u in range(len(Xu))])
+    ref = np.stack([fi.fi_direct(torch.einsum("P,nPt->nt", g[u], D), G, rtol=1e-9).numpy() for u in range(len(Xu))])
     np.testing.assert_allclose(fa.fi_pairwise(model, Xl, yl, Xu), ref, rtol=1e-6, atol=1e-12 * ref.max())
 
 
@@ -75,16 +75,21 @@ def test_binary_factorisation_uncertainty_times_leverage():
 def test_truncated_svd_at_full_rank_is_exact(fitted):
     K, model, Xl, yl, Xu = fitted
     exact = fa.fi_pairwise(model, Xl, yl, Xu)
-    np.testing.assert_allclose(fa.fi_pairwise(model, Xl, yl, Xu, rank=Xl.shape[1]), exact, rtol=1e-6,
-                               atol=1e-10 * exact.max())
+    np.testing.assert_allclose(
+        fa.fi_pairwise(model, Xl, yl, Xu, rank=Xl.shape[1]), exact, rtol=1e-6, atol=1e-10 * exact.max()
+    )
     rank1 = fa.fi_pairwise(model, Xl, yl, Xu, rank=1)
     assert not np.allclose(rank1, exact)
 
 
 def test_trimmed_mean_on_hand_built_rows():
-    F = np.array([np.arange(1.0, 11.0),  # 10th pct 1.9, 90th 9.1 -> keeps 2..9
-                  [0, 0, 0, 0, 0, 0, 0, 0, 0, 1000.0],  # the outlier is cut
-                  np.full(10, 3.0)])
+    F = np.array(
+        [
+            np.arange(1.0, 11.0),  # 10th pct 1.9, 90th 9.1 -> keeps 2..9
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 1000.0],  # the outlier is cut
+            np.full(10, 3.0),
+        ]
+    )
     np.testing.assert_allclose(fa.aggregate(F), [5.5, 0.0, 3.0])
     np.testing.assert_allclose(fa.aggregate(F, "mean"), F.mean(1))
     np.testing.assert_allclose(fa.aggregate(F, "median"), np.median(F, 1))
@@ -169,8 +174,8 @@ def test_seeds_make_runs_deterministic():
     r1 = fa.run_active_learning(split, "random", 2, 5, np.random.default_rng(0)).queried
     r2 = fa.run_active_learning(split, "random", 2, 5, np.random.default_rng(0)).queried
     r3 = fa.run_active_learning(split, "random", 2, 5, np.random.default_rng(1)).queried
-    assert all((x == y).all() for x, y in zip(r1, r2))
-    assert not all((x == y).all() for x, y in zip(r1, r3))
+    assert all((x == y).all() for x, y in zip(r1, r2, strict=True))
+    assert not all((x == y).all() for x, y in zip(r1, r3, strict=True))
 
 
 def test_laplace_samples_have_the_inverse_hessian_as_covariance():
@@ -178,7 +183,9 @@ def test_laplace_samples_have_the_inverse_hessian_as_covariance():
     model = LogisticRegression().fit(X, y)
     S = fa.laplace_samples(model, X, y, 20000, np.random.default_rng(0)).reshape(20000, -1).numpy()
     Hinv = np.linalg.inv(model.hessian(X, y).numpy())
-    np.testing.assert_allclose(S.mean(0), model.theta_.reshape(-1).numpy(), atol=4 * np.sqrt(Hinv.diagonal().max() / 20000))
+    np.testing.assert_allclose(
+        S.mean(0), model.theta_.reshape(-1).numpy(), atol=4 * np.sqrt(Hinv.diagonal().max() / 20000)
+    )
     np.testing.assert_allclose(np.cov(S.T), Hinv, atol=0.05 * np.abs(Hinv).max())
 
 
@@ -187,6 +194,7 @@ def test_iv_tree_tracks_the_labelled_influence_and_forest_tracks_fi_active():
     Xl, yl, Xv, yv, Xu = X[:100], y[:100], X[100:150], y[100:150], X[150:]
     model = LogisticRegression().fit(Xl, yl)
     from lib.influence import utility_influence
+
     iv_on_lab = fa.iv_scores(model, Xl, yl, Xv, yv, Xl, np.random.default_rng(0), lam=0.0)
     assert spearmanr(iv_on_lab, utility_influence(model, Xl, yl, Xv, yv))[0] > 0.5
     exact = fa.fi_active(model, Xl, yl, Xu)
@@ -212,8 +220,17 @@ def test_bad_parameters_give_clear_errors():
     with pytest.raises(ValueError, match="percentiles"):
         fa.aggregate(np.ones((2, 3)), lower=90, upper=10)
     with pytest.raises(ValueError, match="lacks class"):
-        fa.ActiveSplit(split.X_init, np.zeros(30, int), split.X_pool, split.y_pool, split.X_val, split.y_val,
-                       split.X_test, split.y_test, 2)
+        fa.ActiveSplit(
+            split.X_init,
+            np.zeros(30, int),
+            split.X_pool,
+            split.y_pool,
+            split.X_val,
+            split.y_val,
+            split.X_test,
+            split.y_test,
+            2,
+        )
     model = LogisticRegression().fit(split.X_init, split.y_init)
     with pytest.raises(ValueError, match="features but the model was fitted on"):
         fa.fi_active(model, split.X_init, split.y_init, split.X_pool[:, :2])
@@ -226,9 +243,11 @@ def test_bad_parameters_give_clear_errors():
 def test_summarise_on_hand_built_curves():
     import pandas as pd
 
-    rows = [{"method": m, "seed": s, "round": r, "accuracy": acc}
-            for m, s, accs in (("a", 0, [0.5, 0.6, 0.8]), ("a", 1, [0.5, 0.8, 0.8]), ("b", 0, [0.5, 0.7, 0.7]))
-            for r, acc in enumerate(accs)]
+    rows = [
+        {"method": m, "seed": s, "round": r, "accuracy": acc}
+        for m, s, accs in (("a", 0, [0.5, 0.6, 0.8]), ("a", 1, [0.5, 0.8, 0.8]), ("b", 0, [0.5, 0.7, 0.7]))
+        for r, acc in enumerate(accs)
+    ]
     out = ex.summarise(pd.DataFrame(rows))
     np.testing.assert_allclose(out.loc["a", ["first round", "mean over rounds", "final"]], [0.7, 0.75, 0.8])
     np.testing.assert_allclose(out.loc["a", "sd over seeds"], np.std([0.7, 0.8], ddof=1))
@@ -254,8 +273,10 @@ def test_claims_verdicts_follow_the_numbers():
 
     def summary(mean, first=None, sd=0.001):
         first = first or mean
-        return pd.DataFrame({"first round": first, "mean over rounds": mean, "sd over seeds": sd, "final": 0.82},
-                            index=pd.Index(methods, name="method"))
+        return pd.DataFrame(
+            {"first round": first, "mean over rounds": mean, "sd over seeds": sd, "final": 0.82},
+            index=pd.Index(methods, name="method"),
+        )
 
     adult = summary([0.83, 0.829, 0.82, 0.812, 0.815, 0.81], first=[0.8, 0.8, 0.78, 0.8, 0.8, 0.79])
     bank = summary([0.80, 0.80, 0.81, 0.80, 0.80, 0.79], sd=np.nan)

@@ -13,20 +13,31 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 pytest.importorskip("transformers")
 
 from lib._book import runner  # noqa: E402
-from lib.experiments import ch03_deep_category_influence as category_studies  # noqa: E402
 from lib.datasets import FIXTURES_DIR, full  # noqa: E402
+from lib.experiments import ch03_deep_category_influence as category_studies  # noqa: E402
 
 NB = "03_deep_category_influence"
 # the only full-profile values the smoke test changes: sizes, the BERT folder, the device, and the
 # image learning rate, scaled with the batch size (linear rule: 0.4 x 16 / 512) — at batch 16 the
 # full profile's 0.4 saturates the tiny net and EKFAC's heuristic damping becomes 0 (caught: an error)
-SIZES = dict(n_train=40, n_val=10, width=4, epochs=1, batch_size=16, lr=0.4 * 16 / 512, seeds=[0], text_epochs=1,
-             text_batch_size=8, text_per_class=None, text_max_length=16, device="cpu")
+SIZES = dict(
+    n_train=40,
+    n_val=10,
+    width=4,
+    epochs=1,
+    batch_size=16,
+    lr=0.4 * 16 / 512,
+    seeds=[0],
+    text_epochs=1,
+    text_batch_size=8,
+    text_per_class=None,
+    text_max_length=16,
+    device="cpu",
+)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -48,8 +59,10 @@ def fill_cache(root):
     for n in names:
         shutil.copy(FIXTURES_DIR / "cifar10" / "cifar-10-batches-py" / "data_batch_1", cifar / n)
     reg["full"]["cifar10"] = {"files": {f"cifar-10-batches-py/{n}": _digests(cifar / n) for n in names}}
-    for name, files, src in (("emotion", ("train.txt", "val.txt", "test.txt"), "train.txt"),
-                             ("ag_news", ("train.csv", "test.csv"), "train.csv")):
+    for name, files, src in (
+        ("emotion", ("train.txt", "val.txt", "test.txt"), "train.txt"),
+        ("ag_news", ("train.csv", "test.csv"), "train.csv"),
+    ):
         (root / name).mkdir()
         text = (FIXTURES_DIR / name / src).read_text(encoding="utf-8") * 4
         for f in files:
@@ -70,9 +83,19 @@ def save_tiny_bert(folder):
         words |= set(re.findall(r"\w+|[^\w\s]", f.read_text(encoding="utf-8")))
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(words)
     tok = BertTokenizer(vocab={w: i for i, w in enumerate(vocab)}, do_lower_case=False)
-    model = deep.build("bert", np.random.default_rng(0), n_classes=2,
-                       config=dict(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                   intermediate_size=32, max_position_embeddings=32))
+    model = deep.build(
+        "bert",
+        np.random.default_rng(0),
+        n_classes=2,
+        config=dict(
+            vocab_size=len(vocab),
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+            max_position_embeddings=32,
+        ),
+    )
     model.bert.bert.save_pretrained(folder)  # the encoder only, like bert-base-cased: no classification head
     tok.save_pretrained(folder)
     return str(folder)
@@ -82,8 +105,11 @@ def _kwargs(fn, params):
     """The parameters of ``fn`` taken from the notebook's parameter dict (names are shared)."""
     sig = inspect.signature(fn).parameters
     given = {k: params[k] for k in sig if k in params}
-    missing = [k for k, p in sig.items() if p.default is inspect.Parameter.empty and k not in params
-               and p.kind == p.KEYWORD_ONLY and k != "rng"]
+    missing = [
+        k
+        for k, p in sig.items()
+        if p.default is inspect.Parameter.empty and k not in params and p.kind == p.KEYWORD_ONLY and k != "rng"
+    ]
     assert not missing, f"{fn.__name__} needs parameters the notebook does not define: {missing}"
     return given
 
@@ -103,8 +129,9 @@ def test_full_profile_code_path_runs_end_to_end_on_cpu(tmp_path, monkeypatch):
     reg = fill_cache(root)
     assert category_studies.problems(**_kwargs(category_studies.problems, params), root=root) == []
 
-    ds, study = category_studies.image_study(**_kwargs(category_studies.image_study, params),
-                                             rng=np.random.default_rng(0), root=root)
+    ds, study = category_studies.image_study(
+        **_kwargs(category_studies.image_study, params), rng=np.random.default_rng(0), root=root
+    )
     assert ds.name == "cifar10" and ds.meta["image_shape"] == (3, 32, 32)
     assert study.P.shape == (40, 10) and np.isfinite(study.P).all() and np.abs(study.P).max() > 0
     r = study.result

@@ -5,8 +5,7 @@ import gzip
 import numpy as np
 import pytest
 
-from lib.datasets import FIXTURES_DIR, MissingDataError
-from lib.datasets import images
+from lib.datasets import FIXTURES_DIR, MissingDataError, images
 
 
 def test_idx_fixture_matches_known_content():

@@ -16,8 +16,11 @@ def test_graph_sees_the_library():
 
 
 def test_nothing_outside_experiments_imports_the_chapter_drivers():
-    bad = {m: sorted(d for d in deps if d.startswith("lib.experiments"))
-           for m, deps in imports.graph().items() if not m.startswith("lib.experiments")}
+    bad = {
+        m: sorted(d for d in deps if d.startswith("lib.experiments"))
+        for m, deps in imports.graph().items()
+        if not m.startswith("lib.experiments")
+    }
     bad = {m: d for m, d in bad.items() if d}
     assert not bad, f"reusable modules import chapter drivers: {bad}"
 
@@ -33,7 +36,7 @@ def test_no_import_cycles():
         stack.append(m)
         for d in sorted(g[m]):
             if state.get(d) == 1:
-                cycles.append(stack[stack.index(d):] + [d])
+                cycles.append(stack[stack.index(d) :] + [d])
             elif d not in state:
                 visit(d)
         stack.pop()

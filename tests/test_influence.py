@@ -8,7 +8,6 @@ from sklearn.datasets import load_breast_cancer, load_wine, make_classification
 
 from lib import influence as inf
 from lib.models import LogisticRegression
-
 from lib.preprocessing import standardised_split as _split
 
 
@@ -112,8 +111,9 @@ def test_vectorised_matches_per_sample_gradients():
 def test_hessian_matches_autograd():
     Xtr, ytr, _, _ = _data("synthetic3")
     model = LogisticRegression().fit(Xtr, ytr)
-    J = torch.autograd.functional.hessian(lambda th: model.objective(Xtr, ytr, None, th.reshape(model.theta_.shape)),
-                                          model.theta_.reshape(-1))
+    J = torch.autograd.functional.hessian(
+        lambda th: model.objective(Xtr, ytr, None, th.reshape(model.theta_.shape)), model.theta_.reshape(-1)
+    )
     H = model.hessian(Xtr, ytr)
     u = model.null_direction()
     P = torch.eye(len(u), dtype=H.dtype) - torch.outer(u, u)

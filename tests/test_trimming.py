@@ -5,13 +5,13 @@ from lib.trimming import random_trim, trim
 
 
 def test_hand_made():
-    I = np.array([0.5, -2.0, -0.1, 0.0, -3.0, 1.0])
-    r = trim(I, 2)
+    infl = np.array([0.5, -2.0, -0.1, 0.0, -3.0, 1.0])
+    r = trim(infl, 2)
     assert r.removed.tolist() == [4, 1]
     assert r.kept.tolist() == [0, 2, 3, 5]
-    r = trim(I, 10)  # budget larger than the number of negatives: only negatives go
+    r = trim(infl, 10)  # budget larger than the number of negatives: only negatives go
     assert r.removed.tolist() == [4, 1, 2]
-    assert trim(I, 0).removed.size == 0
+    assert trim(infl, 0).removed.size == 0
     assert trim(np.array([1.0, 0.0]), 5).removed.size == 0
 
 
@@ -22,15 +22,15 @@ def test_ties_keep_index_order():
 def test_property_random(rng):
     for _ in range(200):
         n = int(rng.integers(1, 30))
-        I = rng.normal(size=n)
+        infl = rng.normal(size=n)
         b = int(rng.integers(0, n + 3))
-        r = trim(I, b)
-        assert len(r.removed) == min(b, int((I < 0).sum()))
-        assert (I[r.removed] < 0).all()
-        assert np.all(np.diff(I[r.removed]) >= 0)
+        r = trim(infl, b)
+        assert len(r.removed) == min(b, int((infl < 0).sum()))
+        assert (infl[r.removed] < 0).all()
+        assert np.all(np.diff(infl[r.removed]) >= 0)
         assert sorted(np.concatenate([r.removed, r.kept]).tolist()) == list(range(n))
         if len(r.removed) and len(r.kept):  # every removed score is <= every kept one
-            assert I[r.removed].max() <= I[r.kept].min()
+            assert infl[r.removed].max() <= infl[r.kept].min()
 
 
 def test_errors():
@@ -69,8 +69,10 @@ def test_property_highest(rng):
 def test_random_trim(rng):
     r = random_trim(20, 7, rng)
     assert len(set(r.removed.tolist())) == 7 and len(r.kept) == 13
-    assert random_trim(20, 7, np.random.default_rng(3)).removed.tolist() == \
+    assert (
         random_trim(20, 7, np.random.default_rng(3)).removed.tolist()
+        == random_trim(20, 7, np.random.default_rng(3)).removed.tolist()
+    )
     with pytest.raises(ValueError, match="larger"):
         random_trim(3, 4, rng)
 
@@ -90,9 +92,9 @@ def test_iv_rule_removes_the_samples_whose_removal_lowers_the_validation_loss_mo
     Xv = g.normal(size=(200, 2))
     yv = (Xv[:, 0] > 0).astype(int)
     model = LogisticRegression().fit(X, y)
-    I = utility_influence(model, X, y, Xv, yv)
-    r = trim(I, 3)
-    assert (I[r.removed] < 0).all()
+    infl = utility_influence(model, X, y, Xv, yv)
+    r = trim(infl, 3)
+    assert (infl[r.removed] < 0).all()
     Xv_t = torch.as_tensor(Xv)
     val_loss = lambda m, th: m.loss(Xv_t, yv, th).sum()  # noqa: E731
     actual = loo_effect(model, X, y, range(len(y)), [val_loss])[:, 0]

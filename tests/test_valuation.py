@@ -24,9 +24,11 @@ def glove_game(S):
 
 def rich_game(a, bonus=(0, 1)):
     """Submodular part (concave in the total weight) plus a pairwise complementarity."""
+
     def u(S):
         S = np.asarray(S, dtype=int)
         return float(np.log1p(a[S].sum()) + 0.7 * (bonus[0] in S and bonus[1] in S) - 0.2 * len(S) ** 0.5)
+
     return u
 
 
@@ -56,9 +58,12 @@ A = np.random.default_rng(1).uniform(0.2, 2.0, N)
 # ---------------------------------------------------------------------------- exact oracles
 def test_exact_semivalues_of_additive_game_are_the_weights():
     v = np.random.default_rng(0).normal(size=7)
-    for phi in (val.exact_shapley(additive_game(v), 7), val.exact_banzhaf(additive_game(v), 7),
-                val.exact_beta_shapley(additive_game(v), 7, 16, 1),
-                val.exact_beta_shapley(additive_game(v), 7, 2, 5)):
+    for phi in (
+        val.exact_shapley(additive_game(v), 7),
+        val.exact_banzhaf(additive_game(v), 7),
+        val.exact_beta_shapley(additive_game(v), 7, 16, 1),
+        val.exact_beta_shapley(additive_game(v), 7, 2, 5),
+    ):
         np.testing.assert_allclose(phi, v, atol=1e-12)  # weights are normalised
 
 
@@ -205,7 +210,8 @@ def test_task_utility_game():
     one_class = np.flatnonzero(task.y_train == task.y_train[0])
     assert val.task_utility_fn(task, missing_class="prior")(one_class) == u([])
     assert u(one_class) < u([]) - 10  # trained anyway: confident in the one class it saw
-    u([0, 1]); u([1, 0])
+    u([0, 1])
+    u([1, 0])
     assert u.n_fits == 2  # cached by subset (order-free)
     with pytest.raises(IndexError):
         u([6])
@@ -225,8 +231,7 @@ def test_exact_and_monte_carlo_shapley_on_a_logistic_regression_task():
     # the task wrapper (its own cached game) matches the exact values within MC error
     P = 300
     mean, var = marginal_moments(u, 6, val.shapley_subset_weights(6), np.ones(6))
-    est = val.tmc_shapley(task, np.random.default_rng(3), n_permutations=P, truncation_tol=0.0,
-                          missing_class="prior")
+    est = val.tmc_shapley(task, np.random.default_rng(3), n_permutations=P, truncation_tol=0.0, missing_class="prior")
     assert np.all(np.abs(est - sv) < 4.5 * np.sqrt(var / P) + 1e-9)
 
 
@@ -235,9 +240,13 @@ def test_task_wrappers_follow_the_common_call_shape():
     for name, f in estimators_for(task).items():
         if f.family not in ("retraining", "surrogate"):
             continue
-        opts = {"downsampling": dict(n_models=10), "tmc_shapley": dict(n_permutations=2),
-                "banzhaf_msr": dict(n_samples=10), "beta_shapley": dict(n_permutations=2),
-                "knn_shapley": dict(k=3)}.get(name, {})
+        opts = {
+            "downsampling": dict(n_models=10),
+            "tmc_shapley": dict(n_permutations=2),
+            "banzhaf_msr": dict(n_samples=10),
+            "beta_shapley": dict(n_permutations=2),
+            "knn_shapley": dict(k=3),
+        }.get(name, {})
         out = f(task, rng, **opts)
         assert out.shape == (8,) and np.isfinite(out).all(), name
 

@@ -37,8 +37,12 @@ def wheel(tmp_path_factory) -> Path:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, src / name)
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out),
-                    str(src)], check=True, capture_output=True, cwd=out)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out), str(src)],
+        check=True,
+        capture_output=True,
+        cwd=out,
+    )
     (whl,) = out.glob("perf_ceiling_book-*.whl")
     return whl
 
@@ -55,19 +59,34 @@ def test_installed_wheel_imports_every_public_module_outside_the_source_tree(whe
     env = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env)
     py = env / "bin" / "python"
-    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    site = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     # dependencies: this environment's packages, linked (not the source tree, not the editable install)
     (Path(site) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True,
-                   capture_output=True, cwd=tmp_path)
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+    )
     mods = _public_modules()
-    code = (f"import importlib, lib; assert lib.__file__.startswith({site!r}), lib.__file__\n"
-            f"for m in {mods!r}: importlib.import_module(m)\n"
-            "import lib.datasets as d; assert d.load('wine').X.shape == (178, 13)\n"
-            "from lib.datasets.checksums import load_registry; assert 'full' in load_registry()\n"
-            "print(len(d.names()))")
-    res = subprocess.run([str(py), "-P", "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PERF_CEILING_DATA": str(tmp_path / "d")})
+    code = (
+        f"import importlib, lib; assert lib.__file__.startswith({site!r}), lib.__file__\n"
+        f"for m in {mods!r}: importlib.import_module(m)\n"
+        "import lib.datasets as d; assert d.load('wine').X.shape == (178, 13)\n"
+        "from lib.datasets.checksums import load_registry; assert 'full' in load_registry()\n"
+        "print(len(d.names()))"
+    )
+    res = subprocess.run(
+        [str(py), "-P", "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PERF_CEILING_DATA": str(tmp_path / "d")},
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert int(res.stdout.split()[-1]) > 10

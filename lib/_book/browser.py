@@ -93,9 +93,19 @@ def chromium(width: int = 1280, height: int = 900) -> Iterator[object]:
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-extensions", f"--window-size={width},{height}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        f"--window-size={width},{height}",
+    ):
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
@@ -109,8 +119,10 @@ def chromium(width: int = 1280, height: int = 900) -> Iterator[object]:
 def _wait_for_mathjax(driver, timeout: float = 20.0) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
-    script = ("return !window.MathJax || !MathJax.startup || !MathJax.startup.promise ? 'none' : "
-              "(window.__mjx_done ? 'done' : (MathJax.startup.promise.then(() => window.__mjx_done = true), 'wait'))")
+    script = (
+        "return !window.MathJax || !MathJax.startup || !MathJax.startup.promise ? 'none' : "
+        "(window.__mjx_done ? 'done' : (MathJax.startup.promise.then(() => window.__mjx_done = true), 'wait'))"
+    )
     WebDriverWait(driver, timeout).until(lambda d: d.execute_script(script) in ("none", "done"))
 
 
@@ -138,7 +150,7 @@ def check_page(driver, base: str, page: str, root: Path) -> list[str]:
     return problems
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _ids(path: Path) -> frozenset[str]:
     text = path.read_text(errors="replace")
     return frozenset(re.findall(r'\bid="([^"]+)"', text))

@@ -45,17 +45,34 @@ def pinned_environment(capability: str | None = None) -> dict[str, str]:
     capability = (capability or os.environ.get("BOOK_CPU_CAPABILITY") or "avx2").lower()
     if capability not in CAPABILITIES:
         raise ValueError(f"BOOK_CPU_CAPABILITY must be one of {', '.join(CAPABILITIES)}, got {capability!r}")
-    env = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": THREADS, "MKL_NUM_THREADS": THREADS,
-           "OPENBLAS_NUM_THREADS": THREADS, "BOOK_CPU_CAPABILITY": capability}
+    env = {
+        "PYTHONHASHSEED": "0",
+        "OMP_NUM_THREADS": THREADS,
+        "MKL_NUM_THREADS": THREADS,
+        "OPENBLAS_NUM_THREADS": THREADS,
+        "BOOK_CPU_CAPABILITY": capability,
+    }
     if capability == "native":
         return env
     disable = _numpy_features_above(capability)
     if capability == "avx2":
-        env.update({"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2",
-                    "OPENBLAS_CORETYPE": "Haswell"})
+        env.update(
+            {
+                "ATEN_CPU_CAPABILITY": "avx2",
+                "MKL_CBWR": "AVX2",
+                "ONEDNN_MAX_CPU_ISA": "AVX2",
+                "OPENBLAS_CORETYPE": "Haswell",
+            }
+        )
     else:
-        env.update({"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE", "ONEDNN_MAX_CPU_ISA": "SSE41",
-                    "OPENBLAS_CORETYPE": "Prescott"})
+        env.update(
+            {
+                "ATEN_CPU_CAPABILITY": "default",
+                "MKL_CBWR": "COMPATIBLE",
+                "ONEDNN_MAX_CPU_ISA": "SSE41",
+                "OPENBLAS_CORETYPE": "Prescott",
+            }
+        )
     if disable:
         env["NPY_DISABLE_CPU_FEATURES"] = " ".join(disable)
     return env

@@ -48,8 +48,12 @@ def parameters_table(namespace: Mapping[str, Any], name: str) -> pd.DataFrame:
     quick = runner.default_parameters(name)
     full = runner.profile_parameters(name, "full")
     rows = [
-        {"parameter": key, "this run": repr(namespace.get(key, quick[key])),
-         "quick profile": repr(quick[key]), "full profile": repr(full[key])}
+        {
+            "parameter": key,
+            "this run": repr(namespace.get(key, quick[key])),
+            "quick profile": repr(quick[key]),
+            "full profile": repr(full[key]),
+        }
         for key in quick
     ]
     return pd.DataFrame(rows).set_index("parameter")

@@ -31,8 +31,10 @@ def fingerprint(source_path: Path) -> dict[str, str]:
     """``{"source": hash of notebooks/NAME.py, "lib": hash of every lib file it runs}``."""
     text = Path(source_path).read_text()
     files = library_files(text)
-    return {"source": _sha([("source", text.encode())]),
-            "lib": _sha([(str(p.relative_to(ROOT)), p.read_bytes()) for p in files])}
+    return {
+        "source": _sha([("source", text.encode())]),
+        "lib": _sha([(str(p.relative_to(ROOT)), p.read_bytes()) for p in files]),
+    }
 
 
 def stale_reasons(name: str, executed_metadata: dict[str, Any], source_path: Path) -> list[str]:
@@ -47,6 +49,8 @@ def stale_reasons(name: str, executed_metadata: dict[str, Any], source_path: Pat
     if book.get("lib") != now["lib"]:
         out.append("the lib/ code it runs changed since it was executed")
     if book.get("profile") != "quick" or book.get("overrides"):
-        out.append(f"it was executed with profile {book.get('profile')!r} and overrides {book.get('overrides')}, "
-                   "not the quick profile")
+        out.append(
+            f"it was executed with profile {book.get('profile')!r} and overrides {book.get('overrides')}, "
+            "not the quick profile"
+        )
     return out

@@ -27,8 +27,10 @@ PROFILES_FILE = ROOT / "profiles.yaml"
 PROFILES = ("quick", "full")
 # chapter -> "module:function(params) -> list of problems": what a run needs (data, model files) is
 # checked before the kernel starts, so a long run fails at once with the command that fixes it
-PREFLIGHT = {"03_deep_category_influence": "lib.experiments.ch03_deep_category_influence:preflight",
-             "04_deep_pareto_lp_ga": "lib.experiments.ch04_deep_pareto_lp_ga:preflight"}
+PREFLIGHT = {
+    "03_deep_category_influence": "lib.experiments.ch03_deep_category_influence:preflight",
+    "04_deep_pareto_lp_ga": "lib.experiments.ch04_deep_pareto_lp_ga:preflight",
+}
 
 
 class ParameterError(ValueError):
@@ -49,8 +51,9 @@ def preflight(name: str, params: dict[str, Any]) -> None:
     module, func = target.split(":")
     problems = getattr(importlib.import_module(module), func)(params)
     if problems:
-        raise MissingRequirementError(f"notebooks/{name}.py cannot run with these parameters:\n- "
-                                      + "\n- ".join(problems))
+        raise MissingRequirementError(
+            f"notebooks/{name}.py cannot run with these parameters:\n- " + "\n- ".join(problems)
+        )
 
 
 def notebook_names() -> list[str]:
@@ -92,8 +95,10 @@ def _parameter_nodes(name: str) -> list[tuple[str, ast.expr, ast.expr | None]]:
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
             out.append((node.target.id, node.value, node.annotation))
         else:
-            raise ParameterError(f"notebooks/{name}.py: the parameters cell may only hold `name = literal` "
-                                 f"or `name: type = literal` lines, got {ast.unparse(node)!r}")
+            raise ParameterError(
+                f"notebooks/{name}.py: the parameters cell may only hold `name = literal` "
+                f"or `name: type = literal` lines, got {ast.unparse(node)!r}"
+            )
     return out
 
 
@@ -150,8 +155,9 @@ def _matches(value: Any, spec: ast.expr) -> bool:
         kinds = {"str": str, "bool": bool, "list": list, "dict": dict}
         if spec.id in kinds:
             return isinstance(value, kinds[spec.id])
-    raise ParameterError(f"unsupported parameter type {ast.unparse(spec)!r} (use int, float, str, bool, "
-                         "list[...], dict, None and |)")
+    raise ParameterError(
+        f"unsupported parameter type {ast.unparse(spec)!r} (use int, float, str, bool, list[...], dict, None and |)"
+    )
 
 
 def check_types(name: str, given: dict[str, Any], where: str = "parameters") -> None:
@@ -209,8 +215,13 @@ def parse_assignments(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-def execute(name: str, profile: str = "quick", overrides: dict[str, Any] | None = None,
-            output: Path | None = None, log_output: bool = False) -> Path:
+def execute(
+    name: str,
+    profile: str = "quick",
+    overrides: dict[str, Any] | None = None,
+    output: Path | None = None,
+    log_output: bool = False,
+) -> Path:
     """Execute ``notebooks/name.py`` with papermill and write the executed notebook."""
     import nbformat
     import papermill as pm
@@ -235,8 +246,15 @@ def execute(name: str, profile: str = "quick", overrides: dict[str, Any] | None 
     os.environ["MPLBACKEND"] = INLINE_BACKEND
     numerics.apply()  # the kernel computes like every other machine (lib._book.numerics)
     try:
-        pm.execute_notebook(str(tmp_in), str(output), parameters=params_for_pm, kernel_name="python3",
-                            cwd=str(ROOT), log_output=log_output, progress_bar=False)
+        pm.execute_notebook(
+            str(tmp_in),
+            str(output),
+            parameters=params_for_pm,
+            kernel_name="python3",
+            cwd=str(ROOT),
+            log_output=log_output,
+            progress_bar=False,
+        )
     finally:
         tmp_in.unlink(missing_ok=True)
         os.environ.clear()
@@ -257,9 +275,12 @@ def _stamp(path: Path, name: str, profile: str, overrides: dict[str, Any]) -> No
     for i, cell in enumerate(nb.cells):
         digest = hashlib.sha1(cell.source.encode()).hexdigest()[:8]
         cell["id"] = f"c{i:03d}-{digest}"
-    nb.metadata["book"] = {**provenance.fingerprint(source_path(name)), "profile": profile,
-                           "overrides": {k: overrides[k] for k in sorted(overrides)},
-                           "numerics": numerics.pinned_environment().get("BOOK_CPU_CAPABILITY", "")}
+    nb.metadata["book"] = {
+        **provenance.fingerprint(source_path(name)),
+        "profile": profile,
+        "overrides": {k: overrides[k] for k in sorted(overrides)},
+        "numerics": numerics.pinned_environment().get("BOOK_CPU_CAPABILITY", ""),
+    }
     nbformat.write(nb, path)
 
 
@@ -283,8 +304,9 @@ def _strip_volatile_metadata(path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m lib._book.runner", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m lib._book.runner", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("name", nargs="?", help="notebook stem (notebooks/NAME.py); omit with --all")
     ap.add_argument("--all", action="store_true", help="execute every notebook")
     ap.add_argument("--profile", default="quick", choices=PROFILES)
@@ -302,7 +324,10 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{key} = {value!r}")
                 continue
             out = execute(name, args.profile, parse_assignments(args.param), args.output)
-            print(f"executed notebooks/{name}.py ({args.profile}) -> {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+            print(
+                f"executed notebooks/{name}.py ({args.profile}) -> "
+                f"{out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}"
+            )
     except (ParameterError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

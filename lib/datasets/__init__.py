@@ -9,12 +9,43 @@ every source, its licence and checksum.
 
 from __future__ import annotations
 
-from .registry import (CACHE_DIR, DATA_DIR, FIXTURES_DIR, ROOT, Dataset, MissingDataError, describe, entry, fetch,
-                       load, names, register)
-
 # Source modules register themselves on import.
-from . import bundled  # noqa: E402,F401
-from . import debian, fi_synthetic, full, images, pc_synthetic, tabular, text  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    bundled,  # noqa: E402,F401
+    debian,
+    fi_synthetic,
+    full,
+    images,
+    pc_synthetic,
+    tabular,
+    text,
+)
+from .registry import (
+    CACHE_DIR,
+    DATA_DIR,
+    FIXTURES_DIR,
+    ROOT,
+    Dataset,
+    MissingDataError,
+    describe,
+    entry,
+    fetch,
+    load,
+    names,
+    register,
+)
 
-__all__ = ["CACHE_DIR", "DATA_DIR", "FIXTURES_DIR", "ROOT", "Dataset", "MissingDataError", "describe", "entry",
-           "fetch", "load", "names", "register"]
+__all__ = [
+    "CACHE_DIR",
+    "DATA_DIR",
+    "FIXTURES_DIR",
+    "ROOT",
+    "Dataset",
+    "MissingDataError",
+    "describe",
+    "entry",
+    "fetch",
+    "load",
+    "names",
+    "register",
+]

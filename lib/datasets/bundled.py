@@ -10,8 +10,13 @@ from .registry import Dataset, register
 def _from_sklearn(name: str, bunch) -> Dataset:
     names = getattr(bunch, "target_names", None)
     classes = tuple(str(c) for c in (names if names is not None else np.unique(bunch.target)))
-    return Dataset(name=name, X=np.asarray(bunch.data, dtype=float), y=np.asarray(bunch.target, dtype=np.int64),
-                   classes=classes, meta={"source": f"sklearn.datasets.load_{name}"})
+    return Dataset(
+        name=name,
+        X=np.asarray(bunch.data, dtype=float),
+        y=np.asarray(bunch.target, dtype=np.int64),
+        classes=classes,
+        meta={"source": f"sklearn.datasets.load_{name}"},
+    )
 
 
 @register("digits", description="8x8 handwritten digits, 1,797 images, 10 classes (scikit-learn)")

@@ -61,15 +61,19 @@ def verify_file(path: str | Path, expected: dict[str, Any], fix: str = "") -> di
     if _VERIFIED.get(key) == wanted:
         return {}
     if expected.get("bytes") is not None and stat.st_size != int(expected["bytes"]):
-        raise ChecksumError(f"{path}: size {stat.st_size} bytes, but data/registry.yaml pins "
-                            f"{expected['bytes']} bytes (truncated, corrupt or a different version). {fix}".strip())
+        raise ChecksumError(
+            f"{path}: size {stat.st_size} bytes, but data/registry.yaml pins "
+            f"{expected['bytes']} bytes (truncated, corrupt or a different version). {fix}".strip()
+        )
     seen = {}
     for algo in _DIGESTS:
         if expected.get(algo) is None:
             continue
         seen[algo] = file_digest(path, algo)
         if seen[algo] != str(expected[algo]).lower():
-            raise ChecksumError(f"{path}: {algo} {seen[algo]} does not match {expected[algo]} pinned in "
-                                f"data/registry.yaml (corrupt or a different version of the file). {fix}".strip())
+            raise ChecksumError(
+                f"{path}: {algo} {seen[algo]} does not match {expected[algo]} pinned in "
+                f"data/registry.yaml (corrupt or a different version of the file). {fix}".strip()
+            )
     _VERIFIED[key] = wanted
     return seen

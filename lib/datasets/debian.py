@@ -16,8 +16,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .registry import CACHE_DIR, MissingDataError
 from .checksums import ChecksumError, load_registry, verify_file
+from .registry import CACHE_DIR, MissingDataError
 
 DEBIAN_DIR = CACHE_DIR / "debian"
 FETCH_HINT = "run `make data` (or `python -m lib.datasets fetch --profile quick`)"
@@ -54,8 +54,10 @@ def download_deb(package: str, folder: Path, run: Callable = _run) -> Path:
     """``apt-get download package`` into ``folder``; runs ``apt-get update`` once and retries
     only if apt has no package lists for it. Returns the ``.deb`` path."""
     if shutil.which("apt-get") is None and run is _run:
-        raise RuntimeError(f"apt-get not found: this fetch needs a Debian/Ubuntu machine. Alternatively extract the "
-                           f"files of Debian package {package!r} listed in data/registry.yaml into {DEBIAN_DIR}/")
+        raise RuntimeError(
+            f"apt-get not found: this fetch needs a Debian/Ubuntu machine. Alternatively extract the "
+            f"files of Debian package {package!r} listed in data/registry.yaml into {DEBIAN_DIR}/"
+        )
     res = run(["apt-get", "download", package], cwd=folder)
     if res.returncode != 0 and any(s in (res.stderr or "") for s in _NO_LISTS):
         upd = run(["apt-get", "update"])
@@ -87,9 +89,11 @@ def fetch_package(package: str, root: Path = DEBIAN_DIR, run: Callable = _run) -
     try:
         verify_package(package, root)
     except ChecksumError as err:
-        raise ChecksumError(f"{err}\nDebian package {package} version {version!r} was extracted; data/registry.yaml "
-                            f"pins version {entry['version']!r}. If Debian changed the package, re-pin the "
-                            f"checksums in data/registry.yaml after checking the files.") from err
+        raise ChecksumError(
+            f"{err}\nDebian package {package} version {version!r} was extracted; data/registry.yaml "
+            f"pins version {entry['version']!r}. If Debian changed the package, re-pin the "
+            f"checksums in data/registry.yaml after checking the files."
+        ) from err
     (root / ".versions").mkdir(exist_ok=True)
     (root / ".versions" / package).write_text(version + "\n")
     return root

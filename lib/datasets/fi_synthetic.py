@@ -7,8 +7,9 @@ import numpy as np
 
 
 # ---------------------------------------------------------------------- data
-def two_gaussians(n: int, rng: np.random.Generator, centre: float = 1.25, sd: float = 1.0
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def two_gaussians(
+    n: int, rng: np.random.Generator, centre: float = 1.25, sd: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Two isotropic 2-D Gaussians at ``±(centre, centre)`` with balanced random labels
     ([FI] §6.1 "2D linear model", following [CH]; the centres are our choice)."""
     y = rng.integers(0, 2, n)

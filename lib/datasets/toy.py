@@ -25,8 +25,9 @@ class ToySplit:
     g_val: np.ndarray
 
 
-def _draw(rng: np.random.Generator, n: int, mean_pos, mean_neg, std: float, p_major_pos: float,
-          p_major_neg: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _draw(
+    rng: np.random.Generator, n: int, mean_pos, mean_neg, std: float, p_major_pos: float, p_major_neg: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     y = (rng.random(n) < 0.5).astype(np.int64)
     means = np.where(y[:, None] == 1, np.asarray(mean_pos, float), np.asarray(mean_neg, float))
     X = means + std * rng.standard_normal((n, 2))
@@ -34,9 +35,16 @@ def _draw(rng: np.random.Generator, n: int, mean_pos, mean_neg, std: float, p_ma
     return X, y, g
 
 
-def ch_toy(rng: np.random.Generator, n_train: int = 150, n_val: int = 100,
-           mean_pos: tuple[float, float] = (1.0, 1.0), mean_neg: tuple[float, float] = (-1.0, -1.0),
-           std: float = 1.0, p_major_pos: float = 0.8, p_major_neg: float = 0.3) -> ToySplit:
+def ch_toy(
+    rng: np.random.Generator,
+    n_train: int = 150,
+    n_val: int = 100,
+    mean_pos: tuple[float, float] = (1.0, 1.0),
+    mean_neg: tuple[float, float] = (-1.0, -1.0),
+    std: float = 1.0,
+    p_major_pos: float = 0.8,
+    p_major_neg: float = 0.3,
+) -> ToySplit:
     """Draw the [CH] toy set: class ``y=1`` ("+") ~ N(mean_pos, std^2 I), ``y=0`` ("-") ~
     N(mean_neg, std^2 I), balanced in expectation; group ``g=1`` (majority) with probability
     ``p_major_pos`` in the (+) class and ``p_major_neg`` in the (-) class."""

@@ -97,32 +97,71 @@ def _valuation(b: Budget, **names: str) -> dict[str, Any]:
 
 
 #: Every estimator of the survey once, by name, as an :class:`Estimator` (function, family, section, tasks, budget).
-REGISTRY: dict[str, Estimator] = {e.name: e for e in [
-    Estimator("influence_exact", gradient.influence_exact, "static gradient", "[S] §5.1.1, Eq. 33"),
-    Estimator("influence_cg", gradient.influence_cg, "static gradient", "[S] §5.1.1.1 (conjugate gradients)"),
-    Estimator("influence_lissa", gradient.influence_lissa, "static gradient", "[S] §5.1.1.1 (LiSSA)",
-              budget=lambda b: _pick(b, depth="lissa_depth", batch_size="lissa_batch_size")),
-    Estimator("influence_arnoldi", gradient.influence_arnoldi, "static gradient", "[S] §5.1.1.3 (Arnoldi)",
-              budget=lambda b: _pick(b, n_iter="arnoldi_iter", top_k="arnoldi_top_k")),
-    Estimator("representer_point", gradient.representer_point, "static gradient", "[S] §5.1.2, Eq. 43-46"),
-    Estimator("relatif", gradient.relatif, "static gradient", "[S] §5.3, Eq. 65"),
-    Estimator("renormalized_if", gradient.influence_renormalized, "static gradient", "[S] §5.3, Eq. 68"),
-    Estimator("tracin", gradient.tracin, "dynamic gradient", "[S] §5.2.1, Eq. 54", budget=_sgd),
-    Estimator("tracin_cp", gradient.tracin_cp, "dynamic gradient", "[S] §5.2.1, Eq. 55", budget=_sgd),
-    Estimator("gas", gradient.gas, "dynamic gradient", "[S] §5.3, Eq. 67", budget=_sgd),
-    Estimator("hydra_fast", gradient.hydra_fast, "dynamic gradient", "[S] §5.2.2, Alg. 4, Eq. 61", budget=_sgd),
-    Estimator("loo", valuation.leave_one_out, "retraining", "[S] §4.1, Eq. 7"),
-    Estimator("downsampling", valuation.downsampling, "retraining", "[S] §4.2, Eq. 8",
-              budget=lambda b: _valuation(b, n_models="downsampling_models")),
-    Estimator("tmc_shapley", valuation.tmc_shapley, "retraining", "[S] §4.3, Eq. 16 (TMC)",
-              budget=lambda b: _valuation(b, n_permutations="tmc_permutations")),
-    Estimator("banzhaf_msr", valuation.banzhaf_msr, "retraining", "[S] §4.3, Eq. 26 (MSR)",
-              budget=lambda b: _valuation(b, n_samples="banzhaf_samples")),
-    Estimator("beta_shapley", valuation.beta_shapley, "retraining", "[S] §4.3 (Beta Shapley)",
-              tasks=("logistic",), budget=lambda b: _valuation(b, n_permutations="beta_permutations")),
-    Estimator("knn_shapley", valuation.knn_shapley_task, "surrogate", "[S] §4.3, Eq. 24-25 (kNN-Shapley)",
-              budget=lambda b: _pick(b, k="knn_k")),
-]}
+REGISTRY: dict[str, Estimator] = {
+    e.name: e
+    for e in [
+        Estimator("influence_exact", gradient.influence_exact, "static gradient", "[S] §5.1.1, Eq. 33"),
+        Estimator("influence_cg", gradient.influence_cg, "static gradient", "[S] §5.1.1.1 (conjugate gradients)"),
+        Estimator(
+            "influence_lissa",
+            gradient.influence_lissa,
+            "static gradient",
+            "[S] §5.1.1.1 (LiSSA)",
+            budget=lambda b: _pick(b, depth="lissa_depth", batch_size="lissa_batch_size"),
+        ),
+        Estimator(
+            "influence_arnoldi",
+            gradient.influence_arnoldi,
+            "static gradient",
+            "[S] §5.1.1.3 (Arnoldi)",
+            budget=lambda b: _pick(b, n_iter="arnoldi_iter", top_k="arnoldi_top_k"),
+        ),
+        Estimator("representer_point", gradient.representer_point, "static gradient", "[S] §5.1.2, Eq. 43-46"),
+        Estimator("relatif", gradient.relatif, "static gradient", "[S] §5.3, Eq. 65"),
+        Estimator("renormalized_if", gradient.influence_renormalized, "static gradient", "[S] §5.3, Eq. 68"),
+        Estimator("tracin", gradient.tracin, "dynamic gradient", "[S] §5.2.1, Eq. 54", budget=_sgd),
+        Estimator("tracin_cp", gradient.tracin_cp, "dynamic gradient", "[S] §5.2.1, Eq. 55", budget=_sgd),
+        Estimator("gas", gradient.gas, "dynamic gradient", "[S] §5.3, Eq. 67", budget=_sgd),
+        Estimator("hydra_fast", gradient.hydra_fast, "dynamic gradient", "[S] §5.2.2, Alg. 4, Eq. 61", budget=_sgd),
+        Estimator("loo", valuation.leave_one_out, "retraining", "[S] §4.1, Eq. 7"),
+        Estimator(
+            "downsampling",
+            valuation.downsampling,
+            "retraining",
+            "[S] §4.2, Eq. 8",
+            budget=lambda b: _valuation(b, n_models="downsampling_models"),
+        ),
+        Estimator(
+            "tmc_shapley",
+            valuation.tmc_shapley,
+            "retraining",
+            "[S] §4.3, Eq. 16 (TMC)",
+            budget=lambda b: _valuation(b, n_permutations="tmc_permutations"),
+        ),
+        Estimator(
+            "banzhaf_msr",
+            valuation.banzhaf_msr,
+            "retraining",
+            "[S] §4.3, Eq. 26 (MSR)",
+            budget=lambda b: _valuation(b, n_samples="banzhaf_samples"),
+        ),
+        Estimator(
+            "beta_shapley",
+            valuation.beta_shapley,
+            "retraining",
+            "[S] §4.3 (Beta Shapley)",
+            tasks=("logistic",),
+            budget=lambda b: _valuation(b, n_permutations="beta_permutations"),
+        ),
+        Estimator(
+            "knn_shapley",
+            valuation.knn_shapley_task,
+            "surrogate",
+            "[S] §4.3, Eq. 24-25 (kNN-Shapley)",
+            budget=lambda b: _pick(b, k="knn_k"),
+        ),
+    ]
+}
 
 
 def task_kind(task: Task) -> str:
@@ -145,4 +184,3 @@ def estimators_for(task: Task | str, exclude: tuple[str, ...] = ()) -> dict[str,
 def options_for(entries: Mapping[str, Estimator], budget: Budget) -> dict[str, dict[str, Any]]:
     """``{name: options}`` of every entry under ``budget`` (what ``benchmark.run_estimators`` takes)."""
     return {k: e.options(budget) for k, e in entries.items()}
-

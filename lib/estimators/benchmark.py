@@ -19,8 +19,9 @@ from .task import Task
 Estimator = Callable[[Task, np.random.Generator], np.ndarray]
 
 
-def flip_labels(y: np.ndarray, fraction: float, n_classes: int, rng: np.random.Generator
-                ) -> tuple[np.ndarray, np.ndarray]:
+def flip_labels(
+    y: np.ndarray, fraction: float, n_classes: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Flip ``round(fraction * n)`` labels, chosen uniformly, each to a uniformly drawn *other* class.
 
     Returns ``(noisy labels, sorted indices of the flipped samples)``.
@@ -43,8 +44,9 @@ def actual_loo(task: Task, threads: int | None = 1) -> np.ndarray:
     return task.leave_one_out(threads=threads)
 
 
-def detection_curve(scores: np.ndarray, flipped: np.ndarray, lowest_first: bool = True
-                    ) -> tuple[np.ndarray, np.ndarray, float]:
+def detection_curve(
+    scores: np.ndarray, flipped: np.ndarray, lowest_first: bool = True
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Fraction of flipped samples found vs fraction of the training set inspected.
 
     Samples are inspected from the most negative score (``lowest_first``; "most harmful") or from
@@ -80,9 +82,13 @@ class Run:
 class Comparison:
     runs: dict[str, Run] = field(default_factory=dict)
 
-    def table(self, loo: np.ndarray | None, flipped: np.ndarray,
-              self_scores: Mapping[str, np.ndarray] | None = None,
-              references: Mapping[str, np.ndarray] | None = None) -> "pandas.DataFrame":  # noqa: F821
+    def table(
+        self,
+        loo: np.ndarray | None,
+        flipped: np.ndarray,
+        self_scores: Mapping[str, np.ndarray] | None = None,
+        references: Mapping[str, np.ndarray] | None = None,
+    ) -> pandas.DataFrame:  # noqa: F821
         """One row per estimator: Spearman/Pearson with actual LOO, detection AUC, seconds, peak MiB.
 
         ``references`` adds ``spearman_<name>``/``pearson_<name>`` columns against further ground
@@ -101,20 +107,37 @@ class Comparison:
             for r, ref in refs.items():
                 row[f"spearman_{r}"] = float(stats.spearmanr(v, ref)[0])
                 row[f"pearson_{r}"] = float(stats.pearsonr(v, ref)[0])
-            rows.append({**row, "detection_auc": detection_curve(v, flipped)[2],
-                         "seconds": run.seconds, "peak_mib": run.peak_mib})
+            rows.append(
+                {
+                    **row,
+                    "detection_auc": detection_curve(v, flipped)[2],
+                    "seconds": run.seconds,
+                    "peak_mib": run.peak_mib,
+                }
+            )
         for name, s in (self_scores or {}).items():
             row = {"estimator": name}
             for r in refs:
                 row[f"spearman_{r}"] = row[f"pearson_{r}"] = np.nan
-            rows.append({**row, "detection_auc": detection_curve(s, flipped, lowest_first=False)[2],
-                         "seconds": np.nan, "peak_mib": np.nan})
+            rows.append(
+                {
+                    **row,
+                    "detection_auc": detection_curve(s, flipped, lowest_first=False)[2],
+                    "seconds": np.nan,
+                    "peak_mib": np.nan,
+                }
+            )
         return pd.DataFrame(rows).set_index("estimator")
 
 
-def run_estimators(task: Task, estimators: Mapping[str, Estimator], rng: np.random.Generator,
-                   options: Mapping[str, dict] | None = None, trace_memory: bool = False,
-                   threads: int | None = 1) -> Comparison:
+def run_estimators(
+    task: Task,
+    estimators: Mapping[str, Estimator],
+    rng: np.random.Generator,
+    options: Mapping[str, dict] | None = None,
+    trace_memory: bool = False,
+    threads: int | None = 1,
+) -> Comparison:
     """Run every estimator on the same task, timing each (wall clock) and tracing peak memory.
 
     ``task.model`` is fitted *before* timing, so no estimator is charged for the shared full fit.
@@ -126,7 +149,7 @@ def run_estimators(task: Task, estimators: Mapping[str, Estimator], rng: np.rand
     _ = task.model
     seeds = rng.spawn(len(estimators))
     out = Comparison()
-    for (name, f), child in zip(estimators.items(), seeds):
+    for (name, f), child in zip(estimators.items(), seeds, strict=True):
         with torch_threads(threads):
             out.runs[name] = _timed(task, name, f, child, options.get(name, {}), trace_memory)
     return out

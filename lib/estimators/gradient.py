@@ -58,11 +58,29 @@ from .task import Task
 Model = DifferentiableModel
 
 __all__ = [
-    "Trajectory", "arnoldi", "gas", "gas_scores", "hessian_vector_product",
-    "hydra_fast", "influence_arnoldi", "influence_cg", "influence_exact", "influence_lissa",
-    "influence_renormalized", "last_layer_inputs", "loss_gradient",
-    "lissa_solve", "conjugate_gradient", "relatif", "relatif_scores", "representer_point",
-    "self_influence", "tracin", "tracin_cp", "tracin_self_influence", "train_sgd",
+    "Trajectory",
+    "arnoldi",
+    "gas",
+    "gas_scores",
+    "hessian_vector_product",
+    "hydra_fast",
+    "influence_arnoldi",
+    "influence_cg",
+    "influence_exact",
+    "influence_lissa",
+    "influence_renormalized",
+    "last_layer_inputs",
+    "loss_gradient",
+    "lissa_solve",
+    "conjugate_gradient",
+    "relatif",
+    "relatif_scores",
+    "representer_point",
+    "self_influence",
+    "tracin",
+    "tracin_cp",
+    "tracin_self_influence",
+    "train_sgd",
 ]
 
 
@@ -79,17 +97,22 @@ def last_layer_inputs(model: Model, X: np.ndarray) -> torch.Tensor:
     return model.last_layer_inputs(X)
 
 
-def hessian_vector_product(model: Model, X: np.ndarray, y: np.ndarray | None = None,
-                           sample_weight: np.ndarray | None = None,
-                           theta: torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+def hessian_vector_product(
+    model: Model,
+    X: np.ndarray,
+    y: np.ndarray | None = None,
+    sample_weight: np.ndarray | None = None,
+    theta: torch.Tensor | None = None,
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """``v -> H v`` for the objective's exact Hessian without forming ``H`` (``model.hvp``: a closed
     form for logistic regression, reverse-over-reverse ``torch.func`` for the MLP, whose Hessian
     depends on the labels). Accepts ``(n_params,)`` or ``(n_params, k)`` blocks of vectors."""
     return model.hvp(X, y, sample_weight, theta)
 
 
-def conjugate_gradient(hvp: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor,
-                       tol: float = 1e-10, max_iter: int | None = None) -> tuple[torch.Tensor, int]:
+def conjugate_gradient(
+    hvp: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, tol: float = 1e-10, max_iter: int | None = None
+) -> tuple[torch.Tensor, int]:
     """Solve ``H x = b`` for symmetric positive definite ``H`` given only ``v -> H v``.
 
     Hestenes & Stiefel's conjugate gradients; stops when ``||r|| <= tol * ||b||``. Returns
@@ -111,7 +134,8 @@ def conjugate_gradient(hvp: Callable[[torch.Tensor], torch.Tensor], b: torch.Ten
         if float(dHd) <= 0:
             raise np.linalg.LinAlgError(
                 f"conjugate gradients met non-positive curvature d^T H d = {float(dHd):.3g}: H is not "
-                "positive definite; add an L2 penalty or use a damped estimator (LiSSA with damping)")
+                "positive definite; add an L2 penalty or use a damped estimator (LiSSA with damping)"
+            )
         alpha = rr / dHd
         x = x + alpha * d
         r = r - alpha * Hd
@@ -121,9 +145,17 @@ def conjugate_gradient(hvp: Callable[[torch.Tensor], torch.Tensor], b: torch.Ten
     return x, it
 
 
-def lissa_solve(hvp_batch: Callable[[torch.Tensor, np.ndarray], torch.Tensor], b: torch.Tensor, n: int,
-                rng: np.random.Generator, depth: int = 1000, repeats: int = 1, batch_size: int | None = None,
-                scale: float = 1.0, damping: float = 0.0) -> torch.Tensor:
+def lissa_solve(
+    hvp_batch: Callable[[torch.Tensor, np.ndarray], torch.Tensor],
+    b: torch.Tensor,
+    n: int,
+    rng: np.random.Generator,
+    depth: int = 1000,
+    repeats: int = 1,
+    batch_size: int | None = None,
+    scale: float = 1.0,
+    damping: float = 0.0,
+) -> torch.Tensor:
     """``(H + damping I)^{-1} b`` by LiSSA (Agarwal et al. 2017; [S] §5.1.1.1).
 
     Recursion ``s_j = b + (1 - damping/scale) s_{j-1} - H_B s_{j-1} / scale`` with a fresh
@@ -146,8 +178,9 @@ def lissa_solve(hvp_batch: Callable[[torch.Tensor, np.ndarray], torch.Tensor], b
     return total / repeats
 
 
-def arnoldi(hvp: Callable[[torch.Tensor], torch.Tensor], dim: int, n_iter: int, top_k: int,
-            rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def arnoldi(
+    hvp: Callable[[torch.Tensor], torch.Tensor], dim: int, n_iter: int, top_k: int, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``top_k`` (largest |lambda|) eigenpairs of ``H`` by Arnoldi iteration (Schioppa et al. 2022).
 
     Builds an orthonormal Krylov basis ``Q`` (``n_iter`` HVPs, full re-orthogonalisation) from a
@@ -165,18 +198,18 @@ def arnoldi(hvp: Callable[[torch.Tensor], torch.Tensor], dim: int, n_iter: int, 
     for k in range(n_iter):
         w = hvp(Q[:, k])
         for _ in range(2):  # classical Gram-Schmidt, twice (numerically orthogonal)
-            coef = Q[:, :k + 1].T @ w
-            w = w - Q[:, :k + 1] @ coef
-            Hs[:k + 1, k] += coef
+            coef = Q[:, : k + 1].T @ w
+            w = w - Q[:, : k + 1] @ coef
+            Hs[: k + 1, k] += coef
         Hs[k + 1, k] = w.norm()
-        if float(Hs[k + 1, k]) < 1e-12 * float(Hs[:k + 1, k].abs().max().clamp_min(1e-300)):
+        if float(Hs[k + 1, k]) < 1e-12 * float(Hs[: k + 1, k].abs().max().clamp_min(1e-300)):
             k_done = k + 1  # invariant subspace found
             break
         Q[:, k + 1] = w / Hs[k + 1, k]
     A = Hs[:k_done, :k_done]
     A = 0.5 * (A + A.T)  # H is symmetric: Arnoldi = Lanczos up to round-off
     evals, evecs = torch.linalg.eigh(A)
-    order = torch.argsort(evals.abs(), descending=True)[:min(top_k, k_done)]
+    order = torch.argsort(evals.abs(), descending=True)[: min(top_k, k_done)]
     return evals[order], Q[:, :k_done] @ evecs[:, order]
 
 
@@ -209,12 +242,16 @@ def influence_exact(task: Task, rng: np.random.Generator | None = None, damping:
     non-positive-definite ``H`` (a non-convex model) is an error suggesting ``damping``.
     """
     m = task.model
-    return utility_influence(m, task.X_train, task.y_train, task.X_val, task.y_val,
-                             hessian=_hessian(m, task, damping))
+    return utility_influence(m, task.X_train, task.y_train, task.X_val, task.y_val, hessian=_hessian(m, task, damping))
 
 
-def influence_cg(task: Task, rng: np.random.Generator | None = None, tol: float = 1e-10,
-                 max_iter: int | None = None, damping: float = 0.0) -> np.ndarray:
+def influence_cg(
+    task: Task,
+    rng: np.random.Generator | None = None,
+    tol: float = 1e-10,
+    max_iter: int | None = None,
+    damping: float = 0.0,
+) -> np.ndarray:
     """Influence functions with ``s_test = (H + damping I)^{-1} g_val`` by conjugate gradients on
     HVPs ([S] §5.1.1.1)."""
     m = task.model
@@ -223,8 +260,15 @@ def influence_cg(task: Task, rng: np.random.Generator | None = None, tol: float 
     return (_train_grads(m, task) @ s).numpy()
 
 
-def influence_lissa(task: Task, rng: np.random.Generator, depth: int = 1000, repeats: int = 1,
-                    batch_size: int | None = None, scale: float | None = None, damping: float = 0.0) -> np.ndarray:
+def influence_lissa(
+    task: Task,
+    rng: np.random.Generator,
+    depth: int = 1000,
+    repeats: int = 1,
+    batch_size: int | None = None,
+    scale: float | None = None,
+    damping: float = 0.0,
+) -> np.ndarray:
     """Influence functions with ``s_test`` by LiSSA ([S] §5.1.1.1).
 
     ``scale=None`` uses ``1.1 x`` the largest Hessian eigenvalue (20 power iterations on HVPs).
@@ -247,13 +291,23 @@ def influence_lissa(task: Task, rng: np.random.Generator, depth: int = 1000, rep
         w[idx] = n / len(idx)
         return hessian_vector_product(m, task.X_train, task.y_train, sample_weight=w)(v)
 
-    s = lissa_solve(hvp_batch, loss_gradient(m, task.X_val, task.y_val), n, rng, depth=depth,
-                    repeats=repeats, batch_size=batch_size, scale=scale, damping=damping)
+    s = lissa_solve(
+        hvp_batch,
+        loss_gradient(m, task.X_val, task.y_val),
+        n,
+        rng,
+        depth=depth,
+        repeats=repeats,
+        batch_size=batch_size,
+        scale=scale,
+        damping=damping,
+    )
     return (_train_grads(m, task) @ s).numpy()
 
 
-def influence_arnoldi(task: Task, rng: np.random.Generator, n_iter: int = 60, top_k: int = 30,
-                      damping: float = 0.0) -> np.ndarray:
+def influence_arnoldi(
+    task: Task, rng: np.random.Generator, n_iter: int = 60, top_k: int = 30, damping: float = 0.0
+) -> np.ndarray:
     """Arnoldi influence functions (Schioppa et al. 2022; [S] §5.1.1.3).
 
     ``H^{-1}`` is replaced by ``U diag(1/lambda) U^T`` on the top-``top_k`` Ritz space from
@@ -303,11 +357,14 @@ def influence_renormalized(task: Task, rng: np.random.Generator | None = None, d
     return influence_exact(task, damping=damping) / _train_grads(m, task).norm(dim=1).clamp_min(1e-300).numpy()
 
 
-def relatif(task: Task, rng: np.random.Generator | None = None, norm: str = "theta", damping: float = 0.0) -> np.ndarray:
+def relatif(
+    task: Task, rng: np.random.Generator | None = None, norm: str = "theta", damping: float = 0.0
+) -> np.ndarray:
     """RelatIF ([S] Eq. 65) on the utility: the influence function divided by ``||H^{-1} g_i||``."""
     m = task.model
-    return relatif_scores(_train_grads(m, task), loss_gradient(m, task.X_val, task.y_val),
-                          _hessian(m, task, damping), norm=norm)
+    return relatif_scores(
+        _train_grads(m, task), loss_gradient(m, task.X_val, task.y_val), _hessian(m, task, damping), norm=norm
+    )
 
 
 def representer_point(task: Task, rng: np.random.Generator | None = None, target: str = "label") -> np.ndarray:
@@ -353,17 +410,24 @@ def representer_point(task: Task, rng: np.random.Generator | None = None, target
 class Trajectory:
     """A mini-batch SGD run: parameters *before* each step, the step's batch and learning rate."""
 
-    thetas: list[torch.Tensor]   # theta^(t-1), t = 1..T, each in the model's shape ((p, m) or (P,))
-    batches: list[np.ndarray]    # B^(t)
-    lrs: list[float]             # eta^(t)
-    final: torch.Tensor          # theta^(T)
-    weight_decay: float          # lambda of [S] Eq. 57 (on the weights, not the intercept/biases)
-    model: Model                 # shapes, losses, gradients (its theta_ is not used)
-    epoch_ends: list[int]        # indices t (0-based into thetas) of each epoch's first step
+    thetas: list[torch.Tensor]  # theta^(t-1), t = 1..T, each in the model's shape ((p, m) or (P,))
+    batches: list[np.ndarray]  # B^(t)
+    lrs: list[float]  # eta^(t)
+    final: torch.Tensor  # theta^(T)
+    weight_decay: float  # lambda of [S] Eq. 57 (on the weights, not the intercept/biases)
+    model: Model  # shapes, losses, gradients (its theta_ is not used)
+    epoch_ends: list[int]  # indices t (0-based into thetas) of each epoch's first step
 
 
-def train_sgd(task: Task, rng: np.random.Generator, epochs: int = 30, batch_size: int = 32, lr: float = 0.2,
-              weight_decay: float | None = None, init_scale: float = 0.0) -> Trajectory:
+def train_sgd(
+    task: Task,
+    rng: np.random.Generator,
+    epochs: int = 30,
+    batch_size: int = 32,
+    lr: float = 0.2,
+    weight_decay: float | None = None,
+    init_scale: float = 0.0,
+) -> Trajectory:
     """Train the task's model by plain mini-batch SGD without momentum ([S] Eq. 53, 57).
 
     Step: ``theta <- theta - eta * ((1/|B|) sum_{i in B} grad loss_i + lambda * mask * theta)``.
@@ -387,7 +451,7 @@ def train_sgd(task: Task, rng: np.random.Generator, epochs: int = 30, batch_size
         perm = rng.permutation(n)
         epoch_ends.append(len(thetas))
         for s in range(0, n, batch_size):
-            B = perm[s:s + batch_size]
+            B = perm[s : s + batch_size]
             thetas.append(theta)
             batches.append(B)
             lrs.append(float(lr))
@@ -417,14 +481,15 @@ def tracin(task: Task, rng: np.random.Generator, traj: Trajectory | None = None,
     m = traj.model
     y = as_labels(task.y_train)
     out = torch.zeros(task.n_train, dtype=torch.float64)
-    for theta, B, lr in zip(traj.thetas, traj.batches, traj.lrs):
+    for theta, B, lr in zip(traj.thetas, traj.batches, traj.lrs, strict=True):
         v = loss_gradient(m, task.X_val, task.y_val, theta)
         out[B] += lr / len(B) * (m.per_sample_grads(task.X_train[B], y[B], theta) @ v)
     return out.numpy()
 
 
-def tracin_cp(task: Task, rng: np.random.Generator, traj: Trajectory | None = None,
-              every: int | None = None, **sgd) -> np.ndarray:
+def tracin_cp(
+    task: Task, rng: np.random.Generator, traj: Trajectory | None = None, every: int | None = None, **sgd
+) -> np.ndarray:
     """TracInCP ([S] Eq. 55): ``sum_{t in T} eta_t grad loss_i(theta_t) . grad L_val(theta_t)`` over
     checkpoints (``every`` steps; ``None`` = each epoch's start) with *all* training samples."""
     traj = train_sgd(task, rng, **sgd) if traj is None else traj
@@ -436,8 +501,9 @@ def tracin_cp(task: Task, rng: np.random.Generator, traj: Trajectory | None = No
     return out.numpy()
 
 
-def tracin_self_influence(task: Task, rng: np.random.Generator, traj: Trajectory | None = None,
-                          every: int | None = None, **sgd) -> np.ndarray:
+def tracin_self_influence(
+    task: Task, rng: np.random.Generator, traj: Trajectory | None = None, every: int | None = None, **sgd
+) -> np.ndarray:
     """TracInCP self-influence ``sum_t eta_t ||grad loss_i(theta_t)||^2`` (Pruthi et al.'s mislabel ranking)."""
     traj = train_sgd(task, rng, **sgd) if traj is None else traj
     m = traj.model
@@ -454,8 +520,9 @@ def gas_scores(G_train: torch.Tensor, G_val: torch.Tensor) -> torch.Tensor:
     return Gt @ Gv.sum(0)
 
 
-def gas(task: Task, rng: np.random.Generator, traj: Trajectory | None = None,
-        every: int | None = None, **sgd) -> np.ndarray:
+def gas(
+    task: Task, rng: np.random.Generator, traj: Trajectory | None = None, every: int | None = None, **sgd
+) -> np.ndarray:
     """Gradient aggregated similarity ([S] Eq. 67, Hammoudeh & Lowd): TracInCP with every training
     and every validation gradient replaced by its unit vector, summed over validation samples."""
     traj = train_sgd(task, rng, **sgd) if traj is None else traj
@@ -478,7 +545,7 @@ def hydra_fast(task: Task, rng: np.random.Generator, traj: Trajectory | None = N
     n = task.n_train
     mask = m.penalty_mask().reshape(-1)
     h = torch.zeros(n, mask.numel(), dtype=torch.float64)
-    for theta, B, lr in zip(traj.thetas, traj.batches, traj.lrs):
+    for theta, B, lr in zip(traj.thetas, traj.batches, traj.lrs, strict=True):
         h = h * (1 - lr * traj.weight_decay * mask)[None, :]
         h[B] -= lr * n / len(B) * m.per_sample_grads(task.X_train[B], task.y_train[B], theta)
     gv = loss_gradient(m, task.X_val, task.y_val, traj.final)

@@ -27,8 +27,9 @@ __all__ = ["MLPTask", "expected_loo", "l2_sweep", "seed_agreement"]
 
 @dataclass
 class MLPTask(Task):
-    """A :class:`~lib.estimators.Task` whose model is the :class:`lib.models.OneHiddenLayerMLP`; ``fit(weights, seed)`` retrains
-    from the seed's initialisation (``seed=None``: the task's ``seed``). ``U = -(summed validation loss)``."""
+    """A :class:`~lib.estimators.Task` whose model is the :class:`lib.models.OneHiddenLayerMLP`;
+    ``fit(weights, seed)`` retrains from the seed's initialisation (``seed=None``: the task's ``seed``).
+    ``U = -(summed validation loss)``."""
 
     l2: float = 1.0
     hidden: int = 8
@@ -41,26 +42,45 @@ class MLPTask(Task):
     def make_model(self) -> OneHiddenLayerMLP:
         return OneHiddenLayerMLP(self.hidden, self.activation, self.l2, self.tol, self.max_iter)
 
-    def fit(self, weights: np.ndarray | None = None, seed: int | None = None,
-            warm_start: torch.Tensor | None = None) -> OneHiddenLayerMLP:
+    def fit(
+        self, weights: np.ndarray | None = None, seed: int | None = None, warm_start: torch.Tensor | None = None
+    ) -> OneHiddenLayerMLP:
         """Train the OneHiddenLayerMLP with per-sample ``weights`` (0 = removed) from ``seed``'s initialisation."""
-        return self.make_model().fit(self.X_train, self.y_train, sample_weight=weights, n_classes=self.n_classes,
-                                     seed=self.seed if seed is None else seed, warm_start=warm_start)
+        return self.make_model().fit(
+            self.X_train,
+            self.y_train,
+            sample_weight=weights,
+            n_classes=self.n_classes,
+            seed=self.seed if seed is None else seed,
+            warm_start=warm_start,
+        )
 
-    def fit_many(self, weights: np.ndarray, seed: int | None = None,
-                 warm_start: torch.Tensor | None = None) -> tuple[OneHiddenLayerMLP, torch.Tensor]:
+    def fit_many(
+        self, weights: np.ndarray, seed: int | None = None, warm_start: torch.Tensor | None = None
+    ) -> tuple[OneHiddenLayerMLP, torch.Tensor]:
         """``M`` retrainings at once (rows of ``weights``): ``(a model for shapes, thetas (M, P))``."""
         model = self.make_model()
         W = np.asarray(weights, dtype=float)
         if warm_start is not None:
             warm_start = as_tensor(warm_start)
             warm_start = warm_start.expand(len(W), -1) if warm_start.ndim == 1 else warm_start
-        thetas, _, _ = model.fit_many(self.X_train, self.y_train, W, n_classes=self.n_classes,
-                                      seed=self.seed if seed is None else seed, warm_start=warm_start)
+        thetas, _, _ = model.fit_many(
+            self.X_train,
+            self.y_train,
+            W,
+            n_classes=self.n_classes,
+            seed=self.seed if seed is None else seed,
+            warm_start=warm_start,
+        )
         return model, thetas
 
-    def utilities(self, weights: np.ndarray, seed: int | None = None, utility: str = "loss",
-                  warm_start: torch.Tensor | None = None) -> np.ndarray:
+    def utilities(
+        self,
+        weights: np.ndarray,
+        seed: int | None = None,
+        utility: str = "loss",
+        warm_start: torch.Tensor | None = None,
+    ) -> np.ndarray:
         """``U`` of ``M`` models trained at once, one per row of ``weights``: ``-(summed validation
         loss)`` (``utility="loss"``) or validation accuracy (``"accuracy"``)."""
         if utility not in ("loss", "accuracy"):
@@ -88,8 +108,9 @@ class MLPTask(Task):
         """The full model's hidden-layer activations (the last layer's inputs)."""
         return self.model.hidden_features(X).numpy()
 
-    def leave_one_out(self, indices: np.ndarray | None = None, utility: str = "loss",
-                      threads: int | None = 1) -> np.ndarray:
+    def leave_one_out(
+        self, indices: np.ndarray | None = None, utility: str = "loss", threads: int | None = 1
+    ) -> np.ndarray:
         """Leave-one-out of the task's training seed: :func:`lib.estimators.mlp.expected_loo` with that one seed (the
         deterministic retraining run, not the survey's expectation over seeds)."""
         from ..reproducibility import torch_threads
@@ -104,9 +125,15 @@ def _loo_weights(n: int, indices: np.ndarray) -> np.ndarray:
     return W
 
 
-def expected_loo(task: MLPTask, seeds: Sequence[int], *, indices: np.ndarray | None = None,
-                 utility: str = "loss", warm_start: bool = False, return_per_seed: bool = False
-                 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def expected_loo(
+    task: MLPTask,
+    seeds: Sequence[int],
+    *,
+    indices: np.ndarray | None = None,
+    utility: str = "loss",
+    warm_start: bool = False,
+    return_per_seed: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Expected leave-one-out influence over training seeds ([S] §3 item 5; §4 Remark 1; [KS21]):
 
         E_s[ U(D, s) - U(D \\ {i}, s) ]  estimated by  (1/|seeds|) sum_s [U(D, s) - U(D \\ {i}, s)],
@@ -174,7 +201,7 @@ def seed_agreement(scores: np.ndarray, loo_same_seed: np.ndarray, loo_other_seed
     }
 
 
-def l2_sweep(task: MLPTask, l2_values: Sequence[float], n_seeds: int, damping: float = 0.0) -> "pandas.DataFrame":  # noqa: F821
+def l2_sweep(task: MLPTask, l2_values: Sequence[float], n_seeds: int, damping: float = 0.0) -> pandas.DataFrame:  # noqa: F821
     """Influence functions against retraining as the penalty weakens (Basu et al.'s weight-decay
     finding, [S] §5.1.1.2): for each ``l2`` the task's OneHiddenLayerMLP is retrained, the exact influence function
     is computed at the task's seed and compared (:func:`seed_agreement`) with that seed's LOO and with
@@ -186,8 +213,10 @@ def l2_sweep(task: MLPTask, l2_values: Sequence[float], n_seeds: int, damping: f
     from .gradient import influence_exact
 
     if int(n_seeds) < 2:
-        raise ValueError(f"n_seeds must be >= 2 (one for the influence function's seed, one or more for "
-                         f"the expectation), got {n_seeds!r}")
+        raise ValueError(
+            f"n_seeds must be >= 2 (one for the influence function's seed, one or more for "
+            f"the expectation), got {n_seeds!r}"
+        )
     rows = []
     for l2 in l2_values:
         t0 = time.perf_counter()
@@ -196,7 +225,13 @@ def l2_sweep(task: MLPTask, l2_values: Sequence[float], n_seeds: int, damping: f
         _, per = expected_loo(t, seeds, return_per_seed=True)
         IF = influence_exact(t, damping=damping)
         H = t.model.hessian(t.X_train, t.y_train)
-        rows.append({"l2": float(l2), **seed_agreement(IF, per[0], per[1:]),
-                     "min_hessian_eigenvalue": float(torch.linalg.eigvalsh(H)[0]),
-                     "val_accuracy": t.model.score(t.X_val, t.y_val), "seconds": time.perf_counter() - t0})
+        rows.append(
+            {
+                "l2": float(l2),
+                **seed_agreement(IF, per[0], per[1:]),
+                "min_hessian_eigenvalue": float(torch.linalg.eigvalsh(H)[0]),
+                "val_accuracy": t.model.score(t.X_val, t.y_val),
+                "seconds": time.perf_counter() - t0,
+            }
+        )
     return pd.DataFrame(rows).set_index("l2")

@@ -37,8 +37,9 @@ class Task:
     def fit(self, weights: np.ndarray | None = None) -> LogisticRegression:
         """Train the task's logistic regression with per-sample ``weights`` (0 = removed)."""
         warm = None if self._full is None else self._full.theta_
-        return LogisticRegression(l2=self.l2).fit(self.X_train, self.y_train, sample_weight=weights,
-                                                  n_classes=self.n_classes, warm_start=warm)
+        return LogisticRegression(l2=self.l2).fit(
+            self.X_train, self.y_train, sample_weight=weights, n_classes=self.n_classes, warm_start=warm
+        )
 
     def fit_subset(self, idx: np.ndarray) -> LogisticRegression:
         w = np.zeros(self.n_train)
@@ -60,8 +61,9 @@ class Task:
         """The representation a kNN surrogate works on (kNN-Shapley): the raw features here."""
         return np.asarray(X, dtype=float)
 
-    def leave_one_out(self, indices: np.ndarray | None = None, utility: str = "loss",
-                      threads: int | None = 1) -> np.ndarray:
+    def leave_one_out(
+        self, indices: np.ndarray | None = None, utility: str = "loss", threads: int | None = 1
+    ) -> np.ndarray:
         """Actual leave-one-out ``U(D) - U(D \\ {i})`` ([S] §4.1, Eq. 7) by exact, warm-started
         retraining to convergence (:func:`lib.influence.loo_effect`). ``utility``: ``"loss"``
         (``U = -(summed validation loss)``) or ``"accuracy"``. ``indices`` restricts the work to some
@@ -80,6 +82,7 @@ class Task:
                 z = m.logits(X_val, th)
                 pred = (z[:, 0] > 0).long() if z.shape[1] == 1 else z.argmax(1)  # binary: one logit
                 return (pred == y_t).double().mean()
+
         # loo_effect returns f(without i) - f(with i); the value is U(D) - U(D \ i)
         with torch_threads(threads):
             effect = loo_effect(self.model, self.X_train, self.y_train, idx, [f])[:, 0]

@@ -48,9 +48,9 @@ import numpy as np
 from scipy.special import betaln, gammaln
 
 from ..models import DifferentiableModel, LogisticRegression, SingularHessianError
+from ..parallel import map_tasks
 from ..reproducibility import torch_threads
 from .task import UTILITIES, Task
-from ..parallel import map_tasks
 
 #: ``utility_fn(subset_indices) -> float``: the value of a coalition of training samples.
 UtilityFn = Callable[[np.ndarray], float]
@@ -64,8 +64,10 @@ MISSING_CLASS = ("fit", "prior")
 # ---------------------------------------------------------------------------- helpers
 def _check_rng(rng: np.random.Generator | None, name: str) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{name} needs an explicit numpy Generator as rng "
-                        f"(rng = lib.reproducibility.setup(seed)), got {type(rng).__name__}")
+        raise TypeError(
+            f"{name} needs an explicit numpy Generator as rng "
+            f"(rng = lib.reproducibility.setup(seed)), got {type(rng).__name__}"
+        )
     return rng
 
 
@@ -128,8 +130,9 @@ class TaskUtility:
     during the fits (see :func:`lib.reproducibility.torch_threads`).
     """
 
-    def __init__(self, task: Task, utility: str = "loss", missing_class: str = "fit",
-                 cache: bool = True, threads: int | None = 1) -> None:
+    def __init__(
+        self, task: Task, utility: str = "loss", missing_class: str = "fit", cache: bool = True, threads: int | None = 1
+    ) -> None:
         if not isinstance(task, Task):
             raise TypeError(f"task must be a lib.estimators.Task, got {type(task).__name__}")
         if missing_class not in MISSING_CLASS:
@@ -145,7 +148,7 @@ class TaskUtility:
         self.n_fits = 0
         self.n_fallbacks = 0
         with torch_threads(threads):
-            task.model  # fit (and cache) the full model once: every subset fit warm-starts there
+            _ = task.model  # fit (and cache) the full model once: every subset fit warm-starts there
 
     def _lookup(self, subset: np.ndarray) -> tuple[np.ndarray, float | None]:
         """``(sorted indices, value or None when a model must be trained)``."""
@@ -198,12 +201,11 @@ class TaskUtility:
             with torch_threads(self.threads):
                 fitted = self.task.utilities(masks[rows].astype(float), utility=self.utility)
             self.n_fits += len(rows)
-            for (key, rs), v in zip(todo.items(), fitted):
+            for (key, rs), v in zip(todo.items(), fitted, strict=True):
                 values[rs] = float(v)
                 if self._cache is not None:
                     self._cache[key] = float(v)
         return values
-
 
     def _fit(self, idx: np.ndarray) -> DifferentiableModel:
         try:
@@ -214,16 +216,23 @@ class TaskUtility:
             # met. No finite optimum exists; a short L-BFGS run (<= 50 iterations, no Hessian)
             # gives a model that is as arbitrary as Newton's stopping point, but cheaply.
             if self.n_fallbacks == 0:
-                warnings.warn("a training subset lacks a class and the softmax has no finite "
-                              "optimum; using a short L-BFGS fit (values of such subsets depend "
-                              "on the solver). Use missing_class='prior' for a defined utility.",
-                              RuntimeWarning, stacklevel=3)
+                warnings.warn(
+                    "a training subset lacks a class and the softmax has no finite "
+                    "optimum; using a short L-BFGS fit (values of such subsets depend "
+                    "on the solver). Use missing_class='prior' for a defined utility.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
             self.n_fallbacks += 1
             w = np.zeros(self.n)
             w[idx] = 1.0
             return LogisticRegression(l2=self.task.l2, solver="lbfgs", max_iter=1).fit(
-                self.task.X_train, self.task.y_train, sample_weight=w, n_classes=self.task.n_classes,
-                warm_start=self.task.model.theta_)
+                self.task.X_train,
+                self.task.y_train,
+                sample_weight=w,
+                n_classes=self.task.n_classes,
+                warm_start=self.task.model.theta_,
+            )
 
 
 def task_utility_fn(task: Task, utility: str = "loss", missing_class: str = "fit") -> TaskUtility:
@@ -231,9 +240,9 @@ def task_utility_fn(task: Task, utility: str = "loss", missing_class: str = "fit
     return TaskUtility(task, utility, missing_class)
 
 
-def _in_out_difference(masks: np.ndarray, values: np.ndarray, method: str,
-                       return_stderr: bool = False
-                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def _in_out_difference(
+    masks: np.ndarray, values: np.ndarray, method: str, return_stderr: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """``mean U(S: i in S) - mean U(S: i not in S)`` for every ``i``, from ``(M, n)`` masks;
     with ``return_stderr`` also its Monte-Carlo standard error (two independent-sample means)."""
     masks = masks.astype(float)
@@ -248,9 +257,12 @@ def _in_out_difference(masks: np.ndarray, values: np.ndarray, method: str,
             se = np.sqrt(np.maximum(var_in, 0) / n_in + np.maximum(var_out, 0) / n_out)
     bad = (n_in == 0) | (n_out == 0)
     if bad.any():
-        warnings.warn(f"{method}: {int(bad.sum())} samples were in all or in none of the sampled "
-                      "subsets; their value is NaN. Increase the number of sampled subsets.",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"{method}: {int(bad.sum())} samples were in all or in none of the sampled "
+            "subsets; their value is NaN. Increase the number of sampled subsets.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     return (est, se) if return_stderr else est
 
 
@@ -261,8 +273,9 @@ def _evaluate_chunk(task: tuple) -> np.ndarray:
     return np.array([float(utility_fn(np.flatnonzero(m))) for m in masks])
 
 
-def _evaluate_masks(utility_fn: UtilityFn, masks: np.ndarray, n_jobs: int | None = 1,
-                    backend: str | None = None) -> np.ndarray:
+def _evaluate_masks(
+    utility_fn: UtilityFn, masks: np.ndarray, n_jobs: int | None = 1, backend: str | None = None
+) -> np.ndarray:
     """``U(S)`` for every row of the boolean ``(M, n)`` masks; with ``n_jobs != 1`` the rows are
     split into chunks evaluated by :func:`lib.parallel.map_tasks` (same values: each subset's
     utility is a deterministic fit)."""
@@ -290,16 +303,17 @@ def exact_semivalue(utility_fn: UtilityFn, n: int, subset_weights: np.ndarray) -
     """
     n = _check_n(n)
     if n > MAX_EXACT_N:
-        raise ValueError(f"exact enumeration needs 2**n utility evaluations; n={n} exceeds "
-                         f"MAX_EXACT_N={MAX_EXACT_N}: use a Monte-Carlo estimator instead")
+        raise ValueError(
+            f"exact enumeration needs 2**n utility evaluations; n={n} exceeds "
+            f"MAX_EXACT_N={MAX_EXACT_N}: use a Monte-Carlo estimator instead"
+        )
     p = np.asarray(subset_weights, dtype=float)
     if p.shape != (n,):
-        raise ValueError(f"subset_weights must have one entry per coalition size 0..n-1, "
-                         f"shape ({n},), got {p.shape}")
+        raise ValueError(f"subset_weights must have one entry per coalition size 0..n-1, shape ({n},), got {p.shape}")
     codes, bits = _all_masks(n)
     u = _evaluate_masks(utility_fn, bits)
     size = bits.sum(1)
-    with_i = codes[:, None] | (1 << np.arange(n))[None, :]        # (2^n, n): S + i
+    with_i = codes[:, None] | (1 << np.arange(n))[None, :]  # (2^n, n): S + i
     marginal = u[with_i] - u[:, None]
     w = np.where(bits, 0.0, p[np.minimum(size, n - 1)][:, None])  # only S not containing i
     return (w * marginal).sum(0)
@@ -358,15 +372,24 @@ def _subset_size(n: int, subset_frac: float) -> int:
         raise ValueError(f"subset_frac must lie in (0, 1), got {subset_frac!r}")
     m = int(round(subset_frac * n))
     if not 1 <= m < n:
-        raise ValueError(f"subset_frac={subset_frac} gives subsets of {m} of n={n} samples; "
-                         "need 1 <= m < n (raise n or change subset_frac)")
+        raise ValueError(
+            f"subset_frac={subset_frac} gives subsets of {m} of n={n} samples; "
+            "need 1 <= m < n (raise n or change subset_frac)"
+        )
     return m
 
 
-def downsampling_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
-                      n_models: int = 200, subset_frac: float = 0.7, return_stderr: bool = False,
-                      n_jobs: int | None = 1, backend: str | None = None
-                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def downsampling_game(
+    utility_fn: UtilityFn,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    n_models: int = 200,
+    subset_frac: float = 0.7,
+    return_stderr: bool = False,
+    n_jobs: int | None = 1,
+    backend: str | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """DOWNSAMPLING (Feldman & Zhang 2020; [S] §4.2, Eq. 8) on a generic game.
 
     Trains ``K = n_models`` submodels on uniformly random subsets of fixed size
@@ -385,10 +408,16 @@ def downsampling_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *
     return _in_out_difference(masks, values, "downsampling", return_stderr)
 
 
-def banzhaf_msr_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
-                     n_samples: int = 500, return_stderr: bool = False, n_jobs: int | None = 1,
-                     backend: str | None = None
-                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def banzhaf_msr_game(
+    utility_fn: UtilityFn,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    n_samples: int = 500,
+    return_stderr: bool = False,
+    n_jobs: int | None = 1,
+    backend: str | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Banzhaf values by maximum sample reuse (MSR, Wang & Jia 2023; [S] Eq. 26).
 
     Draws ``n_samples`` subsets with every sample included independently with probability
@@ -400,8 +429,7 @@ def banzhaf_msr_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
     rng = _check_rng(rng, "banzhaf_msr")
     M = _check_positive_int(n_samples, "n_samples", 2)
     masks = rng.random((M, n)) < 0.5
-    return _in_out_difference(masks, _evaluate_masks(utility_fn, masks, n_jobs, backend), "banzhaf_msr",
-                              return_stderr)
+    return _in_out_difference(masks, _evaluate_masks(utility_fn, masks, n_jobs, backend), "banzhaf_msr", return_stderr)
 
 
 def _permutation_draw(task: tuple) -> np.ndarray:
@@ -412,7 +440,7 @@ def _permutation_draw(task: tuple) -> np.ndarray:
     prev = u_empty
     batched = getattr(utility_fn, "supports_batch", False)
     if batched:  # U of every proper prefix perm[:s+1], s = 0..n-2, in one batch
-        rows, cols = np.tril_indices(n - 1)                  # row s holds positions 0..s
+        rows, cols = np.tril_indices(n - 1)  # row s holds positions 0..s
         prefix = np.zeros((n - 1, n), dtype=bool)
         prefix[rows, perm[cols]] = True
         u_prefix = utility_fn.batch(prefix)
@@ -428,11 +456,18 @@ def _permutation_draw(task: tuple) -> np.ndarray:
     return position_weights * marginal
 
 
-def _permutation_semivalue(utility_fn: UtilityFn, n: int, rng: np.random.Generator,
-                           n_permutations: int, truncation_tol: float,
-                           position_weights: np.ndarray, method: str, return_stderr: bool = False,
-                           n_jobs: int | None = 1, backend: str | None = None
-                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def _permutation_semivalue(
+    utility_fn: UtilityFn,
+    n: int,
+    rng: np.random.Generator,
+    n_permutations: int,
+    truncation_tol: float,
+    position_weights: np.ndarray,
+    method: str,
+    return_stderr: bool = False,
+    n_jobs: int | None = 1,
+    backend: str | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Permutation sampling of a semivalue with importance weights per coalition size.
 
     For each random permutation the marginal contribution of the sample at position ``s``
@@ -455,10 +490,14 @@ def _permutation_semivalue(utility_fn: UtilityFn, n: int, rng: np.random.Generat
     u_empty = float(utility_fn(everything[:0]))
     tol = truncation_tol * abs(u_full - u_empty)
     perms = [rng.permutation(n) for _ in range(P)]
-    draws = map_tasks(_permutation_draw, [(utility_fn, perm, u_full, u_empty, truncation_tol, tol, position_weights)
-                                          for perm in perms], n_jobs=n_jobs, backend=backend)
+    draws = map_tasks(
+        _permutation_draw,
+        [(utility_fn, perm, u_full, u_empty, truncation_tol, tol, position_weights) for perm in perms],
+        n_jobs=n_jobs,
+        backend=backend,
+    )
     total, total_sq = np.zeros(n), np.zeros(n)
-    for perm, draw in zip(perms, draws):
+    for perm, draw in zip(perms, draws, strict=True):
         total[perm] += draw
         total_sq[perm] += draw**2
     mean = total / P
@@ -469,10 +508,17 @@ def _permutation_semivalue(utility_fn: UtilityFn, n: int, rng: np.random.Generat
     return mean, np.sqrt(var / P)
 
 
-def tmc_shapley_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
-                     n_permutations: int = 100, truncation_tol: float = 0.01,
-                     return_stderr: bool = False, n_jobs: int | None = 1, backend: str | None = None
-                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def tmc_shapley_game(
+    utility_fn: UtilityFn,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    n_permutations: int = 100,
+    truncation_tol: float = 0.01,
+    return_stderr: bool = False,
+    n_jobs: int | None = 1,
+    backend: str | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Truncated Monte Carlo Shapley (Ghorbani & Zou 2019; [S] §4.3.3) on a generic game.
 
     Averages marginal contributions along ``n_permutations`` random permutations.
@@ -480,15 +526,24 @@ def tmc_shapley_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
     permutation's contributions add up to ``U(D) - U(empty)`` exactly: efficiency).
     """
     n = _check_n(n)
-    return _permutation_semivalue(utility_fn, n, rng, n_permutations, truncation_tol,
-                                  np.ones(n), "tmc_shapley", return_stderr, n_jobs, backend)
+    return _permutation_semivalue(
+        utility_fn, n, rng, n_permutations, truncation_tol, np.ones(n), "tmc_shapley", return_stderr, n_jobs, backend
+    )
 
 
-def beta_shapley_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
-                      alpha: float = 16.0, beta: float = 1.0, n_permutations: int = 100,
-                      truncation_tol: float = 0.0, return_stderr: bool = False, n_jobs: int | None = 1,
-                      backend: str | None = None
-                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def beta_shapley_game(
+    utility_fn: UtilityFn,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    alpha: float = 16.0,
+    beta: float = 1.0,
+    n_permutations: int = 100,
+    truncation_tol: float = 0.0,
+    return_stderr: bool = False,
+    n_jobs: int | None = 1,
+    backend: str | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Beta(alpha, beta)-Shapley (Kwon & Zou 2022) by weighted permutation sampling.
 
     The marginal contribution of the sample at position ``s`` of a uniform permutation is
@@ -500,13 +555,15 @@ def beta_shapley_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *
     s = np.arange(n)
     log_binom = gammaln(n) - gammaln(s + 1) - gammaln(n - s)
     weights = n * np.exp(log_binom + np.log(beta_subset_weights(n, alpha, beta)))
-    return _permutation_semivalue(utility_fn, n, rng, n_permutations, truncation_tol,
-                                  weights, "beta_shapley", return_stderr, n_jobs, backend)
+    return _permutation_semivalue(
+        utility_fn, n, rng, n_permutations, truncation_tol, weights, "beta_shapley", return_stderr, n_jobs, backend
+    )
 
 
 # ---------------------------------------------------------------------------- kNN-Shapley
-def knn_utility(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
-                k: int = 5) -> UtilityFn:
+def knn_utility(
+    X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, k: int = 5
+) -> UtilityFn:
     """The kNN game of Jia et al. (2019) ([S] Eq. 24, sign flipped so that higher = better):
     ``U(S) = mean_val (1/k) sum_{j in kNN(x_val; S)} 1[y_j = y_val]``, ``U(empty) = 0``.
     Ties in distance are broken by training index (stable sort), as in :func:`knn_shapley`."""
@@ -517,7 +574,7 @@ def knn_utility(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_v
     def utility_fn(subset: np.ndarray) -> float:
         inside = np.zeros(len(y_train), dtype=bool)
         inside[np.asarray(subset, dtype=np.int64)] = True
-        keep = inside[order]                                      # (N_val, n) in distance order
+        keep = inside[order]  # (N_val, n) in distance order
         rank = np.cumsum(keep, axis=1)
         return float(((keep & (rank <= k)) * match).sum(1).mean() / k)
 
@@ -530,11 +587,15 @@ def _check_knn(X_train, y_train, X_val, y_val, k):
     y_train = np.asarray(y_train).ravel()
     y_val = np.asarray(y_val).ravel()
     if X_train.ndim != 2 or X_val.ndim != 2 or X_train.shape[1] != X_val.shape[1]:
-        raise ValueError(f"X_train and X_val must be 2-D with the same number of features, got "
-                         f"shapes {X_train.shape} and {X_val.shape}")
+        raise ValueError(
+            f"X_train and X_val must be 2-D with the same number of features, got "
+            f"shapes {X_train.shape} and {X_val.shape}"
+        )
     if len(y_train) != len(X_train) or len(y_val) != len(X_val):
-        raise ValueError(f"labels do not match rows: X_train {X_train.shape[0]} vs y_train "
-                         f"{len(y_train)}, X_val {X_val.shape[0]} vs y_val {len(y_val)}")
+        raise ValueError(
+            f"labels do not match rows: X_train {X_train.shape[0]} vs y_train "
+            f"{len(y_train)}, X_val {X_val.shape[0]} vs y_val {len(y_val)}"
+        )
     if len(y_train) == 0 or len(y_val) == 0:
         raise ValueError("kNN-Shapley needs at least one training and one validation point")
     k = _check_positive_int(k, "k", 1)
@@ -547,8 +608,9 @@ def _knn_order(X_train: np.ndarray, X_val: np.ndarray) -> np.ndarray:
     return np.argsort(np.maximum(d2, 0.0), axis=1, kind="stable")
 
 
-def knn_shapley(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
-                k: int = 5, batch_size: int = 1024) -> np.ndarray:
+def knn_shapley(
+    X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, k: int = 5, batch_size: int = 1024
+) -> np.ndarray:
     """Exact kNN-Shapley values (Jia et al. 2019, Theorem 1; [S] Eq. 25), averaged over ``X_val``.
 
     With the training points sorted by distance to a validation point
@@ -566,26 +628,27 @@ def knn_shapley(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_v
     """
     X_train, y_train, X_val, y_val, k = _check_knn(X_train, y_train, X_val, y_val, k)
     n = len(y_train)
-    j = np.arange(1, n)                                           # positions 1..n-1
+    j = np.arange(1, n)  # positions 1..n-1
     step = np.minimum(k, j) / (k * j)
     total = np.zeros(n)
     for start in range(0, len(y_val), batch_size):
-        Xb, yb = X_val[start:start + batch_size], y_val[start:start + batch_size]
+        Xb, yb = X_val[start : start + batch_size], y_val[start : start + batch_size]
         order = _knn_order(X_train, Xb)
-        m = (y_train[order] == yb[:, None]).astype(float)         # (B, n), sorted by distance
+        m = (y_train[order] == yb[:, None]).astype(float)  # (B, n), sorted by distance
         s = np.empty_like(m)
-        s[:, -1] = m[:, -1] * min(k, n) / (k * n)                # = m_n / n when n >= k
-        incr = (m[:, :-1] - m[:, 1:]) * step                      # term j (1-based) at column j-1
+        s[:, -1] = m[:, -1] * min(k, n) / (k * n)  # = m_n / n when n >= k
+        incr = (m[:, :-1] - m[:, 1:]) * step  # term j (1-based) at column j-1
         s[:, :-1] = s[:, -1:] + np.cumsum(incr[:, ::-1], axis=1)[:, ::-1]
         values = np.empty_like(s)
-        np.put_along_axis(values, order, s, axis=1)               # back to training order
+        np.put_along_axis(values, order, s, axis=1)  # back to training order
         total += values.sum(0)
     return total / len(y_val)
 
 
 # ---------------------------------------------------------------------------- Task-shaped
-def leave_one_out(task: Task, rng: np.random.Generator | None = None, *, utility: str = "loss",
-                  indices: np.ndarray | None = None) -> np.ndarray:
+def leave_one_out(
+    task: Task, rng: np.random.Generator | None = None, *, utility: str = "loss", indices: np.ndarray | None = None
+) -> np.ndarray:
     """Leave-one-out ([S] §4.1, Eq. 7): ``U(D) - U(D \\ {i})`` by retraining (``task.leave_one_out``:
     exact, warm-started retraining for the convex task; the task's seed for an ``MLPTask``).
     ``indices`` restricts the work to some samples (the others are NaN). Deterministic: ``rng`` is
@@ -594,47 +657,106 @@ def leave_one_out(task: Task, rng: np.random.Generator | None = None, *, utility
     return task.leave_one_out(indices, utility)
 
 
-def downsampling(task: Task, rng: np.random.Generator, *, n_models: int = 200,
-                 subset_frac: float = 0.7, utility: str = "loss",
-                 missing_class: str = "fit", return_stderr: bool = False,
-                 n_jobs: int | None = 1, backend: str | None = None
-                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def downsampling(
+    task: Task,
+    rng: np.random.Generator,
+    *,
+    n_models: int = 200,
+    subset_frac: float = 0.7,
+    utility: str = "loss",
+    missing_class: str = "fit",
+    return_stderr: bool = False,
+    n_jobs: int | None = 1,
+    backend: str | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """DOWNSAMPLING (Feldman & Zhang 2020) on the task: see :func:`downsampling_game`."""
-    return downsampling_game(task_utility_fn(task, utility, missing_class), task.n_train, rng,
-                             n_models=n_models, subset_frac=subset_frac, return_stderr=return_stderr,
-                             n_jobs=n_jobs, backend=backend)
+    return downsampling_game(
+        task_utility_fn(task, utility, missing_class),
+        task.n_train,
+        rng,
+        n_models=n_models,
+        subset_frac=subset_frac,
+        return_stderr=return_stderr,
+        n_jobs=n_jobs,
+        backend=backend,
+    )
 
 
-def tmc_shapley(task: Task, rng: np.random.Generator, *, n_permutations: int = 100,
-                truncation_tol: float = 0.01, utility: str = "loss",
-                missing_class: str = "fit", return_stderr: bool = False,
-                n_jobs: int | None = 1, backend: str | None = None
-                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def tmc_shapley(
+    task: Task,
+    rng: np.random.Generator,
+    *,
+    n_permutations: int = 100,
+    truncation_tol: float = 0.01,
+    utility: str = "loss",
+    missing_class: str = "fit",
+    return_stderr: bool = False,
+    n_jobs: int | None = 1,
+    backend: str | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """TMC-Shapley (Ghorbani & Zou 2019) on the task: see :func:`tmc_shapley_game`."""
-    return tmc_shapley_game(task_utility_fn(task, utility, missing_class), task.n_train, rng,
-                            n_permutations=n_permutations, truncation_tol=truncation_tol,
-                            return_stderr=return_stderr, n_jobs=n_jobs, backend=backend)
+    return tmc_shapley_game(
+        task_utility_fn(task, utility, missing_class),
+        task.n_train,
+        rng,
+        n_permutations=n_permutations,
+        truncation_tol=truncation_tol,
+        return_stderr=return_stderr,
+        n_jobs=n_jobs,
+        backend=backend,
+    )
 
 
-def banzhaf_msr(task: Task, rng: np.random.Generator, *, n_samples: int = 500,
-                utility: str = "loss", missing_class: str = "fit", return_stderr: bool = False,
-                n_jobs: int | None = 1, backend: str | None = None
-                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def banzhaf_msr(
+    task: Task,
+    rng: np.random.Generator,
+    *,
+    n_samples: int = 500,
+    utility: str = "loss",
+    missing_class: str = "fit",
+    return_stderr: bool = False,
+    n_jobs: int | None = 1,
+    backend: str | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Banzhaf values by maximum sample reuse (Wang & Jia 2023): see :func:`banzhaf_msr_game`."""
-    return banzhaf_msr_game(task_utility_fn(task, utility, missing_class), task.n_train, rng,
-                            n_samples=n_samples, return_stderr=return_stderr, n_jobs=n_jobs, backend=backend)
+    return banzhaf_msr_game(
+        task_utility_fn(task, utility, missing_class),
+        task.n_train,
+        rng,
+        n_samples=n_samples,
+        return_stderr=return_stderr,
+        n_jobs=n_jobs,
+        backend=backend,
+    )
 
 
-def beta_shapley(task: Task, rng: np.random.Generator, *, alpha: float = 16.0, beta: float = 1.0,
-                 n_permutations: int = 100, truncation_tol: float = 0.0,
-                 utility: str = "loss", missing_class: str = "fit", return_stderr: bool = False,
-                 n_jobs: int | None = 1, backend: str | None = None
-                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def beta_shapley(
+    task: Task,
+    rng: np.random.Generator,
+    *,
+    alpha: float = 16.0,
+    beta: float = 1.0,
+    n_permutations: int = 100,
+    truncation_tol: float = 0.0,
+    utility: str = "loss",
+    missing_class: str = "fit",
+    return_stderr: bool = False,
+    n_jobs: int | None = 1,
+    backend: str | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Beta(alpha, beta)-Shapley (Kwon & Zou 2022) on the task: see :func:`beta_shapley_game`."""
-    return beta_shapley_game(task_utility_fn(task, utility, missing_class), task.n_train, rng,
-                             alpha=alpha, beta=beta, n_permutations=n_permutations,
-                             truncation_tol=truncation_tol, return_stderr=return_stderr, n_jobs=n_jobs,
-                             backend=backend)
+    return beta_shapley_game(
+        task_utility_fn(task, utility, missing_class),
+        task.n_train,
+        rng,
+        alpha=alpha,
+        beta=beta,
+        n_permutations=n_permutations,
+        truncation_tol=truncation_tol,
+        return_stderr=return_stderr,
+        n_jobs=n_jobs,
+        backend=backend,
+    )
 
 
 def knn_shapley_task(task: Task, rng: np.random.Generator | None = None, *, k: int = 5) -> np.ndarray:

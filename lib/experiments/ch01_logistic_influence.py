@@ -24,8 +24,9 @@ from ..trimming import trim
 TARGET_METRIC = {"utility": ("accuracy", True), "fairness": ("dp_gap", False), "robustness": ("adv_accuracy", True)}
 
 
-def toy_quantities(model: LogisticRegression, d: ToySplit, gamma: float = 1.3
-                   ) -> tuple[dict[str, Quantity], np.ndarray]:
+def toy_quantities(
+    model: LogisticRegression, d: ToySplit, gamma: float = 1.3
+) -> tuple[dict[str, Quantity], np.ndarray]:
     """Utility ([CH] Eq. 1), DP fairness (Eq. 2) and robustness (Eq. 3) quantities on the
     validation set, plus the adversarial validation set crafted once against ``model``."""
     X_adv = fairness.linear_attack(model, d.X_val, gamma)
@@ -40,9 +41,11 @@ def toy_quantities(model: LogisticRegression, d: ToySplit, gamma: float = 1.3
 def agreement(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
     """Spearman, Pearson and least-squares slope of actual on predicted (1 = calibrated)."""
     predicted, actual = np.asarray(predicted, float), np.asarray(actual, float)
-    return {"spearman": float(spearmanr(predicted, actual).statistic),
-            "pearson": float(pearsonr(predicted, actual).statistic),
-            "slope": float(linregress(predicted, actual).slope)}
+    return {
+        "spearman": float(spearmanr(predicted, actual).statistic),
+        "pearson": float(pearsonr(predicted, actual).statistic),
+        "slope": float(linregress(predicted, actual).slope),
+    }
 
 
 def trim_experiment(d: ToySplit, l2: float | str = "auto", gamma: float = 1.3, budget: int = 10) -> pd.DataFrame:
@@ -70,30 +73,50 @@ def trim_experiment(d: ToySplit, l2: float | str = "auto", gamma: float = 1.3, b
     return pd.DataFrame(rows)
 
 
-def trim_over_seeds(seeds: Iterable[int], n_train: int = 150, n_val: int = 100, l2: float | str = "auto",
-                    gamma: float = 1.3, budget: int = 10, show_progress: bool = False
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def trim_over_seeds(
+    seeds: Iterable[int],
+    n_train: int = 150,
+    n_val: int = 100,
+    l2: float | str = "auto",
+    gamma: float = 1.3,
+    budget: int = 10,
+    show_progress: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`trim_experiment` on a fresh toy set per seed (``default_rng(seed)``).
 
     Returns all rows (with a ``seed`` column) and one summary row per function: its target metric
     (:data:`TARGET_METRIC`) before and after trimming, averaged over seeds, and in how many seeds it
     improved or got worse.
     """
-    runs = pd.concat([trim_experiment(ch_toy(np.random.default_rng(s), n_train=n_train, n_val=n_val), l2=l2,
-                                      gamma=gamma, budget=budget).assign(seed=s)
-                      for s in progress(list(seeds), show_progress)], ignore_index=True)
+    runs = pd.concat(
+        [
+            trim_experiment(
+                ch_toy(np.random.default_rng(s), n_train=n_train, n_val=n_val), l2=l2, gamma=gamma, budget=budget
+            ).assign(seed=s)
+            for s in progress(list(seeds), show_progress)
+        ],
+        ignore_index=True,
+    )
     rows = []
     for name, (metric, larger_better) in TARGET_METRIC.items():
         sub = runs[runs.function == name].pivot(index="seed", columns="stage", values=metric)
         gain = (sub["after"] - sub["before"]) * (1 if larger_better else -1)
-        rows.append({"function": name, "metric": metric, "before (mean)": sub["before"].mean(),
-                     "after (mean)": sub["after"].mean(), "improved in": f"{int((gain > 0).sum())}/{len(gain)}",
-                     "worse in": f"{int((gain < 0).sum())}/{len(gain)}"})
+        rows.append(
+            {
+                "function": name,
+                "metric": metric,
+                "before (mean)": sub["before"].mean(),
+                "after (mean)": sub["after"].mean(),
+                "improved in": f"{int((gain > 0).sum())}/{len(gain)}",
+                "worse in": f"{int((gain < 0).sum())}/{len(gain)}",
+            }
+        )
     return runs, pd.DataFrame(rows).set_index("function")
 
 
-def loo_agreement(model: LogisticRegression, X: np.ndarray, y: np.ndarray, fs: dict[str, Quantity],
-                  indices: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+def loo_agreement(
+    model: LogisticRegression, X: np.ndarray, y: np.ndarray, fs: dict[str, Quantity], indices: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Predicted influence vs. actual leave-one-out retraining ([CH] App. B, Fig. 7).
 
     Returns the long table of (function, index, predicted, actual) and one agreement row per
@@ -108,8 +131,7 @@ def loo_agreement(model: LogisticRegression, X: np.ndarray, y: np.ndarray, fs: d
     return pd.concat(long, ignore_index=True), pd.DataFrame(summary).set_index("function")
 
 
-def one_dim_counterexample(rng: np.random.Generator, n: int = 200, n_val: int = 200,
-                           l2: float = 1.0) -> pd.DataFrame:
+def one_dim_counterexample(rng: np.random.Generator, n: int = 200, n_val: int = 200, l2: float = 1.0) -> pd.DataFrame:
     """[FI] §1 counterexample: 1-D logistic regression ``p = sigmoid(beta x)`` (no intercept) with
     every ``x_i > 0``. Then ``I_util(i) = c * (p_i - y_i) x_i`` with one scalar ``c`` for all ``i``,
     so the sign of every influence is fixed by the label alone and Algorithm 2 removes one class.
@@ -117,6 +139,7 @@ def one_dim_counterexample(rng: np.random.Generator, n: int = 200, n_val: int = 
     Data: ``x ~ LogNormal(0, 0.5)`` for ``y=0`` and ``LogNormal(0.7, 0.5)`` for ``y=1``; 5% of the
     labels are flipped (outliers in both classes). Returns one row per training sample.
     """
+
     def draw(m):
         y = (rng.random(m) < 0.5).astype(np.int64)
         x = np.exp(np.where(y == 1, 0.7, 0.0) + 0.5 * rng.standard_normal(m))
@@ -130,8 +153,9 @@ def one_dim_counterexample(rng: np.random.Generator, n: int = 200, n_val: int = 
     return pd.DataFrame({"x": X[:, 0], "y": y, "flipped": flip, "influence": infl})
 
 
-def l2_sweep(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, l2s: list[float],
-             indices: np.ndarray) -> pd.DataFrame:
+def l2_sweep(
+    X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, l2s: list[float], indices: np.ndarray
+) -> pd.DataFrame:
     """How the L2 strength controls agreement between the utility influence and actual LOO.
 
     For each ``l2`` (sum-form objective, :class:`lib.models.LogisticRegression`) fits the model,
@@ -176,9 +200,19 @@ def _trimming_verdict(row: pd.Series) -> str:
     return "partly" if improved > worse and mean_gain > 0 else "not reproduced"
 
 
-def claims(draw: pd.DataFrame, seed_summary: pd.DataFrame, loo_summary: pd.DataFrame, cx: pd.DataFrame,
-           cx_removed: np.ndarray, sweep: pd.DataFrame, *, seed: int, n_loo: int, n_train: int,
-           dataset: str) -> list[Claim]:
+def claims(
+    draw: pd.DataFrame,
+    seed_summary: pd.DataFrame,
+    loo_summary: pd.DataFrame,
+    cx: pd.DataFrame,
+    cx_removed: np.ndarray,
+    sweep: pd.DataFrame,
+    *,
+    seed: int,
+    n_loo: int,
+    n_train: int,
+    dataset: str,
+) -> list[Claim]:
     """The chapter's claims table: [CH] §4 trimming, App. B leave-one-out, the [FI] counterexample
     and the book's L2 sweep, each with the paper's number, ours and a verdict computed from them.
 
@@ -195,48 +229,80 @@ def claims(draw: pd.DataFrame, seed_summary: pd.DataFrame, loo_summary: pd.DataF
     verdict = _trimming_verdict(rob)
     if verdict == "reproduced" and gain < 0.5 * paper_gain:
         verdict = "partly"
-    out.append(Claim(
-        "robustness trimming raises adversarial accuracy",
-        f"{PAPER_ADV_ACCURACY[0]:.2f} -> {PAPER_ADV_ACCURACY[1]:.2f} (one draw)",
-        f"{d.loc[('robustness', 'before'), 'adv_accuracy']:.3f} -> {d.loc[('robustness', 'after'), 'adv_accuracy']:.3f}"
-        f" (seed {seed}); mean of {n_seeds} seeds {rob['before (mean)']:.3f} -> {rob['after (mean)']:.3f}",
-        verdict,
-        f"higher in {rob['improved in']} seeds, by {gain:+.3f} on average (paper {paper_gain:+.2f}); the attack "
-        "flips every prediction of the crafting model, so adversarial accuracy starts at about 1 - accuracy: "
-        f"{1 - d.loc[('robustness', 'before'), 'accuracy']:.2f} for our draw"))
+    out.append(
+        Claim(
+            "robustness trimming raises adversarial accuracy",
+            f"{PAPER_ADV_ACCURACY[0]:.2f} -> {PAPER_ADV_ACCURACY[1]:.2f} (one draw)",
+            f"{d.loc[('robustness', 'before'), 'adv_accuracy']:.3f} -> "
+            f"{d.loc[('robustness', 'after'), 'adv_accuracy']:.3f}"
+            f" (seed {seed}); mean of {n_seeds} seeds {rob['before (mean)']:.3f} -> {rob['after (mean)']:.3f}",
+            verdict,
+            f"higher in {rob['improved in']} seeds, by {gain:+.3f} on average (paper {paper_gain:+.2f}); the attack "
+            "flips every prediction of the crafting model, so adversarial accuracy starts at about 1 - accuracy: "
+            f"{1 - d.loc[('robustness', 'before'), 'accuracy']:.2f} for our draw",
+        )
+    )
     fair = seed_summary.loc["fairness"]
-    out.append(Claim(
-        "fairness trimming lowers the DP gap", "qualitative (Fig. 1 F)",
-        f"mean of {n_seeds} seeds {fair['before (mean)']:.3f} -> {fair['after (mean)']:.3f}",
-        _trimming_verdict(fair), f"lower in {fair['improved in']} seeds, higher in {fair['worse in']}"))
+    out.append(
+        Claim(
+            "fairness trimming lowers the DP gap",
+            "qualitative (Fig. 1 F)",
+            f"mean of {n_seeds} seeds {fair['before (mean)']:.3f} -> {fair['after (mean)']:.3f}",
+            _trimming_verdict(fair),
+            f"lower in {fair['improved in']} seeds, higher in {fair['worse in']}",
+        )
+    )
     util = seed_summary.loc["utility"]
-    out.append(Claim(
-        "utility trimming raises accuracy", "qualitative (Fig. 1 C)",
-        f"mean of {n_seeds} seeds {util['before (mean)']:.3f} -> {util['after (mean)']:.3f}",
-        _trimming_verdict(util),
-        f"higher in {util['improved in']} seeds, lower in {util['worse in']}, "
-        f"{util['after (mean)'] - util['before (mean)']:+.3f} on average: the influence targets the "
-        "validation loss, and accuracy need not follow it"))
+    out.append(
+        Claim(
+            "utility trimming raises accuracy",
+            "qualitative (Fig. 1 C)",
+            f"mean of {n_seeds} seeds {util['before (mean)']:.3f} -> {util['after (mean)']:.3f}",
+            _trimming_verdict(util),
+            f"higher in {util['improved in']} seeds, lower in {util['worse in']}, "
+            f"{util['after (mean)'] - util['before (mean)']:+.3f} on average: the influence targets the "
+            "validation loss, and accuracy need not follow it",
+        )
+    )
     for name, r in loo_summary.iterrows():
-        v = "reproduced" if r.spearman >= PAPER_LOO_SPEARMAN - 0.02 else "partly" if r.spearman >= 0.8 else \
-            "not reproduced"
-        out.append(Claim(f"predicted vs. actual LOO agree ({name})", f"Spearman {PAPER_LOO_SPEARMAN:.2f}",
-                         f"Spearman {r.spearman:.3f}, Pearson {r.pearson:.3f}, slope {r.slope:.3f}", v,
-                         f"{n_loo} of {n_train} samples retrained to convergence"))
+        v = (
+            "reproduced"
+            if r.spearman >= PAPER_LOO_SPEARMAN - 0.02
+            else "partly"
+            if r.spearman >= 0.8
+            else "not reproduced"
+        )
+        out.append(
+            Claim(
+                f"predicted vs. actual LOO agree ({name})",
+                f"Spearman {PAPER_LOO_SPEARMAN:.2f}",
+                f"Spearman {r.spearman:.3f}, Pearson {r.pearson:.3f}, slope {r.slope:.3f}",
+                v,
+                f"{n_loo} of {n_train} samples retrained to convergence",
+            )
+        )
     labels = np.bincount(cx.y.to_numpy()[cx_removed], minlength=2)
     n_flip = int(cx.flipped.to_numpy()[cx_removed].sum())
     one_class = int((labels > 0).sum()) == 1
-    out.append(Claim(
-        "[FI] §1: in 1-D without intercept, trimming removes one class only", "analytic",
-        f"labels of the {len(cx_removed)} trimmed samples: {labels.tolist()}",
-        "reproduced" if one_class else "not reproduced",
-        f"the influence's sign is fixed by the label; {n_flip} of the {int(cx.flipped.sum())} mislabelled "
-        "samples are among the trimmed"))
+    out.append(
+        Claim(
+            "[FI] §1: in 1-D without intercept, trimming removes one class only",
+            "analytic",
+            f"labels of the {len(cx_removed)} trimmed samples: {labels.tolist()}",
+            "reproduced" if one_class else "not reproduced",
+            f"the influence's sign is fixed by the label; {n_flip} of the {int(cx.flipped.sum())} mislabelled "
+            "samples are among the trimmed",
+        )
+    )
     weak, strong = sweep.iloc[0], sweep.iloc[-1]
     holds = abs(weak.slope - 1) > 0.5 and abs(strong.slope - 1) < 0.1
-    out.append(Claim(
-        "a weak L2 penalty breaks the agreement with LOO", "not in the papers (this book)",
-        f"slope {weak.slope:.3f} at l2={weak.l2:g}, {strong.slope:.3f} at l2={strong.l2:g}",
-        "reproduced" if holds else "not reproduced",
-        f"{dataset}: calibrated (slope near 1) only with a strong penalty, the book's l2='auto' default"))
+    out.append(
+        Claim(
+            "a weak L2 penalty breaks the agreement with LOO",
+            "not in the papers (this book)",
+            f"slope {weak.slope:.3f} at l2={weak.l2:g}, {strong.slope:.3f} at l2={strong.l2:g}",
+            "reproduced" if holds else "not reproduced",
+            f"{dataset}: calibrated (slope near 1) only with a strong penalty, the book's l2='auto' default",
+        )
+    )
     return out

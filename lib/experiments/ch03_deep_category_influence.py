@@ -3,7 +3,8 @@
 :func:`image_study` (quick: MNIST-5k / Fashion-MNIST with a small CNN; full: CIFAR-10 /
 STL-10 with ResNet-9) and :func:`text_study` (quick: MLP head on frozen MiniLM embeddings of
 fortunes4 / austen6; full: bert-base-cased fine-tuned on the token ids of Emotion / AG_News,
-[PC] App. A.2) load and split the data and run :func:`deep_study` (the §5.1 protocol of :mod:`lib.category_removal` on a deep net).
+[PC] App. A.2) load and split the data and run :func:`deep_study` (the §5.1 protocol of
+:mod:`lib.category_removal` on a deep net).
 Keyword names equal the notebook's parameters, so the full-profile smoke test calls exactly what
 the notebook calls. :func:`problems` lists what a run needs and lacks (full-profile data, BERT
 files) before any training starts; the runner calls it through :func:`preflight`.
@@ -15,8 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import datasets, deep
-from .. import category_removal
+from .. import category_removal, datasets, deep
 from ..category_removal import RemovalResult, run
 from ..datasets import Dataset, MissingDataError
 from ..preprocessing import split_indices
@@ -32,8 +32,14 @@ def _load(name: str, root=None, **kwargs) -> Dataset:
     return datasets.load(name, **kwargs)
 
 
-def problems(*, image_dataset: str | None = None, text_datasets: list[str] | tuple[str, ...] = (),
-             text_model: str = "mlp_head", bert_model: str = "bert-base-cased", root=None) -> list[str]:
+def problems(
+    *,
+    image_dataset: str | None = None,
+    text_datasets: list[str] | tuple[str, ...] = (),
+    text_model: str = "mlp_head",
+    bert_model: str = "bert-base-cased",
+    root=None,
+) -> list[str]:
     """Everything the chapter's run lacks, each with how to provide it (empty = ready): unknown
     dataset names, full-profile files missing from the cache, BERT files missing from the HF cache."""
     out = []
@@ -68,16 +74,38 @@ def require(**kwargs) -> None:
 
 def preflight(params: dict) -> list[str]:
     """:func:`problems` for a chapter's parameter dict (the runner's early check)."""
-    return problems(image_dataset=params.get("image_dataset"), text_datasets=params.get("text_datasets", ()),
-                    text_model=params.get("text_model", "mlp_head"),
-                    bert_model=params.get("bert_model", "bert-base-cased"))
+    return problems(
+        image_dataset=params.get("image_dataset"),
+        text_datasets=params.get("text_datasets", ()),
+        text_model=params.get("text_model", "mlp_head"),
+        bert_model=params.get("bert_model", "bert-base-cased"),
+    )
 
 
-def image_study(*, image_dataset: str, image_pool: int, image_model: str, width: int, n_train: int, n_val: int,
-                epochs: int, lr: float, batch_size: int, weight_decay: float, momentum: float, lr_schedule: str,
-                damping: float | None, fraction: float, seeds: list[int], device: str, ekfac_batch_size: int,
-                rng: np.random.Generator, progress: bool = False, root=None, precision: str = "float32"
-                ) -> tuple[Dataset, Study]:
+def image_study(
+    *,
+    image_dataset: str,
+    image_pool: int,
+    image_model: str,
+    width: int,
+    n_train: int,
+    n_val: int,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    weight_decay: float,
+    momentum: float,
+    lr_schedule: str,
+    damping: float | None,
+    fraction: float,
+    seeds: list[int],
+    device: str,
+    ekfac_batch_size: int,
+    rng: np.random.Generator,
+    progress: bool = False,
+    root=None,
+    precision: str = "float32",
+) -> tuple[Dataset, Study]:
     """[PC] §5.1 on an image set: ``n_train`` training and ``n_val`` validation images drawn
     with ``rng`` from ``image_dataset`` (average-pooled by ``image_pool``), model ``image_model``
     (``small_cnn`` / ``resnet9``) of ``width``, SGD with ``momentum`` and ``lr_schedule``."""
@@ -93,21 +121,57 @@ def image_study(*, image_dataset: str, image_pool: int, image_model: str, width:
     X = X.reshape(len(X), *shape)
     tr, va = split_indices(len(ds), [n_train, n_val], rng)
     study = deep_study(
-        X[tr], ds.y[tr], X[va], ds.y[va], ds.n_classes, kind=image_model,
+        X[tr],
+        ds.y[tr],
+        X[va],
+        ds.y[va],
+        ds.n_classes,
+        kind=image_model,
         model_kwargs=deep.image_model_kwargs(image_model, ds.n_classes, shape, width),
-        train_kwargs=dict(epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
-                          momentum=momentum, lr_schedule=lr_schedule, n_classes=ds.n_classes),
-        damping=damping, fraction=fraction, seeds=seeds, device=device, ekfac_batch_size=ekfac_batch_size,
-        progress=progress, precision=precision)
+        train_kwargs=dict(
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            lr_schedule=lr_schedule,
+            n_classes=ds.n_classes,
+        ),
+        damping=damping,
+        fraction=fraction,
+        seeds=seeds,
+        device=device,
+        ekfac_batch_size=ekfac_batch_size,
+        progress=progress,
+        precision=precision,
+    )
     return ds, study
 
 
-def text_study(name: str, *, text_model: str, text_per_class: int | None, text_hidden: int, bert_model: str,
-               text_max_length: int, text_epochs: int, text_lr: float, text_batch_size: int,
-               text_weight_decay: float, text_optimizer: str, text_lr_schedule: str, damping: float | None,
-               fraction: float, seeds: list[int], device: str, ekfac_batch_size: int, rng: np.random.Generator,
-               progress: bool = False, root=None, precision: str = "float32"
-               ) -> tuple[Dataset, Study]:
+def text_study(
+    name: str,
+    *,
+    text_model: str,
+    text_per_class: int | None,
+    text_hidden: int,
+    bert_model: str,
+    text_max_length: int,
+    text_epochs: int,
+    text_lr: float,
+    text_batch_size: int,
+    text_weight_decay: float,
+    text_optimizer: str,
+    text_lr_schedule: str,
+    damping: float | None,
+    fraction: float,
+    seeds: list[int],
+    device: str,
+    ekfac_batch_size: int,
+    rng: np.random.Generator,
+    progress: bool = False,
+    root=None,
+    precision: str = "float32",
+) -> tuple[Dataset, Study]:
     """[PC] §5.1 on the text set ``name`` (at most ``text_per_class`` texts per class; ``None`` =
     the loader's default), split in halves (training / validation) with ``rng``.
 
@@ -132,12 +196,30 @@ def text_study(name: str, *, text_model: str, text_per_class: int | None, text_h
     half = len(ds) // 2
     tr, va = split_indices(len(ds), [half, len(ds) - half], rng)
     study = deep_study(
-        X[tr], ds.y[tr], X[va], ds.y[va], ds.n_classes, kind=text_model, model_kwargs=model_kwargs,
-        train_kwargs=dict(epochs=text_epochs, lr=text_lr, batch_size=text_batch_size,
-                          weight_decay=text_weight_decay, optimizer=text_optimizer, lr_schedule=text_lr_schedule,
-                          n_classes=ds.n_classes),
-        damping=damping, fraction=fraction, seeds=seeds, device=device, ekfac_batch_size=ekfac_batch_size,
-        progress=progress, precision=precision)
+        X[tr],
+        ds.y[tr],
+        X[va],
+        ds.y[va],
+        ds.n_classes,
+        kind=text_model,
+        model_kwargs=model_kwargs,
+        train_kwargs=dict(
+            epochs=text_epochs,
+            lr=text_lr,
+            batch_size=text_batch_size,
+            weight_decay=text_weight_decay,
+            optimizer=text_optimizer,
+            lr_schedule=text_lr_schedule,
+            n_classes=ds.n_classes,
+        ),
+        damping=damping,
+        fraction=fraction,
+        seeds=seeds,
+        device=device,
+        ekfac_batch_size=ekfac_batch_size,
+        progress=progress,
+        precision=precision,
+    )
     return ds, study
 
 
@@ -153,11 +235,25 @@ class Study:
     data: tuple = ()
 
 
-def deep_study(X_train, y_train, X_val, y_val, n_classes: int, *, kind: str, model_kwargs: dict,
-               train_kwargs: dict, damping: float | None, fraction: float = 0.1,
-               seeds: tuple[int, ...] | list[int] = (0, 1), fisher_samples: int = 1,
-               device: str = "cpu", ekfac_batch_size: int = 512, progress: bool = False,
-               precision: str = "float32") -> Study:
+def deep_study(
+    X_train,
+    y_train,
+    X_val,
+    y_val,
+    n_classes: int,
+    *,
+    kind: str,
+    model_kwargs: dict,
+    train_kwargs: dict,
+    damping: float | None,
+    fraction: float = 0.1,
+    seeds: tuple[int, ...] | list[int] = (0, 1),
+    fisher_samples: int = 1,
+    device: str = "cpu",
+    ekfac_batch_size: int = 512,
+    progress: bool = False,
+    precision: str = "float32",
+) -> Study:
     """[PC] §5.1 on a deep classifier: train on the full training set (seed ``seeds[0]``), compute
     EKFAC category-wise influence on the validation classes, then run :func:`run`.
 
@@ -184,23 +280,34 @@ def deep_study(X_train, y_train, X_val, y_val, n_classes: int, *, kind: str, mod
         model = deep.build(kind, np.random.default_rng([seed, 1]), device=dev, **model_kwargs)
         if precision == "float64":
             model = model.double()
-        deep.train(model, X_train[keep], y_train[keep], rng=np.random.default_rng([seed, 2]), device=dev,
-                   **train_kwargs)
+        deep.train(
+            model, X_train[keep], y_train[keep], rng=np.random.default_rng([seed, 2]), device=dev, **train_kwargs
+        )
         return model
 
     def evaluate(model):
         return deep.class_metrics(model, X_val, y_val, n_classes)
 
     base = fit(np.arange(len(y_train)), seeds[0])
-    P = ekfac.category_influence(base, X_train, y_train, X_val, y_val, n_classes,
-                                 rng=np.random.default_rng([seeds[0], 3]), damping=damping,
-                                 fisher_samples=fisher_samples, batch_size=ekfac_batch_size, device=dev)
+    P = ekfac.category_influence(
+        base,
+        X_train,
+        y_train,
+        X_val,
+        y_val,
+        n_classes,
+        rng=np.random.default_rng([seeds[0], 3]),
+        damping=damping,
+        fisher_samples=fisher_samples,
+        batch_size=ekfac_batch_size,
+        device=dev,
+    )
     result = run(P, y_train, fit, evaluate, fraction=fraction, seeds=seeds, progress=progress)
     return Study(P=P, result=result, model=base.cpu(), data=(X_train, y_train, X_val, y_val))
 
 
 # ------------------------------------------------------------------------------ the page's tables
-def schedule_table(schedules: dict[str, Study]) -> "pandas.DataFrame":  # noqa: F821
+def schedule_table(schedules: dict[str, Study]) -> pandas.DataFrame:  # noqa: F821
     """Per learning-rate schedule and removal kind: base accuracy, Spearman (accuracy and loss),
     the seeds' reliability and noise ceiling, the retraining noise and the mean effect size."""
     import pandas as pd
@@ -209,14 +316,23 @@ def schedule_table(schedules: dict[str, Study]) -> "pandas.DataFrame":  # noqa: 
     for name, study in schedules.items():
         r = study.result
         for kind in ("beneficial", "detrimental"):
-            rows.append({"lr_schedule": name, "removed": kind, "base accuracy": r.base_accuracy.mean(),
-                         "Spearman (accuracy)": r.spearman(kind), "Spearman (loss)": r.spearman(kind, "loss"),
-                         "seed reliability": r.seed_reliability(kind), "noise ceiling": r.noise_ceiling(kind),
-                         "retraining noise sd": r.retraining_noise(kind), "mean |change|": r.effect_size(kind)})
+            rows.append(
+                {
+                    "lr_schedule": name,
+                    "removed": kind,
+                    "base accuracy": r.base_accuracy.mean(),
+                    "Spearman (accuracy)": r.spearman(kind),
+                    "Spearman (loss)": r.spearman(kind, "loss"),
+                    "seed reliability": r.seed_reliability(kind),
+                    "noise ceiling": r.noise_ceiling(kind),
+                    "retraining noise sd": r.retraining_noise(kind),
+                    "mean |change|": r.effect_size(kind),
+                }
+            )
     return pd.DataFrame(rows).set_index(["lr_schedule", "removed"]).T
 
 
-def exact_check(study: Study, damping: float, fraction: float, max_params: int = 5000) -> "pandas.DataFrame | None":  # noqa: F821
+def exact_check(study: Study, damping: float, fraction: float, max_params: int = 5000) -> pandas.DataFrame | None:  # noqa: F821
     """EKFAC against the exact damped Gauss-Newton influence on the study's seed-0 model (only for
     at most ``max_params`` parameters; else ``None``): Spearman of each against the measured changes
     of the same removal sets, their agreement over the cells, the mean per-class Pearson correlation
@@ -236,19 +352,27 @@ def exact_check(study: Study, damping: float, fraction: float, max_params: int =
     rows = []
     for kind in ("beneficial", "detrimental"):
         predicted = np.stack([P_exact[idx].sum(0) for idx in sets[kind]])
-        rows.append({"removed": kind, "Spearman EKFAC vs actual": study.result.spearman(kind),
-                     "Spearman exact vs actual": spearmanr(-predicted.ravel(),
-                                                           study.result.acc_change[kind].ravel()).statistic,
-                     "Spearman EKFAC vs exact (cells)": spearmanr(predicted.ravel(),
-                                                                  study.result.influence[kind].ravel()).statistic})
+        rows.append(
+            {
+                "removed": kind,
+                "Spearman EKFAC vs actual": study.result.spearman(kind),
+                "Spearman exact vs actual": spearmanr(
+                    -predicted.ravel(), study.result.acc_change[kind].ravel()
+                ).statistic,
+                "Spearman EKFAC vs exact (cells)": spearmanr(
+                    predicted.ravel(), study.result.influence[kind].ravel()
+                ).statistic,
+            }
+        )
     table = pd.DataFrame(rows).set_index("removed")
     table["mean Pearson EKFAC vs exact P[:, k]"] = np.mean(
-        [np.corrcoef(study.P[:, k], P_exact[:, k])[0, 1] for k in range(K)])
+        [np.corrcoef(study.P[:, k], P_exact[:, k])[0, 1] for k in range(K)]
+    )
     table["EKFAC / exact magnitude"] = np.abs(study.P).mean() / np.abs(P_exact).mean()
     return table.T
 
 
-def robust_summary(summary: dict[str, float]) -> "pandas.Series":  # noqa: F821
+def robust_summary(summary: dict[str, float]) -> pandas.Series:  # noqa: F821
     """What of a deep study's summary is the same on every processor: the base accuracy to two
     decimals, whether each Spearman correlation clears 0.5 and 0.8, whether the targeted classes
     moved as predicted for at least 80% of the classes, and the own-label shares to one decimal
@@ -261,15 +385,17 @@ def robust_summary(summary: dict[str, float]) -> "pandas.Series":  # noqa: F821
         out[f"Spearman {kind} >= 0.5"] = bool(rho >= 0.5)
         out[f"Spearman {kind} >= 0.8 (the paper)"] = bool(rho >= 0.8)
     out["target drops for >= 80% of classes (beneficial removed)"] = bool(
-        summary["target accuracy drops (beneficial removed)"] >= 0.8)
+        summary["target accuracy drops (beneficial removed)"] >= 0.8
+    )
     out["target rises for >= 80% of classes (detrimental removed)"] = bool(
-        summary["target accuracy rises (detrimental removed)"] >= 0.8)
+        summary["target accuracy rises (detrimental removed)"] >= 0.8
+    )
     out["share own label, beneficial"] = round(summary["share own label, beneficial"], 1)
     out["share own label, detrimental"] = round(summary["share own label, detrimental"], 1)
     return pd.Series(out, name="value")
 
 
-def schedule_verdicts(table: "pandas.DataFrame") -> "pandas.Series":  # noqa: F821
+def schedule_verdicts(table: pandas.DataFrame) -> pandas.Series:  # noqa: F821
     """The schedule ablation's conclusions that survive the last-bit noise: for both kinds of
     removal, the annealed schedule's correlation and noise ceiling exceed the constant one's and its
     retraining noise is smaller."""
@@ -285,11 +411,12 @@ def schedule_verdicts(table: "pandas.DataFrame") -> "pandas.Series":  # noqa: F8
         out[f"{kind}: Spearman {annealed} > {constant}"] = bool(a["Spearman (accuracy)"] > c["Spearman (accuracy)"])
         out[f"{kind}: noise ceiling {annealed} > {constant}"] = bool(a["noise ceiling"] > c["noise ceiling"])
         out[f"{kind}: retraining noise {annealed} < {constant}"] = bool(
-            a["retraining noise sd"] < c["retraining noise sd"])
+            a["retraining noise sd"] < c["retraining noise sd"]
+        )
     return pd.Series(out, name="value")
 
 
-def exact_verdicts(table: "pandas.DataFrame | None") -> "pandas.Series":  # noqa: F821
+def exact_verdicts(table: pandas.DataFrame | None) -> pandas.Series:  # noqa: F821
     """EKFAC against exact influence, in conclusions that survive the last-bit noise: EKFAC ranks the
     removal cells like the exact influence (Spearman >= 0.9), and the exact influence predicts the
     measured changes at most 0.15 better than EKFAC does."""
@@ -302,7 +429,8 @@ def exact_verdicts(table: "pandas.DataFrame | None") -> "pandas.Series":  # noqa
         col = table[kind]
         out[f"{kind}: EKFAC ranks the cells like exact (>= 0.9)"] = bool(col["Spearman EKFAC vs exact (cells)"] >= 0.9)
         out[f"{kind}: exact beats EKFAC by < 0.15"] = bool(
-            col["Spearman exact vs actual"] - col["Spearman EKFAC vs actual"] < 0.15)
+            col["Spearman exact vs actual"] - col["Spearman EKFAC vs actual"] < 0.15
+        )
     return pd.Series(out, name="value")
 
 
@@ -331,23 +459,49 @@ def claims(summaries: dict[str, dict[str, float]], n_seeds: int) -> list[dict]:
         for kind in ("beneficial", "detrimental"):
             rho = s[f"spearman {kind} (accuracy)"]
             low, high = s[f"spearman {kind} (accuracy) 90% low"], s[f"spearman {kind} (accuracy) 90% high"]
-            rows.append({"claim": f"{name}: Spearman(cumulative influence, accuracy change), {kind} removed",
-                         "paper": "> 0.8", "measured": f"{rho:.2f} [90%: {low:.2f}, {high:.2f}]",
-                         "verdict": _spearman_verdict(rho, low, high),
-                         "why": f"all K x K cells, mean of {n_seeds} seeds; the seeds' noise ceiling is "
-                                f"{s[f'noise ceiling {kind} (accuracy)']:.2f}; on the loss "
-                                f"{s[f'spearman {kind} (loss)']:.2f}"})
+            rows.append(
+                {
+                    "claim": f"{name}: Spearman(cumulative influence, accuracy change), {kind} removed",
+                    "paper": "> 0.8",
+                    "measured": f"{rho:.2f} [90%: {low:.2f}, {high:.2f}]",
+                    "verdict": _spearman_verdict(rho, low, high),
+                    "why": f"all K x K cells, mean of {n_seeds} seeds; the seeds' noise ceiling is "
+                    f"{s[f'noise ceiling {kind} (accuracy)']:.2f}; on the loss "
+                    f"{s[f'spearman {kind} (loss)']:.2f}",
+                }
+            )
         for kind, verb in (("beneficial", "lowers"), ("detrimental", "raises")):
-            key = "target accuracy drops (beneficial removed)" if kind == "beneficial" else \
-                "target accuracy rises (detrimental removed)"
-            rows.append({"claim": f"{name}: removing {kind} samples {verb} the target class", "paper": "all classes",
-                         "measured": f"{s[key]:.0%} of the classes", "verdict": _share_verdict(s[key], True),
-                         "why": f"mean target change {s[f'mean target change, {kind} removed']:+.3f}"})
+            key = (
+                "target accuracy drops (beneficial removed)"
+                if kind == "beneficial"
+                else "target accuracy rises (detrimental removed)"
+            )
+            rows.append(
+                {
+                    "claim": f"{name}: removing {kind} samples {verb} the target class",
+                    "paper": "all classes",
+                    "measured": f"{s[key]:.0%} of the classes",
+                    "verdict": _share_verdict(s[key], True),
+                    "why": f"mean target change {s[f'mean target change, {kind} removed']:+.3f}",
+                }
+            )
         own_b, own_d = s["share own label, beneficial"], 1 - s["share own label, detrimental"]
-        rows.append({"claim": f"{name}: beneficial samples carry the target's label", "paper": "mostly (Fig. 9)",
-                     "measured": f"{own_b:.0%} of the removed samples", "verdict": _share_verdict(own_b, False),
-                     "why": "a 10% removal set can be larger than one class's training samples"})
-        rows.append({"claim": f"{name}: detrimental samples come from other classes", "paper": "mostly (Fig. 9)",
-                     "measured": f"{own_d:.0%} of the removed samples", "verdict": _share_verdict(own_d, False),
-                     "why": "share of removed samples whose label is not the target"})
+        rows.append(
+            {
+                "claim": f"{name}: beneficial samples carry the target's label",
+                "paper": "mostly (Fig. 9)",
+                "measured": f"{own_b:.0%} of the removed samples",
+                "verdict": _share_verdict(own_b, False),
+                "why": "a 10% removal set can be larger than one class's training samples",
+            }
+        )
+        rows.append(
+            {
+                "claim": f"{name}: detrimental samples come from other classes",
+                "paper": "mostly (Fig. 9)",
+                "measured": f"{own_d:.0%} of the removed samples",
+                "verdict": _share_verdict(own_d, False),
+                "why": "share of removed samples whose label is not the target",
+            }
+        )
     return rows

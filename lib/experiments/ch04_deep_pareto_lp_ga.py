@@ -27,12 +27,23 @@ SETTINGS = ("DI", "CC", "polish")
 PAPER_TABLE1 = {"DI": {0: 16.02, 2: 11.39}, "CC": {5: 1.65, 7: 1.31, 9: 2.77}}
 #: [PC] App. B.2 Table 3 (CIFAR-10, final epoch): targets and changes
 PAPER_TABLE3 = {"DI": {2: 0.14, 3: 1.24, 4: 3.71, 5: 4.88}, "CC": {3: 0.42, 7: 0.48}}
-METHOD_NAMES = {"standard": "standard epoch", "pareto_lp_ga": "PARETO-LP-GA", "upweight": "class up-weighting",
-                "lp_eps0": "LP, eps = 0 (no GA)", "permuted": "permuted GA weights",
-                "best_shuffle": "best of the shuffled epochs"}
+METHOD_NAMES = {
+    "standard": "standard epoch",
+    "pareto_lp_ga": "PARETO-LP-GA",
+    "upweight": "class up-weighting",
+    "lp_eps0": "LP, eps = 0 (no GA)",
+    "permuted": "permuted GA weights",
+    "best_shuffle": "best of the shuffled epochs",
+}
 #: short row names of :func:`headline` (the page's text column is ~100 characters)
-SHORT_NAMES = {"standard": "standard", "pareto_lp_ga": "PARETO-LP-GA", "upweight": "up-weighting",
-               "lp_eps0": "LP eps=0", "permuted": "permuted", "best_shuffle": "best shuffle"}
+SHORT_NAMES = {
+    "standard": "standard",
+    "pareto_lp_ga": "PARETO-LP-GA",
+    "upweight": "up-weighting",
+    "lp_eps0": "LP eps=0",
+    "permuted": "permuted",
+    "best_shuffle": "best shuffle",
+}
 
 
 @dataclass
@@ -84,8 +95,17 @@ def preflight(params: dict) -> list[str]:
     return problems(image_datasets=params.get("image_datasets", ()), text_dataset=params.get("text_dataset"))
 
 
-def image_data(name: str, *, image_pool: int, n_train: int | None, n_val: int, n_test: int | None,
-               dtype: str, rng: np.random.Generator, root=None) -> Split:
+def image_data(
+    name: str,
+    *,
+    image_pool: int,
+    n_train: int | None,
+    n_val: int,
+    n_test: int | None,
+    dtype: str,
+    rng: np.random.Generator,
+    root=None,
+) -> Split:
     """``n_train`` training and ``n_val`` validation images drawn with ``rng`` from the training split
     of ``name`` (``n_train=None``: all that the validation part leaves), ``n_test`` from its test split
     (``None``: all), average-pooled by ``image_pool``, as (n, C, H, W) arrays of ``dtype``."""
@@ -104,8 +124,17 @@ def image_data(name: str, *, image_pool: int, n_train: int | None, n_val: int, n
     tr, va = split_indices(len(train), [n_train, n_val], rng)
     te = split_indices(len(test), [len(test) if n_test is None else n_test], rng)[0]
     C, H, W = shape
-    return Split(name, train.classes, prep(train.X[tr]), train.y[tr], prep(train.X[va]), train.y[va],
-                 prep(test.X[te]), test.y[te], (C, H // image_pool, W // image_pool))
+    return Split(
+        name,
+        train.classes,
+        prep(train.X[tr]),
+        train.y[tr],
+        prep(train.X[va]),
+        train.y[va],
+        prep(test.X[te]),
+        test.y[te],
+        (C, H // image_pool, W // image_pool),
+    )
 
 
 def text_data(name: str, *, text_per_class: int | None, dtype: str, rng: np.random.Generator, root=None) -> Split:
@@ -144,11 +173,29 @@ class Study:
     settings: rw.EpochSettings
 
 
-def study(data: Split, spec: rw.TrainingSpec, *, seeds: list[int], di_epoch: int, di_targets: list[int] | None,
-          n_targets: int, cc_threshold: float, cc_first_epoch: int, cc_max_targets: int, polish: bool,
-          settings: rw.EpochSettings, ga_kwargs: dict, lp_kwargs: dict, n_shuffles: int, damping: float | None,
-          ekfac_batch_size: int, n_jobs: int, backend: str | None = None, threads: int | None = 1,
-          progress: bool = False) -> Study:
+def study(
+    data: Split,
+    spec: rw.TrainingSpec,
+    *,
+    seeds: list[int],
+    di_epoch: int,
+    di_targets: list[int] | None,
+    n_targets: int,
+    cc_threshold: float,
+    cc_first_epoch: int,
+    cc_max_targets: int,
+    polish: bool,
+    settings: rw.EpochSettings,
+    ga_kwargs: dict,
+    lp_kwargs: dict,
+    n_shuffles: int,
+    damping: float | None,
+    ekfac_batch_size: int,
+    n_jobs: int,
+    backend: str | None = None,
+    threads: int | None = 1,
+    progress: bool = False,
+) -> Study:
     """Every seed: :func:`lib.reweighting.train_run`, then
 
     * DI at ``di_epoch``: targets ``di_targets`` or the ``n_targets`` lowest validation accuracies;
@@ -167,8 +214,11 @@ def study(data: Split, spec: rw.TrainingSpec, *, seeds: list[int], di_epoch: int
     for seed in progress_bar(seeds, progress, desc=f"{data.name} seeds"):
         run = rw.train_run(spec, *arrays, K, seed, threads=threads)
         chosen: dict[str, tuple[int, list[int], str] | None] = {}
-        chosen["DI"] = (di_epoch, list(di_targets) if di_targets else rw.lowest_classes(run.val_accuracy[di_epoch],
-                                                                                       n_targets), "previous")
+        chosen["DI"] = (
+            di_epoch,
+            list(di_targets) if di_targets else rw.lowest_classes(run.val_accuracy[di_epoch], n_targets),
+            "previous",
+        )
         cc = rw.detrimental_epoch(run.val_accuracy, cc_threshold, first=cc_first_epoch, max_targets=cc_max_targets)
         chosen["CC"] = None if cc is None else (cc[0], cc[1], "run")
         last = spec.epochs - 1
@@ -181,15 +231,37 @@ def study(data: Split, spec: rw.TrainingSpec, *, seeds: list[int], di_epoch: int
                 continue
             e, targets, reference = choice
             if e not in P_cache:
-                P_cache[e] = rw.checkpoint_influence(run, e, data.X, data.y, data.X_val, data.y_val, K,
-                                                     damping=damping, batch_size=ekfac_batch_size, threads=threads)
+                P_cache[e] = rw.checkpoint_influence(
+                    run,
+                    e,
+                    data.X,
+                    data.y,
+                    data.X_val,
+                    data.y_val,
+                    K,
+                    damping=damping,
+                    batch_size=ekfac_batch_size,
+                    threads=threads,
+                )
             P = P_cache[e]
             res.ceilings[name] = rw.ceiling_summary(P, sizes)
-            res.steps[name] = rw.reweight_step(run, e, targets, P, *arrays, K, rng=np.random.default_rng([seed, 7, i]),
-                                               reference=reference, settings=settings, n_shuffles=n_shuffles,
-                                               n_jobs=n_jobs, backend=backend, threads=threads,
-                                               ga_kwargs=ga_kwargs,
-                                               lp_kwargs=lp_kwargs)
+            res.steps[name] = rw.reweight_step(
+                run,
+                e,
+                targets,
+                P,
+                *arrays,
+                K,
+                rng=np.random.default_rng([seed, 7, i]),
+                reference=reference,
+                settings=settings,
+                n_shuffles=n_shuffles,
+                n_jobs=n_jobs,
+                backend=backend,
+                threads=threads,
+                ga_kwargs=ga_kwargs,
+                lp_kwargs=lp_kwargs,
+            )
         out.append(res)
     return Study(data, spec, out, settings)
 
@@ -230,12 +302,17 @@ def paper_layout(st: Study, setting: str, split: str = "test") -> pd.DataFrame:
     counts = np.zeros(K, dtype=int)
     for _, s in steps:
         counts[s.targets] += 1
-    table = pd.DataFrame({
-        "class": [f"{k} {st.data.classes[k]}"[:14] for k in range(K)],
-        "target": [f"{c}/{len(steps)}" if c else "" for c in counts],
-        "epoch e": stat(prev), "std e+1": stat(std), f"{setting} e+1": stat(ga),
-        f"change % (vs {'run e+1' if ref == 'run' else 'epoch e'})": stat(paper_change),
-        "vs std (points)": stat(vs_std)})
+    table = pd.DataFrame(
+        {
+            "class": [f"{k} {st.data.classes[k]}"[:14] for k in range(K)],
+            "target": [f"{c}/{len(steps)}" if c else "" for c in counts],
+            "epoch e": stat(prev),
+            "std e+1": stat(std),
+            f"{setting} e+1": stat(ga),
+            f"change % (vs {'run e+1' if ref == 'run' else 'epoch e'})": stat(paper_change),
+            "vs std (points)": stat(vs_std),
+        }
+    )
     if not np.allclose(run, std, equal_nan=True):  # the GA epoch has its own optimiser (Table 2): show the run's too
         table.insert(3, "run e+1", stat(run))
     return table.set_index("class")
@@ -255,21 +332,35 @@ def per_seed_summary(st: Study, setting: str, split: str = "test") -> pd.DataFra
         for m in rw.METHODS:
             if m not in s.accuracy:
                 continue
-            rows.append({"seed": seed, "method": m, "epoch": s.epoch, "targets": tuple(t),
-                         "target vs standard": 100 * float(s.change(m, split)[t].mean()),
-                         "target vs up-weighting": 100 * float(s.change(m, split, "upweight")[t].mean()),
-                         "target vs epoch e": 100 * float(s.change(m, split, "previous")[t].mean()),
-                         "worst non-target vs standard": 100 * float(s.change(m, split)[others].min()),
-                         "target relative % (paper's)": float(relative_change(
-                             s.accuracy[m][split][t].mean(),
-                             s.accuracy["run" if setting == "CC" else "previous"][split][t].mean())),
-                         "one-epoch noise sd": noise})
+            rows.append(
+                {
+                    "seed": seed,
+                    "method": m,
+                    "epoch": s.epoch,
+                    "targets": tuple(t),
+                    "target vs standard": 100 * float(s.change(m, split)[t].mean()),
+                    "target vs up-weighting": 100 * float(s.change(m, split, "upweight")[t].mean()),
+                    "target vs epoch e": 100 * float(s.change(m, split, "previous")[t].mean()),
+                    "worst non-target vs standard": 100 * float(s.change(m, split)[others].min()),
+                    "target relative % (paper's)": float(
+                        relative_change(
+                            s.accuracy[m][split][t].mean(),
+                            s.accuracy["run" if setting == "CC" else "previous"][split][t].mean(),
+                        )
+                    ),
+                    "one-epoch noise sd": noise,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-HEADLINE_COLUMNS = {"target vs standard": "targets vs std", "target vs up-weighting": "vs up-wt",
-                    "target vs epoch e": "vs epoch e", "worst non-target vs standard": "worst other",
-                    "target relative % (paper's)": "rel. % (paper)"}
+HEADLINE_COLUMNS = {
+    "target vs standard": "targets vs std",
+    "target vs up-weighting": "vs up-wt",
+    "target vs epoch e": "vs epoch e",
+    "worst non-target vs standard": "worst other",
+    "target relative % (paper's)": "rel. % (paper)",
+}
 
 
 def headline(st: Study, setting: str, split: str = "test") -> pd.DataFrame:
@@ -305,8 +396,13 @@ def verdict(st: Study, setting: str, against: str = "standard", split: str = "te
     noise = float(df[df.method == "pareto_lp_ga"]["one-epoch noise sd"].mean())
     gain = float(d.mean())
     beyond = abs(gain) > 2 * se and abs(gain) > noise / np.sqrt(n)
-    return {"gain": gain, "se": se, "noise": noise, "n": n,
-            "call": ("better" if gain > 0 else "worse") if beyond else "within noise"}
+    return {
+        "gain": gain,
+        "se": se,
+        "noise": noise,
+        "n": n,
+        "call": ("better" if gain > 0 else "worse") if beyond else "within noise",
+    }
 
 
 def bar_data(st: Study, setting: str, split: str = "test") -> pd.DataFrame:
@@ -318,8 +414,9 @@ def bar_data(st: Study, setting: str, split: str = "test") -> pd.DataFrame:
             if m not in s.accuracy:
                 continue
             for k, v in enumerate(100 * s.change(m, split)):
-                rows.append({"seed": seed, "method": METHOD_NAMES[m], "class": k, "change": v,
-                             "target": k in s.targets})
+                rows.append(
+                    {"seed": seed, "method": METHOD_NAMES[m], "class": k, "change": v, "target": k in s.targets}
+                )
     return pd.DataFrame(rows)
 
 
@@ -340,9 +437,15 @@ def ceiling_table(st: Study) -> pd.DataFrame:
         return pd.DataFrame()
     df = pd.DataFrame(rows)
     agg = df.groupby("setting", sort=False).agg(
-        epochs=("epoch", lambda e: ",".join(str(int(v)) for v in e)), t_star=("t", "mean"),
-        t_rel=("t_relative", "mean"), below=("below_ceiling", "mean"), flatness=("flatness", "mean"),
-        normal_pos=("positive_normal", "mean"), pca_min=("pca_ratio", "min"), pca_mean=("pca_ratio", "mean"))
+        epochs=("epoch", lambda e: ",".join(str(int(v)) for v in e)),
+        t_star=("t", "mean"),
+        t_rel=("t_relative", "mean"),
+        below=("below_ceiling", "mean"),
+        flatness=("flatness", "mean"),
+        normal_pos=("positive_normal", "mean"),
+        pca_min=("pca_ratio", "min"),
+        pca_mean=("pca_ratio", "mean"),
+    )
     return agg
 
 
@@ -356,15 +459,23 @@ def ga_summary(st: Study) -> pd.DataFrame:
             if s is None:
                 continue
             fits = [e["fitness"][0] for e in s.ga.evaluations]
-            rows.append({"setting": name, "evaluations": len(fits),
-                         "penalised": float(np.mean([f <= -1000.0 for f in fits])),
-                         "all targets up (val)": bool(s.ga.fitness[0] > -1000.0)})
+            rows.append(
+                {
+                    "setting": name,
+                    "evaluations": len(fits),
+                    "penalised": float(np.mean([f <= -1000.0 for f in fits])),
+                    "all targets up (val)": bool(s.ga.fitness[0] > -1000.0),
+                }
+            )
     if not rows:
         return pd.DataFrame()
     df = pd.DataFrame(rows)
     return df.groupby("setting", sort=False).agg(
-        seeds=("evaluations", "size"), evals_per_seed=("evaluations", "mean"), penalised=("penalised", "mean"),
-        seeds_all_targets_up=("all targets up (val)", "sum"))
+        seeds=("evaluations", "size"),
+        evals_per_seed=("evaluations", "mean"),
+        penalised=("penalised", "mean"),
+        seeds_all_targets_up=("all targets up (val)", "sum"),
+    )
 
 
 def ga_history(st: Study) -> pd.DataFrame:
@@ -375,8 +486,16 @@ def ga_history(st: Study) -> pd.DataFrame:
             if s is None:
                 continue
             for g, h in enumerate(s.ga.history):
-                rows.append({"seed": r.seed, "setting": name, "generation": g, "fitness": h[0], "target gain": h[1],
-                             "every target up": h[0] > -1000.0})
+                rows.append(
+                    {
+                        "seed": r.seed,
+                        "setting": name,
+                        "generation": g,
+                        "fitness": h[0],
+                        "target gain": h[1],
+                        "every target up": h[0] > -1000.0,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -392,23 +511,70 @@ def weight_stats(st: Study) -> pd.DataFrame:
             w_max = w.max()
             up = w > 1 + 1e-9
             in_targets = float(np.isin(st.data.y[up], s.targets).mean()) if up.any() else np.nan
-            rows.append({"setting": name, "seed": r.seed, "at 0": float(np.isclose(w, 0).mean()),
-                         "at 1": float(np.isclose(w, 1).mean()), "at w_max": float((np.isclose(w, w_max) & up).mean()),
-                         "sum|w-1|/n": s.weight_change / len(w), "up-weighted in targets": in_targets})
+            rows.append(
+                {
+                    "setting": name,
+                    "seed": r.seed,
+                    "at 0": float(np.isclose(w, 0).mean()),
+                    "at 1": float(np.isclose(w, 1).mean()),
+                    "at w_max": float((np.isclose(w, w_max) & up).mean()),
+                    "sum|w-1|/n": s.weight_change / len(w),
+                    "up-weighted in targets": in_targets,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def image_spec(data: Split, *, image_model: str, width: int, epochs: int, lr: float, batch_size: int, momentum: float,
-               weight_decay: float, lr_schedule: str, dtype: str, device: str) -> rw.TrainingSpec:
+def image_spec(
+    data: Split,
+    *,
+    image_model: str,
+    width: int,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    momentum: float,
+    weight_decay: float,
+    lr_schedule: str,
+    dtype: str,
+    device: str,
+) -> rw.TrainingSpec:
     """The training recipe of an image set."""
-    return rw.TrainingSpec(image_model, deep.image_model_kwargs(image_model, data.n_classes, data.image_shape, width),
-                           epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum, weight_decay=weight_decay,
-                           lr_schedule=lr_schedule, dtype=dtype, device=device)
+    return rw.TrainingSpec(
+        image_model,
+        deep.image_model_kwargs(image_model, data.n_classes, data.image_shape, width),
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        lr_schedule=lr_schedule,
+        dtype=dtype,
+        device=device,
+    )
 
 
-def text_spec(data: Split, *, text_hidden: int, text_epochs: int, text_lr: float, text_batch_size: int,
-              text_momentum: float, text_weight_decay: float, dtype: str, device: str) -> rw.TrainingSpec:
+def text_spec(
+    data: Split,
+    *,
+    text_hidden: int,
+    text_epochs: int,
+    text_lr: float,
+    text_batch_size: int,
+    text_momentum: float,
+    text_weight_decay: float,
+    dtype: str,
+    device: str,
+) -> rw.TrainingSpec:
     """The MLP head's recipe on a text set's embeddings."""
-    return rw.TrainingSpec("mlp_head", {"n_classes": data.n_classes, "d_in": data.X.shape[1], "hidden": text_hidden},
-                           epochs=text_epochs, lr=text_lr, batch_size=text_batch_size, momentum=text_momentum,
-                           weight_decay=text_weight_decay, dtype=dtype, device=device)
+    return rw.TrainingSpec(
+        "mlp_head",
+        {"n_classes": data.n_classes, "d_in": data.X.shape[1], "hidden": text_hidden},
+        epochs=text_epochs,
+        lr=text_lr,
+        batch_size=text_batch_size,
+        momentum=text_momentum,
+        weight_decay=text_weight_decay,
+        dtype=dtype,
+        device=device,
+    )

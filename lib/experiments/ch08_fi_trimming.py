@@ -32,8 +32,10 @@ TRIM_RULE = {"FI": "highest", "IV": "lowest"}
 
 def trimming_scores(model: LogisticRegression, X_train, y_train, X_val, y_val) -> dict[str, np.ndarray]:
     """``{"FI": FI_util, "IV": utility influence}`` (the book's sign: negative = harmful)."""
-    return {"FI": fi.fi_util(model, X_train, y_train, X_val, y_val),
-            "IV": utility_influence(model, X_train, y_train, X_val, y_val)}
+    return {
+        "FI": fi.fi_util(model, X_train, y_train, X_val, y_val),
+        "IV": utility_influence(model, X_train, y_train, X_val, y_val),
+    }
 
 
 def removal(method: str, scores: np.ndarray, b: int) -> Trim:
@@ -42,9 +44,19 @@ def removal(method: str, scores: np.ndarray, b: int) -> Trim:
 
 
 # ---------------------------------------------------------------------- logistic regression
-def trim_logistic(X_train, y_train, X_val, y_val, X_test, y_test, budgets: Sequence[int], rng: np.random.Generator,
-                  l2: float | str = "auto", n_random: int = 5, flagged: np.ndarray | None = None
-                  ) -> tuple[pd.DataFrame, dict]:
+def trim_logistic(
+    X_train,
+    y_train,
+    X_val,
+    y_val,
+    X_test,
+    y_test,
+    budgets: Sequence[int],
+    rng: np.random.Generator,
+    l2: float | str = "auto",
+    n_random: int = 5,
+    flagged: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, dict]:
     """Fit, score with FI and IV, remove the top-``b`` samples, retrain, report test accuracy.
 
     Random trimming is averaged over ``n_random`` draws ([FI] D.1). Returns the rows
@@ -60,8 +72,10 @@ def trim_logistic(X_train, y_train, X_val, y_val, X_test, y_test, budgets: Seque
         raise ValueError(f"flagged must be one boolean per training sample ({n}), got shape {np.shape(flagged)}")
 
     def evaluate(t: Trim) -> dict:  # weight 0 = removed; warm-started at the base model (same optimum)
-        out = {"removed": len(t.removed),
-               "accuracy": retrain(base, X_train, y_train, t.keep_mask.astype(float)).score(X_test, y_test)}
+        out = {
+            "removed": len(t.removed),
+            "accuracy": retrain(base, X_train, y_train, t.keep_mask.astype(float)).score(X_test, y_test),
+        }
         if flagged is not None:
             out["precision"] = float(np.mean(flagged[t.removed])) if len(t.removed) else np.nan
         return out
@@ -74,8 +88,9 @@ def trim_logistic(X_train, y_train, X_val, y_val, X_test, y_test, budgets: Seque
     return pd.DataFrame(rows), {"model": base, **scores}
 
 
-def linear_experiment(seeds: Sequence[int], budgets: Sequence[int], sizes=(150, 100, 600),
-                      centre: float = 1.25) -> pd.DataFrame:
+def linear_experiment(
+    seeds: Sequence[int], budgets: Sequence[int], sizes=(150, 100, 600), centre: float = 1.25
+) -> pd.DataFrame:
     """[FI] Table 1: two Gaussians, LR, FI vs IV (vs random) per seed and budget."""
     frames = []
     for seed in seeds:
@@ -99,8 +114,9 @@ class TwoHiddenLayerReLUNet(torch.nn.Module):
 
     def __init__(self, d_in: int, hidden: int) -> None:
         super().__init__()
-        self.body = torch.nn.Sequential(torch.nn.Linear(d_in, hidden), torch.nn.ReLU(),
-                                        torch.nn.Linear(hidden, hidden), torch.nn.ReLU())
+        self.body = torch.nn.Sequential(
+            torch.nn.Linear(d_in, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, hidden), torch.nn.ReLU()
+        )
         self.head = torch.nn.Linear(hidden, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -125,8 +141,15 @@ def init_mlp(d_in: int, hidden: int, rng: np.random.Generator) -> TwoHiddenLayer
     return net
 
 
-def train_mlp(X: np.ndarray, y: np.ndarray, init_seed: int, hidden: int = 16, epochs: int = 300,
-              lr: float = 0.03, weight_decay: float = 1e-4) -> TwoHiddenLayerReLUNet:
+def train_mlp(
+    X: np.ndarray,
+    y: np.ndarray,
+    init_seed: int,
+    hidden: int = 16,
+    epochs: int = 300,
+    lr: float = 0.03,
+    weight_decay: float = 1e-4,
+) -> TwoHiddenLayerReLUNet:
     """Full-batch Adam from a fixed initialisation (:func:`init_mlp` with ``default_rng(init_seed)``):
     deterministic, and the same on every machine up to round-off."""
     net = init_mlp(X.shape[1], hidden, np.random.default_rng(init_seed))
@@ -150,8 +173,9 @@ def mlp_accuracy(net: TwoHiddenLayerReLUNet, X: np.ndarray, y: np.ndarray) -> fl
         return float(((net(torch.as_tensor(X, dtype=torch.float64)) > 0).numpy() == y).mean())
 
 
-def last_layer_scores(net: TwoHiddenLayerReLUNet, X_train, y_train, X_val, y_val, l2: float | str = "auto"
-                      ) -> dict[str, np.ndarray]:
+def last_layer_scores(
+    net: TwoHiddenLayerReLUNet, X_train, y_train, X_val, y_val, l2: float | str = "auto"
+) -> dict[str, np.ndarray]:
     """FI and IV of the last layer: a logistic-regression head fitted on standardised
     penultimate features (the network body is frozen)."""
     E_tr, E_val = standardise(embed(net, X_train), embed(net, X_val))
@@ -159,8 +183,14 @@ def last_layer_scores(net: TwoHiddenLayerReLUNet, X_train, y_train, X_val, y_val
     return trimming_scores(head, E_tr, y_train, E_val, y_val)
 
 
-def nonlinear_experiment(seeds: Sequence[int], budgets: Sequence[int], sizes=(500, 250, 250),
-                         noise: float = 0.25, hidden: int = 16, epochs: int = 300) -> pd.DataFrame:
+def nonlinear_experiment(
+    seeds: Sequence[int],
+    budgets: Sequence[int],
+    sizes=(500, 250, 250),
+    noise: float = 0.25,
+    hidden: int = 16,
+    epochs: int = 300,
+) -> pd.DataFrame:
     """[FI] Table 2: two moons, a 2-hidden-layer ReLU network, last-layer FI vs IV. After
     trimming the whole network is retrained from the same initialisation."""
     rows = []
@@ -181,19 +211,25 @@ def nonlinear_experiment(seeds: Sequence[int], budgets: Sequence[int], sizes=(50
 
 def head_to_head(df: pd.DataFrame) -> pd.DataFrame:
     """Per budget: #seeds where FI beats IV, mean ± sd accuracy of each (Tables 1-2 format)."""
-    wide = df[df.method.isin(["FI", "IV"])].pivot_table(index=["budget", "seed"], columns="method",
-                                                        values="accuracy")
+    wide = df[df.method.isin(["FI", "IV"])].pivot_table(index=["budget", "seed"], columns="method", values="accuracy")
     g = wide.groupby("budget")
-    return pd.DataFrame({"FI better": g.apply(lambda w: int((w.FI > w.IV).sum())),
-                         "ties": g.apply(lambda w: int((w.FI == w.IV).sum())),
-                         "seeds": g.size(),
-                         "acc FI": g.FI.mean(), "sd FI": g.FI.std(),
-                         "acc IV": g.IV.mean(), "sd IV": g.IV.std()})
+    return pd.DataFrame(
+        {
+            "FI better": g.apply(lambda w: int((w.FI > w.IV).sum())),
+            "ties": g.apply(lambda w: int((w.FI == w.IV).sum())),
+            "seeds": g.size(),
+            "acc FI": g.FI.mean(),
+            "sd FI": g.FI.std(),
+            "acc IV": g.IV.mean(),
+            "sd IV": g.IV.std(),
+        }
+    )
 
 
 # ---------------------------------------------------------------------- tabular protocol
-def tabular_split(X: np.ndarray, y: np.ndarray, is_test: np.ndarray, n_train: int, n_val: int,
-                  n_test: int, rng: np.random.Generator):
+def tabular_split(
+    X: np.ndarray, y: np.ndarray, is_test: np.ndarray, n_train: int, n_val: int, n_test: int, rng: np.random.Generator
+):
     """Subsample train/validation from the training part and a test set from the test part
     ([FI] D.1: 5,000 train / 4,200 test), standardised with the training statistics."""
     tr_pool, te_pool = np.flatnonzero(~is_test), np.flatnonzero(is_test)
@@ -206,8 +242,17 @@ def tabular_split(X: np.ndarray, y: np.ndarray, is_test: np.ndarray, n_train: in
     return X_train, y[tr], X_val, y[va], X_test, y[te]
 
 
-def tabular_experiment(X, y, is_test, seeds: Sequence[int], budgets: Sequence[int], n_train: int,
-                       n_val: int, n_test: int, l2: float | str = "auto") -> pd.DataFrame:
+def tabular_experiment(
+    X,
+    y,
+    is_test,
+    seeds: Sequence[int],
+    budgets: Sequence[int],
+    n_train: int,
+    n_val: int,
+    n_test: int,
+    l2: float | str = "auto",
+) -> pd.DataFrame:
     """[FI] Fig. 2: test accuracy vs budget for FI, IV and random trimming, per seed."""
     frames = []
     for seed in seeds:
@@ -221,8 +266,15 @@ def tabular_experiment(X, y, is_test, seeds: Sequence[int], budgets: Sequence[in
 CORRUPTIONS = ("gaussian", "flip_columns", "labels")
 
 
-def corrupt(X_train: np.ndarray, y_train: np.ndarray, n_noisy: int, kind: str, rng: np.random.Generator,
-            variance: float = 0.1, n_columns: int = 6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def corrupt(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    n_noisy: int,
+    kind: str,
+    rng: np.random.Generator,
+    variance: float = 0.1,
+    n_columns: int = 6,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Corrupt ``n_noisy`` random training samples ([FI] D.1 "noisy real-world datasets").
 
     ``kind``: ``"gaussian"`` adds white noise of ``variance`` to their features (the paper's
@@ -250,9 +302,21 @@ def corrupt(X_train: np.ndarray, y_train: np.ndarray, n_noisy: int, kind: str, r
     return X, y, flagged
 
 
-def noisy_tabular_experiment(X, y, is_test, seeds: Sequence[int], budgets: Sequence[int], n_train: int,
-                             n_val: int, n_test: int, kind: str, n_noisy: int, variance: float = 0.1,
-                             n_columns: int = 6, l2: float | str = "auto") -> pd.DataFrame:
+def noisy_tabular_experiment(
+    X,
+    y,
+    is_test,
+    seeds: Sequence[int],
+    budgets: Sequence[int],
+    n_train: int,
+    n_val: int,
+    n_test: int,
+    kind: str,
+    n_noisy: int,
+    variance: float = 0.1,
+    n_columns: int = 6,
+    l2: float | str = "auto",
+) -> pd.DataFrame:
     """[FI] Fig. 8: the Fig. 2 protocol on a training set with ``n_noisy`` corrupted samples
     (:func:`corrupt`; validation and test sets stay clean). Rows add ``precision`` (fraction of
     the removed samples that are corrupted; random trimming's expectation is ``n_noisy / n_train``)
@@ -268,9 +332,20 @@ def noisy_tabular_experiment(X, y, is_test, seeds: Sequence[int], budgets: Seque
     return pd.concat(frames, ignore_index=True)
 
 
-def perturbation_ablation(X_train, y_train, X_val, y_val, X_test, y_test, budgets: Sequence[int],
-                          rng: np.random.Generator, kind: str = "gaussian", variance: float = 0.1,
-                          n_draws: int = 5, l2: float | str = "auto") -> pd.DataFrame:
+def perturbation_ablation(
+    X_train,
+    y_train,
+    X_val,
+    y_val,
+    X_test,
+    y_test,
+    budgets: Sequence[int],
+    rng: np.random.Generator,
+    kind: str = "gaussian",
+    variance: float = 0.1,
+    n_draws: int = 5,
+    l2: float | str = "auto",
+) -> pd.DataFrame:
     """[FI] E.1, Table 7: perturb the ``b`` training samples with the highest FI, the ``b`` with
     the lowest FI, or ``b`` random ones, refit, and measure the test accuracy.
 
@@ -305,8 +380,15 @@ def perturbation_ablation(X_train, y_train, X_val, y_val, X_test, y_test, budget
                 model = base.clone().fit(X, y, n_classes=base.n_classes_, warm_start=base.theta_)
                 accs.append(model.score(X_test, y_test))
                 losses.append(_mean_loss(model, X_val, y_val))
-            rows.append({"selection": selection, "budget": b, "accuracy": float(np.mean(accs)),
-                         "change": float(np.mean(accs)) - acc0, "val loss change": float(np.mean(losses)) - loss0})
+            rows.append(
+                {
+                    "selection": selection,
+                    "budget": b,
+                    "accuracy": float(np.mean(accs)),
+                    "change": float(np.mean(accs)) - acc0,
+                    "val loss change": float(np.mean(losses)) - loss0,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -315,8 +397,19 @@ def _mean_loss(model: LogisticRegression, X, y) -> float:
         return float(model.loss(torch.as_tensor(np.asarray(X, dtype=float)), y, model.theta_).mean())
 
 
-def approximation_ablation(X_train, y_train, X_val, y_val, X_test, y_test, budget: int, rng: np.random.Generator,
-                           rank: int = 1, alpha: float = 0.2, l2: float | str = "auto") -> pd.DataFrame:
+def approximation_ablation(
+    X_train,
+    y_train,
+    X_val,
+    y_val,
+    X_test,
+    y_test,
+    budget: int,
+    rng: np.random.Generator,
+    rank: int = 1,
+    alpha: float = 0.2,
+    l2: float | str = "auto",
+) -> pd.DataFrame:
     """[FI] Table 8: exact FI vs KFSVD vs KFSVD + random-forest subsampling: test accuracy
     after trimming ``budget`` samples, the score's time, and its Spearman correlation with exact FI."""
     from scipy.stats import spearmanr
@@ -326,7 +419,8 @@ def approximation_ablation(X_train, y_train, X_val, y_val, X_test, y_test, budge
         "exact": lambda: fi.fi_util(model, X_train, y_train, X_val, y_val),
         f"KFSVD (k={rank})": lambda: fi.fi_kfsvd(model, X_train, y_train, X_val, y_val, rank=rank),
         f"KFSVD + forest (alpha={alpha})": lambda: fi.fi_random_forest(
-            model, X_train, y_train, X_val, y_val, rng, alpha=alpha, kfsvd_rank=rank),
+            model, X_train, y_train, X_val, y_val, rng, alpha=alpha, kfsvd_rank=rank
+        ),
     }
     rows, exact = [], None
     for name, f in variants.items():
@@ -335,8 +429,14 @@ def approximation_ablation(X_train, y_train, X_val, y_val, X_test, y_test, budge
         dt = time.perf_counter() - t0
         exact = s if exact is None else exact
         w = trim(s, budget, "highest").keep_mask.astype(float)
-        rows.append({"variant": name, "accuracy": retrain(model, X_train, y_train, w).score(X_test, y_test),
-                     "seconds": dt, "spearman vs exact": spearmanr(s, exact)[0]})
+        rows.append(
+            {
+                "variant": name,
+                "accuracy": retrain(model, X_train, y_train, w).score(X_test, y_test),
+                "seconds": dt,
+                "spearman vs exact": spearmanr(s, exact)[0],
+            }
+        )
     return pd.DataFrame(rows).set_index("variant")
 
 
@@ -369,17 +469,30 @@ def _head_to_head_claims(name: str, table: pd.DataFrame, paper: dict, n_paper: i
             verdict = "partly"
         else:
             verdict = "not reproduced"
-        rows.append(Claim(
-            f"{name}, b={b}: FI beats IV", f"{k}/{n_paper} seeds; FI {acc_fi:.2f}% vs IV {acc_iv:.2f}%",
-            f"{wins}/{n} seeds (ties {ties}); FI {100 * row['acc FI']:.2f}% vs IV {100 * row['acc IV']:.2f}%",
-            verdict, f"FI wins {wins}, ties {ties}, loses {losses}; mean margin {gap:+.2f} pts (paper "
-                     f"{paper_gap:+.2f}; seed sd of IV {100 * row['sd IV']:.2f} pts)"))
+        rows.append(
+            Claim(
+                f"{name}, b={b}: FI beats IV",
+                f"{k}/{n_paper} seeds; FI {acc_fi:.2f}% vs IV {acc_iv:.2f}%",
+                f"{wins}/{n} seeds (ties {ties}); FI {100 * row['acc FI']:.2f}% vs IV {100 * row['acc IV']:.2f}%",
+                verdict,
+                f"FI wins {wins}, ties {ties}, loses {losses}; mean margin {gap:+.2f} pts (paper "
+                f"{paper_gap:+.2f}; seed sd of IV {100 * row['sd IV']:.2f} pts)",
+            )
+        )
     return rows
 
 
-def claims(table1: pd.DataFrame, table2: pd.DataFrame, gains: dict[str, pd.Series], noisy_acc: pd.DataFrame,
-           noisy_prec: pd.DataFrame, table7: pd.DataFrame, ablation: pd.DataFrame, *, base_rate: float
-           ) -> list[Claim]:
+def claims(
+    table1: pd.DataFrame,
+    table2: pd.DataFrame,
+    gains: dict[str, pd.Series],
+    noisy_acc: pd.DataFrame,
+    noisy_prec: pd.DataFrame,
+    table7: pd.DataFrame,
+    ablation: pd.DataFrame,
+    *,
+    base_rate: float,
+) -> list[Claim]:
     """The chapter's claims table ([FI] Tables 1, 2, 7, 8, Figs. 2 and 8), each row with a verdict
     computed from the measured numbers.
 
@@ -394,46 +507,75 @@ def claims(table1: pd.DataFrame, table2: pd.DataFrame, gains: dict[str, pd.Serie
 
     g = gains["Adult"]
     order = "FI > IV > random" if g["FI"] > g["IV"] > g["random"] else None
-    rows.append(Claim(
-        "Fig. 2 Adult: FI trimming gains most, random none", "FI > IV > random",
-        ", ".join(f"{m} {_pts(v)}" for m, v in g.items()),
-        "reproduced" if order else "partly" if min(g["FI"], g["IV"]) > g["random"] else "not reproduced",
-        "the paper's order" if order else f"best rule {g.idxmax()}; both influence rules above random"
-        if min(g["FI"], g["IV"]) > g["random"] else f"best rule {g.idxmax()}"))
+    rows.append(
+        Claim(
+            "Fig. 2 Adult: FI trimming gains most, random none",
+            "FI > IV > random",
+            ", ".join(f"{m} {_pts(v)}" for m, v in g.items()),
+            "reproduced" if order else "partly" if min(g["FI"], g["IV"]) > g["random"] else "not reproduced",
+            "the paper's order"
+            if order
+            else f"best rule {g.idxmax()}; both influence rules above random"
+            if min(g["FI"], g["IV"]) > g["random"]
+            else f"best rule {g.idxmax()}",
+        )
+    )
     g = gains["Bank"]
-    rows.append(Claim(
-        "Fig. 2 Bank: FI gains most (more than 10 points)", "FI > IV > random",
-        ", ".join(f"{m} {_pts(v)}" for m, v in g.items()),
-        "reproduced" if g.idxmax() == "FI" and g["FI"] > 0.05 else "partly" if g.idxmax() == "FI" else
-        "not reproduced", f"best rule {g.idxmax()}; every change within {100 * g.abs().max():.2f} pts"))
+    rows.append(
+        Claim(
+            "Fig. 2 Bank: FI gains most (more than 10 points)",
+            "FI > IV > random",
+            ", ".join(f"{m} {_pts(v)}" for m, v in g.items()),
+            "reproduced"
+            if g.idxmax() == "FI" and g["FI"] > 0.05
+            else "partly"
+            if g.idxmax() == "FI"
+            else "not reproduced",
+            f"best rule {g.idxmax()}; every change within {100 * g.abs().max():.2f} pts",
+        )
+    )
     g = gains["CelebA"]
-    rows.append(Claim(
-        "Fig. 2 CelebA: FI gains, IV lowers the accuracy", "FI > random > IV",
-        ", ".join(f"{m} {_pts(v)}" for m, v in g.items()),
-        "reproduced" if g["FI"] > 0 > g["IV"] else "partly" if g["FI"] > g["IV"] else "not reproduced",
-        f"FI {_pts(g['FI'])}, IV {_pts(g['IV'])}; every change within {100 * g.abs().max():.2f} pts"))
+    rows.append(
+        Claim(
+            "Fig. 2 CelebA: FI gains, IV lowers the accuracy",
+            "FI > random > IV",
+            ", ".join(f"{m} {_pts(v)}" for m, v in g.items()),
+            "reproduced" if g["FI"] > 0 > g["IV"] else "partly" if g["FI"] > g["IV"] else "not reproduced",
+            f"FI {_pts(g['FI'])}, IV {_pts(g['IV'])}; every change within {100 * g.abs().max():.2f} pts",
+        )
+    )
 
     b_max = noisy_acc.index.get_level_values("budget").max()
     for name in noisy_acc.loc["paper's noise"].index.get_level_values("dataset").unique():
         acc = noisy_acc.loc[("paper's noise", name)]
         ng = acc.loc[b_max] - acc.loc[0]
         beat = [m for m in ("FI", "IV") if ng[m] > ng["random"]]
-        rows.append(Claim(
-            f"Fig. 8 {name} + noise: FI and IV beat random, FI beats IV", "FI > IV > random",
-            ", ".join(f"{m} {_pts(v)}" for m, v in ng.items()) + f" (b={b_max})",
-            "reproduced" if ng["FI"] > ng["IV"] > ng["random"] else
-            "partly" if ng["FI"] > min(ng["IV"], ng["random"]) else "not reproduced",
-            f"beat random: {', '.join(beat) or 'neither'}; {'FI' if ng['FI'] > ng['IV'] else 'IV'} ahead"))
+        rows.append(
+            Claim(
+                f"Fig. 8 {name} + noise: FI and IV beat random, FI beats IV",
+                "FI > IV > random",
+                ", ".join(f"{m} {_pts(v)}" for m, v in ng.items()) + f" (b={b_max})",
+                "reproduced"
+                if ng["FI"] > ng["IV"] > ng["random"]
+                else "partly"
+                if ng["FI"] > min(ng["IV"], ng["random"])
+                else "not reproduced",
+                f"beat random: {', '.join(beat) or 'neither'}; {'FI' if ng['FI'] > ng['IV'] else 'IV'} ahead",
+            )
+        )
     b_min = noisy_prec.index.get_level_values("budget").min()
     prec = noisy_prec.loc["label flips"].xs(b_min, level="budget")
     better = int((prec.FI > prec.IV).sum())
-    rows.append(Claim(
-        f"FI finds corrupted samples better than IV (label flips, first {b_min} removed)",
-        "not in the paper (it corrupts features)",
-        "; ".join(f"{n}: FI {r.FI:.2f}, IV {r.IV:.2f}, random {r.random:.2f}" for n, r in prec.iterrows()),
-        "reproduced" if better == len(prec) else "partly" if better else "not reproduced",
-        f"FI more precise than IV on {better} of {len(prec)} sets; both above the {base_rate:.0%} base rate on "
-        f"{int(((prec.FI > base_rate) & (prec.IV > base_rate)).sum())}"))
+    rows.append(
+        Claim(
+            f"FI finds corrupted samples better than IV (label flips, first {b_min} removed)",
+            "not in the paper (it corrupts features)",
+            "; ".join(f"{n}: FI {r.FI:.2f}, IV {r.IV:.2f}, random {r.random:.2f}" for n, r in prec.iterrows()),
+            "reproduced" if better == len(prec) else "partly" if better else "not reproduced",
+            f"FI more precise than IV on {better} of {len(prec)} sets; both above the {base_rate:.0%} base rate on "
+            f"{int(((prec.FI > base_rate) & (prec.IV > base_rate)).sum())}",
+        )
+    )
 
     b_t7 = table7.index.get_level_values("budget").max()
     for pert, t in table7.groupby(level="perturbation"):
@@ -447,22 +589,33 @@ def claims(table1: pd.DataFrame, table2: pd.DataFrame, gains: dict[str, pd.Serie
             verdict = "partly"
         else:
             verdict = "not reproduced"
-        paper = (f"b=300 of 5,000: top-FI {PAPER_TABLE_7[0]:+.2f}, bottom-FI {PAPER_TABLE_7[1]:+.2f} pts"
-                 if pert.startswith("features") else "not in the paper")
-        rows.append(Claim(
-            f"Table 7 ({pert}): perturbing top-FI samples costs more accuracy than bottom-FI", paper,
-            f"b={b_t7}: top-FI {_pts(r['top FI'])}, bottom-FI {_pts(r['bottom FI'])}, random {_pts(r['random'])}",
-            verdict, f"gap {100 * gap:+.2f} pts; the random control varies by {100 * noise:.2f} pts across budgets"
-                     + ("" if r["top FI"] <= -0.02 else "; far smaller changes than the paper's")))
+        paper = (
+            f"b=300 of 5,000: top-FI {PAPER_TABLE_7[0]:+.2f}, bottom-FI {PAPER_TABLE_7[1]:+.2f} pts"
+            if pert.startswith("features")
+            else "not in the paper"
+        )
+        rows.append(
+            Claim(
+                f"Table 7 ({pert}): perturbing top-FI samples costs more accuracy than bottom-FI",
+                paper,
+                f"b={b_t7}: top-FI {_pts(r['top FI'])}, bottom-FI {_pts(r['bottom FI'])}, random {_pts(r['random'])}",
+                verdict,
+                f"gap {100 * gap:+.2f} pts; the random control varies by {100 * noise:.2f} pts across budgets"
+                + ("" if r["top FI"] <= -0.02 else "; far smaller changes than the paper's"),
+            )
+        )
 
     exact, approx = ablation.accuracy.iloc[0], ablation.accuracy.iloc[-1]
     kept = abs(exact - approx) <= 0.005
-    rows.append(Claim(
-        "Table 8: the subsampling approximation keeps the accuracy (and is faster)",
-        "MNIST 93.8 vs 94.0%, CelebA 80.9 vs 78.1%; 3-4x faster",
-        f"Adult: exact {100 * exact:.2f}%, KFSVD + forest {100 * approx:.2f}%; rank correlation with exact FI "
-        f"{ablation['spearman vs exact'].iloc[-1]:.2f}",
-        "partly" if kept else "not reproduced",
-        ("accuracy kept" if kept else "accuracy not kept") + "; the speed-up is not assessed here: for a linear "
-        "head the exact K x K form is already cheap (machine-dependent timings in the table above)"))
+    rows.append(
+        Claim(
+            "Table 8: the subsampling approximation keeps the accuracy (and is faster)",
+            "MNIST 93.8 vs 94.0%, CelebA 80.9 vs 78.1%; 3-4x faster",
+            f"Adult: exact {100 * exact:.2f}%, KFSVD + forest {100 * approx:.2f}%; rank correlation with exact FI "
+            f"{ablation['spearman vs exact'].iloc[-1]:.2f}",
+            "partly" if kept else "not reproduced",
+            ("accuracy kept" if kept else "accuracy not kept") + "; the speed-up is not assessed here: for a linear "
+            "head the exact K x K form is already cheap (machine-dependent timings in the table above)",
+        )
+    )
     return rows

@@ -29,16 +29,26 @@ PAPER_CONFIGS = {
 
 
 # ---------------------------------------------------------------------- data
-def tabular_active_split(X: np.ndarray, y: np.ndarray, is_test: np.ndarray, n_initial: int, n_pool: int,
-                         n_val: int, n_test: int, rng: np.random.Generator) -> ActiveSplit:
+def tabular_active_split(
+    X: np.ndarray,
+    y: np.ndarray,
+    is_test: np.ndarray,
+    n_initial: int,
+    n_pool: int,
+    n_val: int,
+    n_test: int,
+    rng: np.random.Generator,
+) -> ActiveSplit:
     """Initial labelled set, pool and validation set drawn from the dataset's training part, a
     test set from its test part; features standardised with the statistics of the initial set
     and the pool together (unlabelled features are available to the learner)."""
     tr_pool, te_pool = np.flatnonzero(~is_test), np.flatnonzero(is_test)
     need = n_initial + n_pool + n_val
     if need > len(tr_pool) or n_test > len(te_pool):
-        raise ValueError(f"asked for {need} training-part and {n_test} test-part samples; the dataset has "
-                         f"{len(tr_pool)} and {len(te_pool)}")
+        raise ValueError(
+            f"asked for {need} training-part and {n_test} test-part samples; the dataset has "
+            f"{len(tr_pool)} and {len(te_pool)}"
+        )
     idx = rng.choice(tr_pool, need, replace=False)
     te = rng.choice(te_pool, n_test, replace=False)
     a, b = n_initial, n_initial + n_pool
@@ -52,8 +62,9 @@ def _standardised_split(X, y, i0, ip, iv, it) -> ActiveSplit:
     return ActiveSplit(X_init, y[i0], X_pool, y[ip], X_val, y[iv], X_test, y[it], K)
 
 
-def moons_active_split(n_initial: int, n_pool: int, n_val: int, n_test: int, rng: np.random.Generator,
-                       noise: float = 0.25, degree: int = 3) -> tuple[ActiveSplit, dict[str, np.ndarray]]:
+def moons_active_split(
+    n_initial: int, n_pool: int, n_val: int, n_test: int, rng: np.random.Generator, noise: float = 0.25, degree: int = 3
+) -> tuple[ActiveSplit, dict[str, np.ndarray]]:
     """Two moons (``lib.fi_experiments.two_moons``) mapped by :func:`polynomial_features`, split
     at random; also returns the raw 2-D inputs of each part for plotting."""
     n = n_initial + n_pool + n_val + n_test
@@ -72,8 +83,7 @@ def paper_rounds_table() -> pd.DataFrame:
         warnings.simplefilter("ignore", RoundsCappedWarning)
         for name, c in PAPER_CONFIGS.items():
             R, _ = capped_rounds(c["rounds"], c["pool"], c["acquisition"])
-            rows.append({"dataset": name, **c, "queries needed": c["rounds"] * c["acquisition"],
-                         "rounds that fit": R})
+            rows.append({"dataset": name, **c, "queries needed": c["rounds"] * c["acquisition"], "rounds that fit": R})
     return pd.DataFrame(rows).set_index("dataset")
 
 
@@ -83,26 +93,38 @@ def summarise(curves: pd.DataFrame) -> pd.DataFrame:
     the accuracy after the last round ``R``."""
     c = curves[curves["round"] > 0]
     last = c["round"].max()
-    per_seed = pd.DataFrame({
-        "first round": c[c["round"] == 1].set_index(["method", "seed"]).accuracy,
-        "mean over rounds": c.groupby(["method", "seed"]).accuracy.mean(),
-        "final": c[c["round"] == last].set_index(["method", "seed"]).accuracy})
+    per_seed = pd.DataFrame(
+        {
+            "first round": c[c["round"] == 1].set_index(["method", "seed"]).accuracy,
+            "mean over rounds": c.groupby(["method", "seed"]).accuracy.mean(),
+            "final": c[c["round"] == last].set_index(["method", "seed"]).accuracy,
+        }
+    )
     out = per_seed.groupby("method").mean()
     out.insert(2, "sd over seeds", per_seed.groupby("method")["mean over rounds"].std())
     return out
 
 
-def first_round_scores(split: ActiveSplit, methods: Sequence[str], seed: int, l2: float | str = "auto",
-                       **options) -> pd.DataFrame:
+def first_round_scores(
+    split: ActiveSplit, methods: Sequence[str], seed: int, l2: float | str = "auto", **options
+) -> pd.DataFrame:
     """The acquisition scores every method gives the whole pool in round 1 (model fitted on the
     initial set), one column per method; method ``i`` draws from ``default_rng([seed, i])`` as in
     :func:`compare_methods`. Also ``confidence``: the model's max class probability."""
     model = LogisticRegression(l2=l2).fit(split.X_init, split.y_init, n_classes=split.n_classes)
     out = {}
     for i, m in enumerate(methods):
-        scorer = _scorer(m, split, np.random.default_rng([seed, i]), options.get("aggregation", "trimmed_mean"),
-                         options.get("forest_alpha", 0.2), options.get("forest_trees", 100),
-                         options.get("bald_samples", 100), options.get("iv_lam", 10.0), options.get("iv_depth", 6))
+        scorer = _scorer(
+            m,
+            split,
+            np.random.default_rng([seed, i]),
+            options.get("aggregation", "trimmed_mean"),
+            options.get("forest_alpha", 0.2),
+            options.get("forest_trees", 100),
+            options.get("bald_samples", 100),
+            options.get("iv_lam", 10.0),
+            options.get("iv_depth", 6),
+        )
         out[m] = np.asarray(scorer(model, split.X_init, split.y_init, split.X_pool), dtype=float)
     out["confidence"] = model.predict_proba(split.X_pool).max(1)
     return pd.DataFrame(out)
@@ -136,8 +158,14 @@ def rank_of(summary: pd.DataFrame, method: str, col: str = "mean over rounds") -
     return f"{list(order.index).index(method) + 1} of {len(order)}" if method in order.index else "n/a"
 
 
-def claims(paper_rounds: pd.DataFrame, summaries: dict[str, pd.DataFrame], confidence: pd.Series,
-           seconds: pd.Series, *, forest_alpha: float) -> list[Claim]:
+def claims(
+    paper_rounds: pd.DataFrame,
+    summaries: dict[str, pd.DataFrame],
+    confidence: pd.Series,
+    seconds: pd.Series,
+    *,
+    forest_alpha: float,
+) -> list[Claim]:
     """The chapter's claims table ([FI] §6.2, Tables 4, 8, 9, Figs. 3 and 5), each row with a verdict
     computed from the measured numbers.
 
@@ -149,21 +177,33 @@ def claims(paper_rounds: pd.DataFrame, summaries: dict[str, pd.DataFrame], confi
     adult = summaries["Adult"]
     methods = list(adult.index)
     cap = paper_rounds.loc["Adult"]
-    rows = [Claim(
-        "Table 4: Adult runs 12 rounds of 500 from a pool of 5,000", f"{cap['rounds']} rounds",
-        f"{cap['queries needed']} queries needed; {cap['rounds that fit']} rounds fit",
-        "the paper's claim does not hold" if cap["rounds that fit"] < cap["rounds"] else "reproduced",
-        "the configuration asks for more queries than the pool holds: capped at pool // acquisition "
-        f"(conventions §2); CIFAR-10 likewise ({paper_rounds.loc['CIFAR10', 'rounds that fit']} of "
-        f"{paper_rounds.loc['CIFAR10', 'rounds']})")]
+    rows = [
+        Claim(
+            "Table 4: Adult runs 12 rounds of 500 from a pool of 5,000",
+            f"{cap['rounds']} rounds",
+            f"{cap['queries needed']} queries needed; {cap['rounds that fit']} rounds fit",
+            "the paper's claim does not hold" if cap["rounds that fit"] < cap["rounds"] else "reproduced",
+            "the configuration asks for more queries than the pool holds: capped at pool // acquisition "
+            f"(conventions §2); CIFAR-10 likewise ({paper_rounds.loc['CIFAR10', 'rounds that fit']} of "
+            f"{paper_rounds.loc['CIFAR10', 'rounds']})",
+        )
+    ]
     spread = adult["final"].max() - adult["final"].min()
-    rows.append(Claim(
-        "Fig. 3: the methods separate in the late rounds on Adult", "FI distinctly above the others at the end",
-        f"final accuracies span {100 * spread:.2f} pts across methods",
-        "the paper's claim does not hold" if spread == 0 else
-        "reproduced" if adult["final"].idxmax() == "fi" else "not reproduced",
-        "with the pool exhausted every method ends with the same labelled set and model" if spread == 0 else
-        f"best final: {adult['final'].idxmax()}"))
+    rows.append(
+        Claim(
+            "Fig. 3: the methods separate in the late rounds on Adult",
+            "FI distinctly above the others at the end",
+            f"final accuracies span {100 * spread:.2f} pts across methods",
+            "the paper's claim does not hold"
+            if spread == 0
+            else "reproduced"
+            if adult["final"].idxmax() == "fi"
+            else "not reproduced",
+            "with the pool exhausted every method ends with the same labelled set and model"
+            if spread == 0
+            else f"best final: {adult['final'].idxmax()}",
+        )
+    )
     if "fi" in methods:
         for name, summ in summaries.items():
             others = summ.drop(index=[m for m in ("fi", "fi-forest") if m in summ.index])["mean over rounds"]
@@ -171,49 +211,71 @@ def claims(paper_rounds: pd.DataFrame, summaries: dict[str, pd.DataFrame], confi
             gap = summ.loc["fi", "mean over rounds"] - others.max()
             sd = summ["sd over seeds"].max()
             noise = f"largest seed sd {100 * sd:.2f} pts" if np.isfinite(sd) else "one seed, no spread"
-            rows.append(Claim(
-                f"Fig. 3: FI outperforms the other methods ({name})",
-                "FI best" if name == "Adult" else "not in the paper",
-                f"FI ranks {rank_of(summ, 'fi')} by the mean accuracy over rounds; FI "
-                f"{100 * summ.loc['fi', 'mean over rounds']:.2f}% vs best other ({best}) {100 * others.max():.2f}%",
-                "reproduced" if gap > (sd if np.isfinite(sd) else 0) else "partly" if gap > 0 else "not reproduced",
-                f"margin {_pts(gap)} ({noise})"))
+            rows.append(
+                Claim(
+                    f"Fig. 3: FI outperforms the other methods ({name})",
+                    "FI best" if name == "Adult" else "not in the paper",
+                    f"FI ranks {rank_of(summ, 'fi')} by the mean accuracy over rounds; FI "
+                    f"{100 * summ.loc['fi', 'mean over rounds']:.2f}% vs best other ({best}) {100 * others.max():.2f}%",
+                    "reproduced" if gap > (sd if np.isfinite(sd) else 0) else "partly" if gap > 0 else "not reproduced",
+                    f"margin {_pts(gap)} ({noise})",
+                )
+            )
     if {"bald", "random"} <= set(methods):
         gap = adult.loc["bald", "mean over rounds"] - adult.loc["random", "mean over rounds"]
-        rows.append(Claim(
-            "BALD is comparable to random selection on tabular data (Adult)", "BALD ~ random",
-            f"BALD - random: {_pts(gap)} (mean over rounds)",
-            "reproduced" if abs(gap) < WITHIN else "not reproduced",
-            f"comparable = within {100 * WITHIN:.1f} pts"))
+        rows.append(
+            Claim(
+                "BALD is comparable to random selection on tabular data (Adult)",
+                "BALD ~ random",
+                f"BALD - random: {_pts(gap)} (mean over rounds)",
+                "reproduced" if abs(gap) < WITHIN else "not reproduced",
+                f"comparable = within {100 * WITHIN:.1f} pts",
+            )
+        )
     if {"iv", "random"} <= set(methods):
         gap1 = adult.loc["iv", "first round"] - adult.loc["random", "first round"]
-        rows.append(Claim(
-            "IV initially underperforms random selection (Adult)", "IV < random in early rounds",
-            f"IV - random after round 1: {_pts(gap1)}", "reproduced" if gap1 < 0 else "not reproduced",
-            "" if gap1 < 0 else "our IV (exact influence, [CH] tree) starts ahead"))
+        rows.append(
+            Claim(
+                "IV initially underperforms random selection (Adult)",
+                "IV < random in early rounds",
+                f"IV - random after round 1: {_pts(gap1)}",
+                "reproduced" if gap1 < 0 else "not reproduced",
+                "" if gap1 < 0 else "our IV (exact influence, [CH] tree) starts ahead",
+            )
+        )
     if "fi" in methods:
         hard = confidence["fi"] < confidence["whole pool"]
-        rows.append(Claim(
-            "Fig. 5: FI_active picks samples the current model finds hard", "picks have flat predicted distributions",
-            f"mean confidence of FI's round-1 picks {confidence['fi']:.3f} vs the pool's "
-            f"{confidence['whole pool']:.3f}" + (f" (entropy's picks {confidence['entropy']:.3f})"
-                                                 if "entropy" in confidence else ""),
-            "reproduced" if hard else "not reproduced",
-            "follows from the binary factorisation (uncertainty squared times leverage)" if hard else ""))
+        rows.append(
+            Claim(
+                "Fig. 5: FI_active picks samples the current model finds hard",
+                "picks have flat predicted distributions",
+                f"mean confidence of FI's round-1 picks {confidence['fi']:.3f} vs the pool's "
+                f"{confidence['whole pool']:.3f}"
+                + (f" (entropy's picks {confidence['entropy']:.3f})" if "entropy" in confidence else ""),
+                "reproduced" if hard else "not reproduced",
+                "follows from the binary factorisation (uncertainty squared times leverage)" if hard else "",
+            )
+        )
     if {"fi", "fi-forest"} <= set(methods):
         d = adult.loc["fi-forest", "mean over rounds"] - adult.loc["fi", "mean over rounds"]
-        rows.append(Claim(
-            "Table 8: the subsampling approximation keeps the accuracy",
-            "MNIST 93.8 vs 94.0%, CelebA 80.9 vs 78.1% (approx. vs exact)",
-            f"Adult, approx. - exact: {_pts(d)} (mean over rounds)",
-            "reproduced" if abs(d) <= WITHIN else "partly" if abs(d) <= 2 * WITHIN else "not reproduced",
-            f"forest on a {forest_alpha:.0%} subsample of the pool"))
+        rows.append(
+            Claim(
+                "Table 8: the subsampling approximation keeps the accuracy",
+                "MNIST 93.8 vs 94.0%, CelebA 80.9 vs 78.1% (approx. vs exact)",
+                f"Adult, approx. - exact: {_pts(d)} (mean over rounds)",
+                "reproduced" if abs(d) <= WITHIN else "partly" if abs(d) <= 2 * WITHIN else "not reproduced",
+                f"forest on a {forest_alpha:.0%} subsample of the pool",
+            )
+        )
     if {"fi", "iv", "bald"} <= set(seconds.index):
         slower = seconds["fi"] > max(seconds["iv"], seconds["bald"])
-        rows.append(Claim(
-            "Table 9: FI costs somewhat more time than IV and BALD",
-            ", ".join(f"{m} {s} s" for m, s in PAPER_TABLE_9.items()) + " (MNIST)",
-            ", ".join(f"{m} {seconds[m]:.1f} s" for m in PAPER_TABLE_9),
-            "reproduced" if slower else "not reproduced",
-            "scoring time per Adult run on the machine that executed this page (not checked; it varies)"))
+        rows.append(
+            Claim(
+                "Table 9: FI costs somewhat more time than IV and BALD",
+                ", ".join(f"{m} {s} s" for m, s in PAPER_TABLE_9.items()) + " (MNIST)",
+                ", ".join(f"{m} {seconds[m]:.1f} s" for m in PAPER_TABLE_9),
+                "reproduced" if slower else "not reproduced",
+                "scoring time per Adult run on the machine that executed this page (not checked; it varies)",
+            )
+        )
     return rows

@@ -20,8 +20,15 @@ from ..reproducibility import progress
 GOOD, FAIR = 0.95, 0.8
 
 
-def make_task(name: str, rng: np.random.Generator, *, n_train: int, n_val: int, flip_fraction: float,
-              digits_classes: Sequence[int] = (3, 8)) -> tuple[Task, np.ndarray]:
+def make_task(
+    name: str,
+    rng: np.random.Generator,
+    *,
+    n_train: int,
+    n_val: int,
+    flip_fraction: float,
+    digits_classes: Sequence[int] = (3, 8),
+) -> tuple[Task, np.ndarray]:
     """A standardised ``n_train`` / ``n_val`` split of the offline data set ``name`` (``digits``
     restricted to ``digits_classes``) with ``flip_fraction`` of the training labels flipped
     (:func:`lib.estimators.benchmark.flip_labels`). Returns the task and the flipped indices."""
@@ -36,10 +43,15 @@ def make_task(name: str, rng: np.random.Generator, *, n_train: int, n_val: int, 
     return Task(X_train, y_noisy, X_val, y_val, n_classes=K), flipped
 
 
-def logistic_study(names: Sequence[str], make: Callable[[str, np.random.Generator], tuple[Task, np.ndarray]],
-                   estimators: Mapping[str, Any], options: Mapping[str, dict], sgd: Mapping[str, Any],
-                   rng: np.random.Generator, show_progress: bool = False
-                   ) -> tuple[dict[str, dict], pd.DataFrame, pd.DataFrame]:
+def logistic_study(
+    names: Sequence[str],
+    make: Callable[[str, np.random.Generator], tuple[Task, np.ndarray]],
+    estimators: Mapping[str, Any],
+    options: Mapping[str, dict],
+    sgd: Mapping[str, Any],
+    rng: np.random.Generator,
+    show_progress: bool = False,
+) -> tuple[dict[str, dict], pd.DataFrame, pd.DataFrame]:
     """Every estimator on every data set's noisy task (``make(name, rng)``), against actual LOO.
 
     Returns, per data set, the task, the flipped indices, the actual LOO and the
@@ -51,8 +63,10 @@ def logistic_study(names: Sequence[str], make: Callable[[str, np.random.Generato
         task, flipped = make(name, rng)
         loo = benchmark.actual_loo(task)
         comp = benchmark.run_estimators(task, estimators, rng, options, trace_memory=False)
-        self_scores = {"self_influence (IF)": gradient.self_influence(task),
-                       "self_influence (TracInCP)": gradient.tracin_self_influence(task, rng, **sgd)}
+        self_scores = {
+            "self_influence (IF)": gradient.self_influence(task),
+            "self_influence (TracInCP)": gradient.tracin_self_influence(task, rng, **sgd),
+        }
         tables.append(comp.table(loo, flipped, self_scores).assign(dataset=name).reset_index())
         for est, run in comp.runs.items():
             x, f, _ = benchmark.detection_curve(run.values, flipped)
@@ -96,10 +110,22 @@ def _count_verdict(holds: Mapping[str, bool]) -> str:
     return "reproduced" if n == len(holds) else "partly" if n else "not reproduced"
 
 
-def claims(summary: pd.DataFrame, corr: Mapping[str, Mapping[str, float]], mlp_summary: pd.DataFrame,
-           noise: Mapping[str, float], sweep: pd.DataFrame, *, mlp_dataset: str, mlp_l2: float, mlp_seeds: int,
-           seed: int, arnoldi_top_k: int, arnoldi_iter: int, tmc_permutations: int,
-           downsampling_models: int) -> list[Claim]:
+def claims(
+    summary: pd.DataFrame,
+    corr: Mapping[str, Mapping[str, float]],
+    mlp_summary: pd.DataFrame,
+    noise: Mapping[str, float],
+    sweep: pd.DataFrame,
+    *,
+    mlp_dataset: str,
+    mlp_l2: float,
+    mlp_seeds: int,
+    seed: int,
+    arnoldi_top_k: int,
+    arnoldi_iter: int,
+    tmc_permutations: int,
+    downsampling_models: int,
+) -> list[Claim]:
     """The chapter's claims table: the survey's statements, each with the measured numbers and a
     verdict computed from them.
 
@@ -126,73 +152,120 @@ def claims(summary: pd.DataFrame, corr: Mapping[str, Mapping[str, float]], mlp_s
     rep_tr = {d: sec["tracin"][d] / max(sec["representer_point"][d], 1e-9) for d in names}
     tmc_if = {d: sec["tmc_shapley"][d] / max(sec["influence_exact"][d], 1e-9) for d in names}
     rows = [
-        Claim("Influence functions estimate LOO (convex, stationary model; Table 1)", "yes (assumptions hold)",
-              "Pearson with actual LOO " + per(corr["if_loo"]), _agreement_verdict(corr["if_loo"]),
-              "L2 logistic regression, Newton to convergence; noisy task (flipped labels)"),
-        Claim("Arnoldi IF: the top eigenspace of H suffices (§5.1.1.3)", "3-4 orders faster on large models",
-              f"top {arnoldi_top_k} of {arnoldi_iter} Ritz pairs: Pearson with exact IF " + per(corr["arnoldi_if"]),
-              _agreement_verdict(corr["arnoldi_if"]),
-              "H^-1 amplifies the small eigenvalues that the truncation drops; exact with all eigenpairs (tests)"),
-        Claim("Fast HyDRA ~ TracIn in practice (Eq. 63 vs 54)", "very similar",
-              "Pearson " + per(corr["hydra_tracin"]), _agreement_verdict(corr["hydra_tracin"]),
-              "they differ only in using the final vs each step's validation gradient"),
-        Claim("TracInCP vs TracIn (§5.2.1)", "TracInCP closer to expected influence, often better",
-              "Spearman with LOO: TracIn " + per(sp_tr) + "; TracInCP " + per(sp_cp),
-              _count_verdict({d: sp_cp[d] > sp_tr[d] for d in names}),
-              f"Pearson TracInCP vs TracIn {per(corr['tracincp_tracin'])}; dynamic estimators measure the loss "
-              "reduction along training, not LOO: early checkpoints dominate"),
-        Claim("Renormalisation helps rankings (GAS, §5.3)", "GAS 'particularly effective'",
-              "detection AUC GAS " + per(auc_gas) + " vs TracInCP " + per(auc_cp),
-              _count_verdict({d: auc_gas[d] > auc_cp[d] for d in names}),
-              "measured by flipped-label detection; see the curves above"),
-        Claim("The representer point is orders of magnitude faster than IF and TracIn (§5.1.2.2)",
-              "several orders", "time ratio TracIn / representer " + per(rep_tr, "{:.0f}x")
-              + "; exact IF / representer " + per(rep_if, "{:.0f}x"),
-              "reproduced" if min(min(rep_tr.values()), min(rep_if.values())) >= 100 else
-              "partly" if min(rep_tr.values()) >= 10 else "not reproduced",
-              "timings of the machine that executed this page (not checked); tiny models make IF cheap here"),
-        Claim("Retraining-based methods have a high upfront cost (Table 1)", "O(nT), O(KT), O(2^n T)",
-              "seconds TMC-Shapley / exact IF " + per(tmc_if, "{:.0f}x"),
-              "reproduced" if min(tmc_if.values()) >= 10 else "not reproduced",
-              f"with only {tmc_permutations} permutations; timings not checked"),
+        Claim(
+            "Influence functions estimate LOO (convex, stationary model; Table 1)",
+            "yes (assumptions hold)",
+            "Pearson with actual LOO " + per(corr["if_loo"]),
+            _agreement_verdict(corr["if_loo"]),
+            "L2 logistic regression, Newton to convergence; noisy task (flipped labels)",
+        ),
+        Claim(
+            "Arnoldi IF: the top eigenspace of H suffices (§5.1.1.3)",
+            "3-4 orders faster on large models",
+            f"top {arnoldi_top_k} of {arnoldi_iter} Ritz pairs: Pearson with exact IF " + per(corr["arnoldi_if"]),
+            _agreement_verdict(corr["arnoldi_if"]),
+            "H^-1 amplifies the small eigenvalues that the truncation drops; exact with all eigenpairs (tests)",
+        ),
+        Claim(
+            "Fast HyDRA ~ TracIn in practice (Eq. 63 vs 54)",
+            "very similar",
+            "Pearson " + per(corr["hydra_tracin"]),
+            _agreement_verdict(corr["hydra_tracin"]),
+            "they differ only in using the final vs each step's validation gradient",
+        ),
+        Claim(
+            "TracInCP vs TracIn (§5.2.1)",
+            "TracInCP closer to expected influence, often better",
+            "Spearman with LOO: TracIn " + per(sp_tr) + "; TracInCP " + per(sp_cp),
+            _count_verdict({d: sp_cp[d] > sp_tr[d] for d in names}),
+            f"Pearson TracInCP vs TracIn {per(corr['tracincp_tracin'])}; dynamic estimators measure the loss "
+            "reduction along training, not LOO: early checkpoints dominate",
+        ),
+        Claim(
+            "Renormalisation helps rankings (GAS, §5.3)",
+            "GAS 'particularly effective'",
+            "detection AUC GAS " + per(auc_gas) + " vs TracInCP " + per(auc_cp),
+            _count_verdict({d: auc_gas[d] > auc_cp[d] for d in names}),
+            "measured by flipped-label detection; see the curves above",
+        ),
+        Claim(
+            "The representer point is orders of magnitude faster than IF and TracIn (§5.1.2.2)",
+            "several orders",
+            "time ratio TracIn / representer "
+            + per(rep_tr, "{:.0f}x")
+            + "; exact IF / representer "
+            + per(rep_if, "{:.0f}x"),
+            "reproduced"
+            if min(min(rep_tr.values()), min(rep_if.values())) >= 100
+            else "partly"
+            if min(rep_tr.values()) >= 10
+            else "not reproduced",
+            "timings of the machine that executed this page (not checked); tiny models make IF cheap here",
+        ),
+        Claim(
+            "Retraining-based methods have a high upfront cost (Table 1)",
+            "O(nT), O(KT), O(2^n T)",
+            "seconds TMC-Shapley / exact IF " + per(tmc_if, "{:.0f}x"),
+            "reproduced" if min(tmc_if.values()) >= 10 else "not reproduced",
+            f"with only {tmc_permutations} permutations; timings not checked",
+        ),
     ]
     if_lr = corr["if_loo"].get(mlp_dataset, np.nan)
     noisy = noise["seed_to_seed_loo_pearson"] < GOOD
-    rows.append(Claim(
-        "LOO is noisy for stochastic/non-convex training: the deletion's effect is hard to disentangle from "
-        "training's intrinsic variability (§4.1.2; §4 Remark 1)", "retrain several times, average over seeds",
-        f"MLP, l2={mlp_l2}: seed-to-seed Pearson of single-seed LOO {noise['seed_to_seed_loo_pearson']:.2f}; "
-        f"single-seed vs expected LOO {noise['pearson_loo_same_seed_expected_loo']:.2f}",
-        "reproduced" if noisy else "not reproduced",
-        f"deterministic full-batch training: the only randomness is the initialisation; expected LOO over "
-        f"{mlp_seeds} seeds other than the estimators' seed"))
+    rows.append(
+        Claim(
+            "LOO is noisy for stochastic/non-convex training: the deletion's effect is hard to disentangle from "
+            "training's intrinsic variability (§4.1.2; §4 Remark 1)",
+            "retrain several times, average over seeds",
+            f"MLP, l2={mlp_l2}: seed-to-seed Pearson of single-seed LOO {noise['seed_to_seed_loo_pearson']:.2f}; "
+            f"single-seed vs expected LOO {noise['pearson_loo_same_seed_expected_loo']:.2f}",
+            "reproduced" if noisy else "not reproduced",
+            f"deterministic full-batch training: the only randomness is the initialisation; expected LOO over "
+            f"{mlp_seeds} seeds other than the estimators' seed",
+        )
+    )
     fragile = mlp_p("influence_exact", "loo_one_seed") < FAIR <= if_lr
-    rows.append(Claim(
-        "IF accurate on convex and some shallow models; Hessian often not PD and accuracy sensitive to weight "
-        "decay on deep models (§5.1.1.2, Basu et al.)", "fragile on non-convex models",
-        f"Pearson IF vs LOO: logistic {if_lr:.2f}; MLP (l2={mlp_l2}) vs warm-start LOO "
-        f"{mlp_p('influence_exact', 'loo_warm'):.2f}, vs single-seed {mlp_p('influence_exact', 'loo_one_seed'):.2f}, "
-        f"vs expected {mlp_p('influence_exact'):.2f}; sweep: IF vs same-seed LOO "
-        + ", ".join(f"l2={lam:g}: {v:.2f}" for lam, v in sweep["pearson_if_loo_same_seed"].items()),
-        "reproduced" if fragile else "not reproduced",
-        f"smallest Hessian eigenvalue at the seed-{seed} MLP over all penalties: "
-        f"{sweep['min_hessian_eigenvalue'].min():.3f} (no damping used); the gap to from-scratch LOO is the "
-        "warm-start gap (other basins), which a stronger penalty closes"))
+    rows.append(
+        Claim(
+            "IF accurate on convex and some shallow models; Hessian often not PD and accuracy sensitive to weight "
+            "decay on deep models (§5.1.1.2, Basu et al.)",
+            "fragile on non-convex models",
+            f"Pearson IF vs LOO: logistic {if_lr:.2f}; MLP (l2={mlp_l2}) vs warm-start LOO "
+            f"{mlp_p('influence_exact', 'loo_warm'):.2f}, "
+            f"vs single-seed {mlp_p('influence_exact', 'loo_one_seed'):.2f}, "
+            f"vs expected {mlp_p('influence_exact'):.2f}; sweep: IF vs same-seed LOO "
+            + ", ".join(f"l2={lam:g}: {v:.2f}" for lam, v in sweep["pearson_if_loo_same_seed"].items()),
+            "reproduced" if fragile else "not reproduced",
+            f"smallest Hessian eigenvalue at the seed-{seed} MLP over all penalties: "
+            f"{sweep['min_hessian_eigenvalue'].min():.3f} (no damping used); the gap to from-scratch LOO is the "
+            "warm-start gap (other basins), which a stronger penalty closes",
+        )
+    )
     ds, one = mlp_p("downsampling"), mlp_p("loo (one seed)")
-    rows.append(Claim(
-        "Downsampling is a consistent estimator of the expected LOO (§4.2)",
-        "estimates influence on the training algorithm as a whole",
-        f"MLP Pearson with expected LOO: downsampling {ds:.2f} ({downsampling_models} models), single-seed LOO "
-        f"{one:.2f}, IF {mlp_p('influence_exact'):.2f}",
-        "reproduced" if ds >= FAIR else "partly" if ds > one else "not reproduced",
-        "here one seed for all submodels: it averages over 70% subsets, not over seeds"))
-    holds = {"TracInCP > TracIn": mlp_p("tracin_cp") > mlp_p("tracin"),
-             "HyDRA > IF": mlp_p("hydra_fast") > mlp_p("influence_exact")}
-    rows.append(Claim(
-        "TracInCP estimates expected influence more closely than TracIn (§5.2.1); HyDRA beats IF on non-convex "
-        "models (§5.2.2)", "TracInCP > TracIn; HyDRA > IF",
-        f"MLP Pearson with expected LOO: TracInCP {mlp_p('tracin_cp'):.2f}, TracIn {mlp_p('tracin'):.2f}, "
-        f"fast HyDRA {mlp_p('hydra_fast'):.2f}, IF {mlp_p('influence_exact'):.2f}", _count_verdict(holds),
-        "holds: " + (", ".join(k for k, v in holds.items() if v) or "neither") + "; fast HyDRA drops the Hessian "
-        "terms of full HyDRA; the dynamic estimators follow their own SGD run"))
+    rows.append(
+        Claim(
+            "Downsampling is a consistent estimator of the expected LOO (§4.2)",
+            "estimates influence on the training algorithm as a whole",
+            f"MLP Pearson with expected LOO: downsampling {ds:.2f} ({downsampling_models} models), single-seed LOO "
+            f"{one:.2f}, IF {mlp_p('influence_exact'):.2f}",
+            "reproduced" if ds >= FAIR else "partly" if ds > one else "not reproduced",
+            "here one seed for all submodels: it averages over 70% subsets, not over seeds",
+        )
+    )
+    holds = {
+        "TracInCP > TracIn": mlp_p("tracin_cp") > mlp_p("tracin"),
+        "HyDRA > IF": mlp_p("hydra_fast") > mlp_p("influence_exact"),
+    }
+    rows.append(
+        Claim(
+            "TracInCP estimates expected influence more closely than TracIn (§5.2.1); HyDRA beats IF on non-convex "
+            "models (§5.2.2)",
+            "TracInCP > TracIn; HyDRA > IF",
+            f"MLP Pearson with expected LOO: TracInCP {mlp_p('tracin_cp'):.2f}, TracIn {mlp_p('tracin'):.2f}, "
+            f"fast HyDRA {mlp_p('hydra_fast'):.2f}, IF {mlp_p('influence_exact'):.2f}",
+            _count_verdict(holds),
+            "holds: " + (", ".join(k for k, v in holds.items() if v) or "neither") + "; fast HyDRA drops the Hessian "
+            "terms of full HyDRA; the dynamic estimators follow their own SGD run",
+        )
+    )
     return rows

@@ -16,6 +16,16 @@ from .mlp import ACTIVATIONS, OneHiddenLayerMLP
 from .protocol import DifferentiableModel, LinearModel, check_model
 
 __all__ = [
-    "ACTIVATIONS", "ArrayLike", "DifferentiableModel", "LinearModel", "LogisticRegression", "LogitClassifier",
-    "OneHiddenLayerMLP", "SingularHessianError", "as_labels", "as_tensor", "check_model", "check_sample_weight",
+    "ACTIVATIONS",
+    "ArrayLike",
+    "DifferentiableModel",
+    "LinearModel",
+    "LogisticRegression",
+    "LogitClassifier",
+    "OneHiddenLayerMLP",
+    "SingularHessianError",
+    "as_labels",
+    "as_tensor",
+    "check_model",
+    "check_sample_weight",
 ]

@@ -29,8 +29,7 @@ def as_labels(y: ArrayLike) -> torch.Tensor:
         raise ValueError(f"labels must be a 1-D array, got shape {y_np.shape}")
     if y_np.size and (not np.all(np.equal(np.mod(y_np, 1), 0)) or y_np.min() < 0):
         raise ValueError(
-            "labels must be integers 0..K-1; map them first, e.g. with "
-            "np.unique(y, return_inverse=True)[1]"
+            "labels must be integers 0..K-1; map them first, e.g. with np.unique(y, return_inverse=True)[1]"
         )
     return torch.as_tensor(y_np.astype(np.int64))
 
@@ -68,15 +67,15 @@ class LogitClassifier:
         """Accuracy."""
         return float((self.predict(X) == as_labels(y).numpy()).mean())
 
-    def loss_gradients(self, X: ArrayLike, y: ArrayLike, W: ArrayLike, theta: torch.Tensor | None = None
-                       ) -> torch.Tensor:
+    def loss_gradients(
+        self, X: ArrayLike, y: ArrayLike, W: ArrayLike, theta: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Gradients of ``F`` weighted sums of per-sample losses, ``sum_i W[i, f] grad loss_i``:
         shape ``(F, n_params)`` for ``W`` of shape ``(n, F)``. Generic form from
         :meth:`per_sample_grads`; models with a closed form override it."""
         return as_tensor(W).T @ self.per_sample_grads(X, y, theta)
 
-    def grad_dot(self, X: ArrayLike, y: ArrayLike, V: torch.Tensor, theta: torch.Tensor | None = None
-                 ) -> torch.Tensor:
+    def grad_dot(self, X: ArrayLike, y: ArrayLike, V: torch.Tensor, theta: torch.Tensor | None = None) -> torch.Tensor:
         """``grad loss_i^T V``: every per-sample loss gradient against ``F`` parameter-space
         vectors, shape ``(n, F)`` for ``V`` of shape ``(n_params, F)``. Generic form from
         :meth:`per_sample_grads`; models with a closed form override it."""

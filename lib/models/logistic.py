@@ -86,7 +86,7 @@ class LogisticRegression(LogitClassifier):
         self._check_fitted()
         return int(self.theta_.numel())
 
-    def clone(self) -> "LogisticRegression":
+    def clone(self) -> LogisticRegression:
         """An unfitted copy with the same hyper-parameters."""
         return LogisticRegression(self.l2, self.fit_intercept, self.tol, self.max_iter, self.solver)
 
@@ -132,8 +132,7 @@ class LogisticRegression(LogitClassifier):
         Xa, R = self.design(X), self.residuals(X, y, theta)
         return (Xa[:, :, None] * R[:, None, :]).reshape(Xa.shape[0], -1)
 
-    def grad_dot(self, X: ArrayLike, y: ArrayLike, V: torch.Tensor, theta: torch.Tensor | None = None
-                 ) -> torch.Tensor:
+    def grad_dot(self, X: ArrayLike, y: ArrayLike, V: torch.Tensor, theta: torch.Tensor | None = None) -> torch.Tensor:
         """``grad loss_i^T V`` for ``V`` ``(n_params, F)``, shape ``(n, F)``, without forming the
         per-sample gradients: ``x_i^T V_f r_i`` with ``V_f`` the ``(p, m)`` matrix of column ``f``."""
         theta = self.theta_ if theta is None else theta
@@ -141,8 +140,9 @@ class LogisticRegression(LogitClassifier):
         Vf = V.T.reshape(-1, p, m)  # (F, p, m)
         return torch.einsum("np,fpm,nm->nf", self.design(X), Vf, self.residuals(X, y, theta))
 
-    def loss_gradients(self, X: ArrayLike, y: ArrayLike, W: ArrayLike, theta: torch.Tensor | None = None
-                       ) -> torch.Tensor:
+    def loss_gradients(
+        self, X: ArrayLike, y: ArrayLike, W: ArrayLike, theta: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``sum_i W[i, f] grad loss_i``, shape ``(F, n_params)``: ``sum_i W_if x_i ⊗ r_i``."""
         W = as_tensor(W)
         Xa, R = self.design(X), self.residuals(X, y, theta)
@@ -162,8 +162,13 @@ class LogisticRegression(LogitClassifier):
         self._check_fitted()
         return torch.as_tensor(scale * rng.standard_normal(tuple(self.theta_.shape)), dtype=_DTYPE)
 
-    def hvp(self, X: ArrayLike, y: ArrayLike | None = None, sample_weight: ArrayLike | None = None,
-            theta: torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    def hvp(
+        self,
+        X: ArrayLike,
+        y: ArrayLike | None = None,
+        sample_weight: ArrayLike | None = None,
+        theta: torch.Tensor | None = None,
+    ) -> Callable[[torch.Tensor], torch.Tensor]:
         """``v -> H v`` for the objective's exact Hessian without forming ``H``.
 
         ``H v = X^T (S ⊙ (X V)) + l2 * mask ⊙ V`` (+ the softmax null-direction term of
@@ -181,7 +186,7 @@ class LogisticRegression(LogitClassifier):
         u = self.null_direction()
         c = None
         if u is not None:  # same constant as hessian(): its mean diagonal, >= 1
-            diag = (w[:, None] * Xa ** 2).T @ (pr * (1 - pr))  # (p, m): diagonal of the data term
+            diag = (w[:, None] * Xa**2).T @ (pr * (1 - pr))  # (p, m): diagonal of the data term
             c = (diag + self.l2_ * mask).mean().clamp_min(1.0)
 
         def hv(v: torch.Tensor) -> torch.Tensor:
@@ -208,22 +213,30 @@ class LogisticRegression(LogitClassifier):
             mask[-1] = 0.0
         return mask
 
-    def objective(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
-                  theta: torch.Tensor | None = None) -> torch.Tensor:
+    def objective(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None, theta: torch.Tensor | None = None
+    ) -> torch.Tensor:
         theta = self.theta_ if theta is None else theta
         w = check_sample_weight(sample_weight, len(as_labels(y)))
         return (w * self.loss(X, y, theta)).sum() + 0.5 * self.l2_ * ((theta * self.penalty_mask()) ** 2).sum()
 
-    def gradient(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
-                 theta: torch.Tensor | None = None) -> torch.Tensor:
+    def gradient(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None, theta: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Gradient of the objective, shape ``(p, m)``."""
         theta = self.theta_ if theta is None else theta
         Xa, R = self.design(X), self.residuals(X, y, theta)
         w = check_sample_weight(sample_weight, Xa.shape[0])
         return Xa.T @ (w[:, None] * R) + self.l2_ * self.penalty_mask() * theta
 
-    def hessian(self, X: ArrayLike, y: ArrayLike | None = None, sample_weight: ArrayLike | None = None,
-                theta: torch.Tensor | None = None, chunk: int = 8192) -> torch.Tensor:
+    def hessian(
+        self,
+        X: ArrayLike,
+        y: ArrayLike | None = None,
+        sample_weight: ArrayLike | None = None,
+        theta: torch.Tensor | None = None,
+        chunk: int = 8192,
+    ) -> torch.Tensor:
         """Exact Hessian of the objective (regulariser included), shape ``(p*m, p*m)``.
 
         For a softmax with an intercept, ``c * u u^T`` is added along the one flat direction
@@ -235,8 +248,14 @@ class LogisticRegression(LogitClassifier):
         """
         return self.complete_hessian(self.data_hessian(X, y, sample_weight, theta, chunk))
 
-    def data_hessian(self, X: ArrayLike, y: ArrayLike | None = None, sample_weight: ArrayLike | None = None,
-                     theta: torch.Tensor | None = None, chunk: int = 8192) -> torch.Tensor:
+    def data_hessian(
+        self,
+        X: ArrayLike,
+        y: ArrayLike | None = None,
+        sample_weight: ArrayLike | None = None,
+        theta: torch.Tensor | None = None,
+        chunk: int = 8192,
+    ) -> torch.Tensor:
         """The data term of the Hessian, ``sum_i w_i d^2 loss_i / d theta^2`` (no regulariser, no
         null-direction term), shape ``(p*m, p*m)``; additive over any split of the rows, so chunks of a
         training set too large for memory can be summed (:func:`lib.influence.hessian_streaming`).
@@ -262,9 +281,9 @@ class LogisticRegression(LogitClassifier):
             strips = list(zip(edges[:-1], edges[1:], strict=True))
             D = torch.zeros(p, p * m, dtype=_DTYPE)  # sum w p_k (1 - p_k) x x^T, index (i, (j, k))
         for s in range(0, n, chunk):
-            xs = self.design(X[s:s + chunk])
+            xs = self.design(X[s : s + chunk])
             c = xs.shape[0]
-            ws = torch.ones(c, dtype=_DTYPE) if w is None else w[s:s + chunk]
+            ws = torch.ones(c, dtype=_DTYPE) if w is None else w[s : s + chunk]
             z = xs @ theta
             if m == 1:
                 pr = torch.sigmoid(z)
@@ -294,8 +313,14 @@ class LogisticRegression(LogitClassifier):
             H += (H.diagonal().mean().clamp_min(1.0)) * torch.outer(u, u)
         return H
 
-    def _hessian_reference(self, X: ArrayLike, y: ArrayLike | None = None, sample_weight: ArrayLike | None = None,
-                           theta: torch.Tensor | None = None, chunk: int = 4096) -> torch.Tensor:
+    def _hessian_reference(
+        self,
+        X: ArrayLike,
+        y: ArrayLike | None = None,
+        sample_weight: ArrayLike | None = None,
+        theta: torch.Tensor | None = None,
+        chunk: int = 4096,
+    ) -> torch.Tensor:
         """The former implementation (``sum_n x_n x_n^T ⊗ S_n`` with the full ``m x m`` curvature per
         sample, one ``p x p m^2`` product per chunk): kept as the reference the tests compare with."""
         theta = self.theta_ if theta is None else theta
@@ -306,7 +331,7 @@ class LogisticRegression(LogitClassifier):
         z = Xa @ theta
         H = torch.zeros(p, m, p, m, dtype=Xa.dtype)
         for s in range(0, n, chunk):
-            xs, zs, ws = Xa[s:s + chunk], z[s:s + chunk], w[s:s + chunk]
+            xs, zs, ws = Xa[s : s + chunk], z[s : s + chunk], w[s : s + chunk]
             if m == 1:
                 pr = torch.sigmoid(zs)
                 S = (pr * (1 - pr))[:, :, None]  # (c, 1, 1)
@@ -328,8 +353,14 @@ class LogisticRegression(LogitClassifier):
         return (u / u.norm()).reshape(-1)
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
-            n_classes: int | None = None, warm_start: torch.Tensor | None = None) -> "LogisticRegression":
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        n_classes: int | None = None,
+        warm_start: torch.Tensor | None = None,
+    ) -> LogisticRegression:
         """Minimise the objective to a gradient norm below ``tol``.
 
         ``n_classes`` fixes ``K`` when a subset of the data (leave-one-out, trimming) lacks a
@@ -364,7 +395,9 @@ class LogisticRegression(LogitClassifier):
 
     def _fit_newton(self, X, y, w) -> None:
         J = self.objective(X, y, w)
+        self.n_iter_ = 0
         for it in range(self.max_iter):
+            self.n_iter_ = it
             g = self.gradient(X, y, w)
             gnorm = float(g.norm())
             if gnorm < self.tol:
@@ -392,15 +425,22 @@ class LogisticRegression(LogitClassifier):
                     break
                 t *= 0.5
             self.theta_, J = new, J_new
-        self.n_iter_ = it
+        # (n_iter_ was set in the loop: the last iteration reached)
         self.grad_norm_ = float(self.gradient(X, y, w).norm())
         if not np.isfinite(self.grad_norm_):
             raise FloatingPointError("training diverged (non-finite gradient); standardise the features")
 
     def _fit_lbfgs(self, X, y, w) -> None:
         theta = self.theta_.clone().requires_grad_(True)
-        opt = torch.optim.LBFGS([theta], lr=1, max_iter=self.max_iter * 50, tolerance_grad=self.tol,
-                                tolerance_change=1e-16, history_size=50, line_search_fn="strong_wolfe")
+        opt = torch.optim.LBFGS(
+            [theta],
+            lr=1,
+            max_iter=self.max_iter * 50,
+            tolerance_grad=self.tol,
+            tolerance_change=1e-16,
+            history_size=50,
+            line_search_fn="strong_wolfe",
+        )
 
         def closure():
             opt.zero_grad()
@@ -429,4 +469,3 @@ class LogisticRegression(LogitClassifier):
     def _check_fitted(self, theta: torch.Tensor | None = None) -> None:
         if self.theta_ is None and theta is None:
             raise RuntimeError("this LogisticRegression is not fitted yet; call .fit(X, y) first")
-

@@ -74,15 +74,18 @@ class OneHiddenLayerMLP(LogitClassifier):
     classes, ``m = K`` otherwise.
     """
 
-    def __init__(self, hidden: int = 8, activation: str = "tanh", l2: float = 1.0, tol: float = 1e-8,
-                 max_iter: int = 500) -> None:
+    def __init__(
+        self, hidden: int = 8, activation: str = "tanh", l2: float = 1.0, tol: float = 1e-8, max_iter: int = 500
+    ) -> None:
         if not (isinstance(hidden, (int, np.integer)) and hidden >= 1):
             raise ValueError(f"hidden must be an integer >= 1, got {hidden!r}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         if not (isinstance(l2, numbers.Real) and l2 > 0):
-            raise ValueError(f"l2 must be a number > 0 (the OneHiddenLayerMLP objective needs a penalty to have "
-                             f"isolated minima), got {l2!r}")
+            raise ValueError(
+                f"l2 must be a number > 0 (the OneHiddenLayerMLP objective needs a penalty to have "
+                f"isolated minima), got {l2!r}"
+            )
         if not (tol > 0 and int(max_iter) >= 1):
             raise ValueError(f"need tol > 0 and max_iter >= 1, got tol={tol!r}, max_iter={max_iter!r}")
         self.hidden = int(hidden)
@@ -96,7 +99,7 @@ class OneHiddenLayerMLP(LogitClassifier):
         self.n_classes_: int | None = None
 
     # ------------------------------------------------------------------ shapes
-    def clone(self) -> "OneHiddenLayerMLP":
+    def clone(self) -> OneHiddenLayerMLP:
         """An unfitted copy with the same hyper-parameters."""
         return OneHiddenLayerMLP(self.hidden, self.activation, self.l2, self.tol, self.max_iter)
 
@@ -122,7 +125,7 @@ class OneHiddenLayerMLP(LogitClassifier):
     def unpack(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Views ``U = [W1; b1]`` ``(..., d+1, h)`` and ``V = [W2; b2]`` ``(..., h+1, m)`` of ``theta``."""
         p1, h, m = self.n_features_ + 1, self.hidden, self.n_logits
-        return (theta[..., :p1 * h].unflatten(-1, (p1, h)), theta[..., p1 * h:].unflatten(-1, (h + 1, m)))
+        return (theta[..., : p1 * h].unflatten(-1, (p1, h)), theta[..., p1 * h :].unflatten(-1, (h + 1, m)))
 
     def init_params(self, n_features: int, n_classes: int, seed: int) -> torch.Tensor:
         """LeCun-normal weights (variance ``1/fan_in``) and zero biases, drawn from ``seed``."""
@@ -149,7 +152,7 @@ class OneHiddenLayerMLP(LogitClassifier):
         if self.n_logits == 1:
             return None
         u = torch.zeros(self.n_params, dtype=_DTYPE)
-        u[-self.n_logits:] = 1.0
+        u[-self.n_logits :] = 1.0
         return u / u.norm()
 
     # ------------------------------------------------------------------ data helpers
@@ -224,16 +227,20 @@ class OneHiddenLayerMLP(LogitClassifier):
         P = torch.sigmoid(Z) if Z.shape[1] == 1 else torch.softmax(Z, dim=1)
         return P - self._targets(y)
 
-    def objective(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
-                  theta: torch.Tensor | None = None) -> torch.Tensor:
+    def objective(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None, theta: torch.Tensor | None = None
+    ) -> torch.Tensor:
         Xa = self._design(X)
         return self._objective(self._theta(theta), Xa, self._targets(y), check_sample_weight(sample_weight, len(Xa)))
 
-    def gradient(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
-                 theta: torch.Tensor | None = None) -> torch.Tensor:
+    def gradient(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None, theta: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Gradient of the objective (``torch.func.grad``), shape ``(n_params,)``."""
         Xa = self._design(X)
-        return grad(self._objective)(self._theta(theta), Xa, self._targets(y), check_sample_weight(sample_weight, len(Xa)))
+        return grad(self._objective)(
+            self._theta(theta), Xa, self._targets(y), check_sample_weight(sample_weight, len(Xa))
+        )
 
     def loss_gradient(self, X: ArrayLike, y: ArrayLike, theta: torch.Tensor | None = None) -> torch.Tensor:
         """Gradient of the *summed* loss over ``(X, y)`` (no penalty), shape ``(n_params,)``."""
@@ -245,8 +252,9 @@ class OneHiddenLayerMLP(LogitClassifier):
         Xa, Y = self._design(X), self._targets(y)
         return vmap(grad(self._sample_loss), in_dims=(None, 0, 0))(self._theta(theta), Xa, Y)
 
-    def hessian(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
-                theta: torch.Tensor | None = None) -> torch.Tensor:
+    def hessian(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None, theta: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Exact Hessian of the objective (``torch.func.hessian``), regulariser included.
 
         For a softmax output ``c u u^T`` is added along the output-bias flat direction ``u``
@@ -255,14 +263,17 @@ class OneHiddenLayerMLP(LogitClassifier):
         and need not be positive definite away from a minimum.
         """
         Xa = self._design(X)
-        H = hessian(self._objective)(self._theta(theta), Xa, self._targets(y), check_sample_weight(sample_weight, len(Xa)))
+        H = hessian(self._objective)(
+            self._theta(theta), Xa, self._targets(y), check_sample_weight(sample_weight, len(Xa))
+        )
         u = self.null_direction()
         if u is not None:
             H = H + H.diagonal().mean().clamp_min(1.0) * torch.outer(u, u)
         return H
 
-    def hvp(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
-            theta: torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    def hvp(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None, theta: torch.Tensor | None = None
+    ) -> Callable[[torch.Tensor], torch.Tensor]:
         """``v -> H v`` without forming ``H``: reverse-over-reverse ``torch.func.grad(grad(J) . v)``
         (Pearlmutter's trick; on a CPU about 3x faster here than forward-over-reverse ``jvp(grad)``).
         Accepts ``(n_params,)`` or ``(n_params, k)`` blocks of vectors (``vmap`` over the columns)."""
@@ -305,23 +316,43 @@ class OneHiddenLayerMLP(LogitClassifier):
         return self._loss_from_logits(self.batch_logits(thetas, X), self._targets(y))
 
     # ------------------------------------------------------------------ training
-    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
-            n_classes: int | None = None, seed: int = 0, warm_start: torch.Tensor | None = None) -> "OneHiddenLayerMLP":
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        n_classes: int | None = None,
+        seed: int = 0,
+        warm_start: torch.Tensor | None = None,
+    ) -> OneHiddenLayerMLP:
         """Train from the initialisation drawn from ``seed`` (or from ``warm_start``) to
         ``||grad J|| <= tol`` by damped Newton steps; see :meth:`fit_many` (this is ``M = 1``)."""
         y_t = as_labels(y)
         w = check_sample_weight(sample_weight, len(y_t))
-        thetas, gnorm, iters = self.fit_many(X, y_t, w[None, :], n_classes=n_classes, seed=seed,
-                                             warm_start=None if warm_start is None else as_tensor(warm_start)[None])
+        thetas, gnorm, iters = self.fit_many(
+            X,
+            y_t,
+            w[None, :],
+            n_classes=n_classes,
+            seed=seed,
+            warm_start=None if warm_start is None else as_tensor(warm_start)[None],
+        )
         self.theta_ = thetas[0]
         self.grad_norm_ = float(gnorm[0])
         self.n_iter_ = int(iters[0])
         self.seed_ = int(seed)
         return self
 
-    def fit_many(self, X: ArrayLike, y: ArrayLike, weights: ArrayLike, n_classes: int | None = None,
-                 seed: int = 0, warm_start: torch.Tensor | None = None, chunk: int = 256
-                 ) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    def fit_many(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        weights: ArrayLike,
+        n_classes: int | None = None,
+        seed: int = 0,
+        warm_start: torch.Tensor | None = None,
+        chunk: int = 256,
+    ) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
         """Train ``M`` models at once, one per row of ``weights`` ``(M, n)`` (0 = sample removed).
 
         Every model starts from the same initialisation (drawn from ``seed``; or row ``j`` of
@@ -354,18 +385,26 @@ class OneHiddenLayerMLP(LogitClassifier):
         else:
             theta = as_tensor(warm_start).reshape(M, -1).clone()
             if theta.shape[1] != self.n_params:
-                raise ValueError(f"warm_start has {theta.shape[1]} parameters, the OneHiddenLayerMLP has {self.n_params}")
+                raise ValueError(
+                    f"warm_start has {theta.shape[1]} parameters, the OneHiddenLayerMLP has {self.n_params}"
+                )
         if int(chunk) < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk!r}")
-        parts = [self._levenberg_marquardt(Xa, Y, W[a:a + int(chunk)], theta[a:a + int(chunk)])
-                 for a in range(0, M, int(chunk))]
+        parts = [
+            self._levenberg_marquardt(Xa, Y, W[a : a + int(chunk)], theta[a : a + int(chunk)])
+            for a in range(0, M, int(chunk))
+        ]
         theta = torch.cat([p[0] for p in parts])
         gnorm = np.concatenate([p[1] for p in parts])
         iters = np.concatenate([p[2] for p in parts])
         bad = int((gnorm > self.tol).sum())
         if bad:
-            warnings.warn(f"{bad} of {M} OneHiddenLayerMLP fits did not reach ||grad|| <= {self.tol:g} in {self.max_iter} "
-                          f"iterations (largest {gnorm.max():.2g}); raise max_iter or l2", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"{bad} of {M} OneHiddenLayerMLP fits did not reach ||grad|| <= {self.tol:g} in {self.max_iter} "
+                f"iterations (largest {gnorm.max():.2g}); raise max_iter or l2",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return theta, gnorm, iters
 
     # ------------------------------------------------------------------ batched closed forms (training)
@@ -373,8 +412,9 @@ class OneHiddenLayerMLP(LogitClassifier):
         Z = self._batch_logits(theta, Xa)[-1]
         return (W * self._loss_from_logits(Z, Y)).sum(1) + 0.5 * self.l2_ * ((self._mask * theta) ** 2).sum(1)
 
-    def _batch_grad_hessian(self, theta: torch.Tensor, Xa: torch.Tensor, Y: torch.Tensor, W: torch.Tensor
-                            ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _batch_grad_hessian(
+        self, theta: torch.Tensor, Xa: torch.Tensor, Y: torch.Tensor, W: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Gradient ``(M, P)`` and exact Hessian ``(M, P, P)`` of ``M`` objectives in closed form.
 
         With ``a = x~ U``, ``t = sigma(a)``, ``t~ = [t, 1]``, ``z = t~ V`` and residuals ``r = dloss/dz``:
@@ -392,15 +432,15 @@ class OneHiddenLayerMLP(LogitClassifier):
             Pr = torch.sigmoid(Z)
         else:
             Pr = torch.softmax(Z, dim=-1)
-        R = (Pr - Y) * W[..., None]                                    # (M, n, m) weighted residuals
-        RV = R @ V[:, :h, :].transpose(1, 2)                           # (M, n, h): sum_k r_k V_jk
-        gU = Xa.T @ (RV * d1)                                          # (M, p1, h)
-        gV = Tt.transpose(1, 2) @ R                                    # (M, h+1, m)
+        R = (Pr - Y) * W[..., None]  # (M, n, m) weighted residuals
+        RV = R @ V[:, :h, :].transpose(1, 2)  # (M, n, h): sum_k r_k V_jk
+        gU = Xa.T @ (RV * d1)  # (M, p1, h)
+        gV = Tt.transpose(1, 2) @ R  # (M, h+1, m)
         g = torch.cat([gU.reshape(Mb, -1), gV.reshape(Mb, -1)], 1) + self.l2_ * self._mask * theta
         # Jacobian of the logits, (M, n, m, P)
-        Vh = V[:, :h, :].transpose(1, 2)                               # (M, m, h)
+        Vh = V[:, :h, :].transpose(1, 2)  # (M, m, h)
         JU = (Vh[:, None, :, None, :] * d1[:, :, None, None, :]) * Xa[None, :, None, :, None]  # (M,n,m,p1,h)
-        JV = Tt[:, :, None, :, None] * torch.eye(m, dtype=_DTYPE)[None, None, :, None, :]     # (M,n,m,h+1,m)
+        JV = Tt[:, :, None, :, None] * torch.eye(m, dtype=_DTYPE)[None, None, :, None, :]  # (M,n,m,h+1,m)
         J = torch.cat([JU.reshape(Mb, n, m, -1), JV.reshape(Mb, n, m, -1)], dim=3)
         if m == 1:
             Js = J[:, :, 0, :]
@@ -408,15 +448,15 @@ class OneHiddenLayerMLP(LogitClassifier):
         else:  # S = diag(p) - p p^T per sample
             Jf = J.reshape(Mb, n * m, -1)
             H = (Jf * (W[..., None] * Pr).reshape(Mb, n * m, 1)).transpose(1, 2) @ Jf
-            Q = (Pr[..., None] * J).sum(2) * W[..., None].sqrt()       # (M, n, P)
+            Q = (Pr[..., None] * J).sum(2) * W[..., None].sqrt()  # (M, n, P)
             H = H - Q.transpose(1, 2) @ Q
         # second-order terms (block structure; see the docstring)
         idx = torch.arange(h)
-        TUU = torch.einsum("Mnj,nc,nd->jMcd", RV * d2, Xa, Xa)        # (h, M, p1, p1)
-        H[:, :p1 * h, :p1 * h].view(Mb, p1, h, p1, h)[:, :, idx, :, idx] += TUU
-        TUV = torch.einsum("Mnl,Mnj,nc->Mcjl", R, d1, Xa)             # (M, p1, h, m)
-        H[:, :p1 * h, p1 * h:].view(Mb, p1, h, h + 1, m)[:, :, idx, idx, :] += TUV
-        H[:, p1 * h:, :p1 * h] = H[:, :p1 * h, p1 * h:].transpose(1, 2)
+        TUU = torch.einsum("Mnj,nc,nd->jMcd", RV * d2, Xa, Xa)  # (h, M, p1, p1)
+        H[:, : p1 * h, : p1 * h].view(Mb, p1, h, p1, h)[:, :, idx, :, idx] += TUU
+        TUV = torch.einsum("Mnl,Mnj,nc->Mcjl", R, d1, Xa)  # (M, p1, h, m)
+        H[:, : p1 * h, p1 * h :].view(Mb, p1, h, h + 1, m)[:, :, idx, idx, :] += TUV
+        H[:, p1 * h :, : p1 * h] = H[:, : p1 * h, p1 * h :].transpose(1, 2)
         H = H + torch.diag(self.l2_ * self._mask)
         u = self.null_direction()
         if u is not None:
@@ -427,15 +467,16 @@ class OneHiddenLayerMLP(LogitClassifier):
     def _batch_logits(self, theta: torch.Tensor, Xa: torch.Tensor, derivatives: bool = False):
         """Batched forward pass for ``theta`` ``(M, P)``: ``(T, d1, d2, T~, Z)`` or ``(Z,)``."""
         U, V = self.unpack(theta)
-        T, d1, d2 = _activation(self.activation, Xa @ U)                # (M, n, h)
+        T, d1, d2 = _activation(self.activation, Xa @ U)  # (M, n, h)
         Tt = torch.cat([T, torch.ones_like(T[..., :1])], dim=-1)
-        Z = Tt @ V                                                        # (M, n, m)
+        Z = Tt @ V  # (M, n, m)
         return (T, d1, d2, Tt, Z) if derivatives else (Z,)
 
-
-    def _levenberg_marquardt(self, Xa: torch.Tensor, Y: torch.Tensor, W: torch.Tensor, theta: torch.Tensor,
-                                 max_tries: int = 30) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
-        """Batched damped Newton (Levenberg-Marquardt, Nielsen's damping update); see :meth:`OneHiddenLayerMLP.fit_many`.
+    def _levenberg_marquardt(
+        self, Xa: torch.Tensor, Y: torch.Tensor, W: torch.Tensor, theta: torch.Tensor, max_tries: int = 30
+    ) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+        """Batched damped Newton (Levenberg-Marquardt, Nielsen's damping update); see
+        :meth:`OneHiddenLayerMLP.fit_many`.
 
         One iteration = one gradient and Hessian per active model; a model whose damped step fails
         (``H + mu I`` not positive definite, or no decrease) retries with a larger ``mu`` on the same
@@ -444,7 +485,7 @@ class OneHiddenLayerMLP(LogitClassifier):
         M, P = theta.shape
         eye = torch.eye(P, dtype=_DTYPE)
         J = self._batch_objective(theta, Xa, Y, W)
-        mu = torch.full((M,), -1.0, dtype=_DTYPE)           # set from the first Hessian
+        mu = torch.full((M,), -1.0, dtype=_DTYPE)  # set from the first Hessian
         nu = torch.full((M,), 2.0, dtype=_DTYPE)
         gnorm = torch.full((M,), float("inf"), dtype=_DTYPE)
         iters = np.zeros(M, dtype=int)
@@ -463,7 +504,7 @@ class OneHiddenLayerMLP(LogitClassifier):
             first = mu[active] < 0
             if first.any():
                 mu[active[first]] = 1e-3 * H[first].diagonal(dim1=1, dim2=2).abs().amax(1)
-            pending = torch.arange(len(active))              # positions into ``active``
+            pending = torch.arange(len(active))  # positions into ``active``
             for _ in range(max_tries):
                 idx = active[pending]
                 m_a, Hp, gp = mu[idx], H[pending], g[pending]

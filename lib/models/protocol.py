@@ -46,8 +46,14 @@ class DifferentiableModel(Protocol):
     def clone(self) -> DifferentiableModel:
         """An unfitted copy with the same hyper-parameters."""
 
-    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
-            n_classes: int | None = None, warm_start: torch.Tensor | None = None) -> DifferentiableModel:
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        n_classes: int | None = None,
+        warm_start: torch.Tensor | None = None,
+    ) -> DifferentiableModel:
         """Train to a stationary point of the weighted objective (``warm_start``: initial ``theta``)."""
 
     def logits(self, X: ArrayLike, theta: torch.Tensor | None = None) -> torch.Tensor:
@@ -68,23 +74,33 @@ class DifferentiableModel(Protocol):
     def per_sample_grads(self, X: ArrayLike, y: ArrayLike, theta: torch.Tensor | None = None) -> torch.Tensor:
         """Flattened per-sample loss gradients, shape ``(n, n_params)``."""
 
-    def grad_dot(self, X: ArrayLike, y: ArrayLike, V: torch.Tensor, theta: torch.Tensor | None = None
-                 ) -> torch.Tensor:
+    def grad_dot(self, X: ArrayLike, y: ArrayLike, V: torch.Tensor, theta: torch.Tensor | None = None) -> torch.Tensor:
         """``grad loss_i^T V`` for ``V`` of shape ``(n_params, F)``: shape ``(n, F)``."""
 
-    def loss_gradients(self, X: ArrayLike, y: ArrayLike, W: ArrayLike, theta: torch.Tensor | None = None
-                       ) -> torch.Tensor:
+    def loss_gradients(
+        self, X: ArrayLike, y: ArrayLike, W: ArrayLike, theta: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``sum_i W[i, f] grad loss_i`` for ``W`` of shape ``(n, F)``: shape ``(F, n_params)``."""
 
     def loss_gradient(self, X: ArrayLike, y: ArrayLike, theta: torch.Tensor | None = None) -> torch.Tensor:
         """Gradient of the summed loss over ``(X, y)`` (no penalty), shape ``(n_params,)``."""
 
-    def hessian(self, X: ArrayLike, y: ArrayLike | None = None, sample_weight: ArrayLike | None = None,
-                theta: torch.Tensor | None = None) -> torch.Tensor:
+    def hessian(
+        self,
+        X: ArrayLike,
+        y: ArrayLike | None = None,
+        sample_weight: ArrayLike | None = None,
+        theta: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Hessian of the objective, shape ``(n_params, n_params)``."""
 
-    def hvp(self, X: ArrayLike, y: ArrayLike | None = None, sample_weight: ArrayLike | None = None,
-            theta: torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    def hvp(
+        self,
+        X: ArrayLike,
+        y: ArrayLike | None = None,
+        sample_weight: ArrayLike | None = None,
+        theta: torch.Tensor | None = None,
+    ) -> Callable[[torch.Tensor], torch.Tensor]:
         """``v -> H v`` for ``(n_params,)`` or ``(n_params, k)`` blocks, without forming ``H``."""
 
     def penalty_mask(self) -> torch.Tensor:
@@ -121,7 +137,9 @@ def check_model(model: object, protocol: type = DifferentiableModel, fitted: boo
     """Raise a clear :class:`TypeError` unless ``model`` implements ``protocol`` (and is fitted)."""
     if not isinstance(model, protocol):
         missing = [name for name in dir(protocol) if not name.startswith("_") and not hasattr(model, name)]
-        raise TypeError(f"{type(model).__name__} does not implement {protocol.__name__} "
-                        f"(missing: {', '.join(missing) or 'attributes'}); see lib.models.protocol")
+        raise TypeError(
+            f"{type(model).__name__} does not implement {protocol.__name__} "
+            f"(missing: {', '.join(missing) or 'attributes'}); see lib.models.protocol"
+        )
     if fitted and getattr(model, "theta_", None) is None:
         raise RuntimeError(f"this {type(model).__name__} is not fitted yet; call .fit(X, y) first")
