@@ -36,6 +36,18 @@ def test_same_values_as_tmc_shapley_game():
                               truncation_tol=0.0)
     np.testing.assert_allclose(full.marginals.sum(1), game(np.arange(n)) - game([]), rtol=1e-12)
     assert (full.evaluations == n - 1).all()  # U(D) and U(empty) are computed once, up front
+    # GZ19's code truncates relative to U(D) itself (here U(empty) = 2, so |U(D)| > |U(D) - U(empty)|)
+    shifted = lambda S: 2.0 + game(S)
+    u_d, u_0 = shifted(np.arange(n)), shifted([])
+    value = tmc_shapley_capped(shifted, n, np.random.default_rng(2), time_budget_s=1e9, max_permutations=5,
+                               truncation_tol=0.05, truncation_reference="value")
+    ranged = tmc_shapley_capped(shifted, n, np.random.default_rng(2), time_budget_s=1e9, max_permutations=5,
+                                truncation_tol=0.05 * u_d / (u_d - u_0))
+    np.testing.assert_allclose(value.values, ranged.values)
+    np.testing.assert_array_equal(value.evaluations, ranged.evaluations)
+    assert value.evaluations.sum() < full.evaluations.sum()
+    with pytest.raises(ValueError, match="truncation_reference"):
+        tmc_shapley_capped(game, n, np.random.default_rng(2), time_budget_s=1.0, truncation_reference="x")
 
 
 def test_budget_stops_the_run_and_times_each_permutation():
@@ -89,10 +101,10 @@ def test_gz19_error():
 def test_prefix_utility_trains_on_the_subset_only():
     r = np.random.default_rng(0)
     X, y = r.standard_normal((40, 3)), (r.random(40) < 0.5).astype(int)
-    Xv, yv = r.standard_normal((30, 3)), (r.random(30) < 0.5).astype(int)
+    Xv, yv = r.standard_normal((30, 3)), np.r_[np.ones(20, int), np.zeros(10, int)]
     u = prefix_utility(X, y, Xv, yv, l2=1.0)
-    assert u(np.array([], dtype=int)) == 0.5
-    assert u(np.flatnonzero(y == 1)) == 0.5  # one class only: the uninformed value
+    assert u(np.array([], dtype=int)) == pytest.approx(2 / 3)  # the majority class of the validation set
+    assert u(np.flatnonzero(y == 1)) == pytest.approx(2 / 3)  # one class only: no model is trained
     from lib.models import LogisticRegression
 
     S = np.arange(20)

@@ -11,8 +11,9 @@ its elapsed time kept as a *lower bound* on the time of one permutation.
 :func:`gz19_error` is GZ19's stopping statistic (their ``error``: the largest mean relative change of
 the running estimate over the last 100 permutations; they stop below ``err = 0.1``, checked every 100
 permutations). :func:`prefix_utility` is GZ19's utility: fit a logistic regression on the rows of the
-coalition only and score it on a validation set (a coalition that lacks a class keeps the uninformed
-value ``1/K``, as GZ19 skip training until every class is present).
+coalition only and score it on a validation set; the empty coalition, and one that lacks a class (GZ19
+do not train until every class is present), are worth the accuracy of predicting the validation set's
+majority class (their ``init_score`` for accuracy).
 """
 
 from __future__ import annotations
@@ -81,14 +82,17 @@ class CappedRun:
 
 def tmc_shapley_capped(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *, time_budget_s: float,
                        max_permutations: int | None = None, truncation_tol: float = 0.01,
+                       truncation_reference: str = "range",
                        clock: Callable[[], float] = time.perf_counter) -> CappedRun:
     """TMC-Shapley (GZ19, Algorithm 1; [S] §4.3.3) until ``time_budget_s`` seconds or ``max_permutations``.
 
     Permutation sampling exactly as :func:`lib.estimators.valuation.tmc_shapley_game` (one
-    ``rng.permutation(n)`` per permutation, truncation once ``|U(D) - U(prefix)| < truncation_tol *
-    |U(D) - U(empty)|``), one prefix evaluated at a time; the clock is read before every evaluation and
-    the run stops as soon as the budget is spent (the cut-off permutation is not used). ``clock`` is
-    injectable for tests.
+    ``rng.permutation(n)`` per permutation), one prefix evaluated at a time; the clock is read before
+    every evaluation and the run stops as soon as the budget is spent (the cut-off permutation is not
+    used). A permutation is truncated once ``|U(D) - U(prefix)| < truncation_tol * r`` with
+    ``r = |U(D) - U(empty)|`` (``truncation_reference="range"``, as ``tmc_shapley_game``: the same values)
+    or ``r = |U(D)|`` (``"value"``: GZ19's code, ``tolerance * mean_score``; it also waits for 5
+    consecutive such prefixes, which we do not). ``clock`` is injectable for tests.
     """
     n = _check_n(n)
     rng = _check_rng(rng, "tmc_shapley_capped")
@@ -103,7 +107,9 @@ def tmc_shapley_capped(utility_fn: UtilityFn, n: int, rng: np.random.Generator, 
     u_full = float(utility_fn(everything))
     u_empty = float(utility_fn(everything[:0]))
     setup = clock() - start
-    tol = truncation_tol * abs(u_full - u_empty)
+    if truncation_reference not in ("range", "value"):
+        raise ValueError(f"truncation_reference must be 'range' or 'value', got {truncation_reference!r}")
+    tol = truncation_tol * (abs(u_full - u_empty) if truncation_reference == "range" else abs(u_full))
     rows, seconds, evaluations = [], [], []
     partial_s, partial_e, stopped = 0.0, 0, "max_permutations"
     while max_permutations is None or len(rows) < max_permutations:
@@ -160,12 +166,13 @@ def gz19_error(marginals: np.ndarray, window: int = 100) -> float:
 def prefix_utility(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, *,
                    l2: float | str = "auto", n_classes: int | None = None) -> UtilityFn:
     """GZ19's game: ``U(S)`` = validation accuracy of ``LogisticRegression(l2)`` fitted on the rows ``S``
-    alone (cold start, like their ``clone``); ``1/K`` for the empty set and for a subset that lacks a
-    class (the uninformed value; GZ19 do not train until every class is present)."""
+    alone (cold start, like their ``clone``). The empty set and a subset that lacks a class are worth the
+    accuracy of always predicting the validation set's majority class (GZ19's value of an untrained
+    model; they do not train until every class is present)."""
     X_train, X_val = np.asarray(X_train, dtype=float), np.asarray(X_val, dtype=float)
     y_train, y_val = np.asarray(y_train).astype(int), np.asarray(y_val).astype(int)
     K = int(max(y_train.max(), y_val.max())) + 1 if n_classes is None else int(n_classes)
-    prior = 1.0 / K
+    prior = float(np.bincount(y_val, minlength=K).max() / len(y_val))
 
     def utility(subset: np.ndarray) -> float:
         idx = np.asarray(subset, dtype=np.int64)
