@@ -73,6 +73,8 @@ text_lr = 0.05
 text_weight_decay = 0.0005
 
 # %% tags=["remove-input"]
+import textwrap
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -89,6 +91,7 @@ from lib.trees import describe_leaf, draw_influence_tree, tree_leaves
 
 rng = lib.reproducibility.setup(seed, threads=1)  # small models: one thread is faster than two
 pages.setup_plots()
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto, imported by kronfluence
 pd.set_option("display.width", 100)
 pages.parameters_table(globals(), "05_ch_trimming_real_data")
 
@@ -250,17 +253,24 @@ print(lr_agree.to_string(index=False))
 
 # %% [markdown]
 # **Paper:** trimming improves fairness (DP) and robustness significantly while random trimming
-# does not; accuracy barely moves, except on Bank (+10%).
-# **Measured:** (tables above) influence trimming lowers the DP gap on every set, far outside the
-# spread of random trimming, which leaves it where it was; accuracy on the fixed adversarial test
-# set rises a lot on Adult and Bank and less on CelebA, again with random trimming flat. Test
-# accuracy moves by well under a point on every set, Bank included, so the 10% gain on Bank is not
-# reproduced; our Bank model starts near 90% accuracy, where a 10-point gain is hardly possible.
-# The first-order predictions track the retrained changes of the DP and robustness quantities
-# closely; the DP quantity and the plotted DP of labels are different numbers (probabilities vs
-# labels) but move together here.
-# **Verdict:** fairness and robustness reproduced, accuracy "little change" reproduced, Bank's 10%
-# not reproduced (claims table at the end).
+# fails to; accuracy barely moves, except on Bank (a 10% increase).
+# **Measured** (tables above): the accuracy on the fixed adversarial test set rises on all three
+# sets, by far the most on Adult and Bank, while random trimming leaves it where it was. The DP gap
+# falls on Adult and CelebA far outside the random spread. On Bank it rises: with our group
+# (married) the test gap of labels is almost zero to begin with and the validation gap small, so the
+# first-order prediction closes the validation gap after a few dozen samples (the dotted line) and
+# the fixed budgets trim past it; stopped there (last column of the DP table) the test gap is left
+# where it was. On Adult and CelebA the stop lies beyond 5%, and trimming up to it lowers the gap
+# further. Test accuracy changes by less than half a point on every set, mostly downwards, Bank
+# included: the 10% gain on Bank is not reproduced (our Bank model starts near 90% accuracy, where a
+# 10-point gain is impossible). Algorithm 2's cap at the number of negative influences does not bind
+# here (over a thousand negatives against budgets of 150), so its trimming equals the authors' code,
+# which removes exactly $b$ samples. The first-order predictions track retraining closely for
+# utility and robustness on every set and for DP on Adult and CelebA (correlation near 1, ratios
+# between 0.7 and 1.3); on Bank the DP quantity passes through zero, where the absolute value bends
+# and no first-order estimate can follow it.
+# **Verdict:** robustness reproduced; DP partly (two of three sets; a near-zero gap is overshot by a
+# fixed budget); "little change in accuracy" reproduced; Bank's 10% not reproduced (claims table).
 
 # %% [markdown]
 # ## 2. The two-hidden-layer network (App. D.1)
@@ -309,13 +319,17 @@ print(mlp_agree.to_string(index=False))
 # %% [markdown]
 # **Paper:** with the MLP, trimming improves utility, fairness (DP) and robustness on every set,
 # and random trimming cannot, sometimes worsening them.
-# **Measured:** the DP gap and the adversarial accuracy again improve far beyond the random spread
-# on every set; test accuracy changes by a fraction of a point, within or near the random spread
-# (tables above). The surrogate's first-order predictions are worse than for the logistic
-# regression: retraining the whole network moves the quantities by up to about twice the
-# prediction (ratio column), and for utility the predicted and actual changes are only loosely
-# related, with the sign wrong on Bank.
-# **Verdict:** fairness and robustness reproduced, utility not (claims table).
+# **Measured** (tables above): the adversarial accuracy again rises far beyond random trimming on
+# every set. Random trimming gains a little too on the network (Adult, CelebA): the one-step attack
+# was crafted against the original network, and any retrained network, even one missing random
+# samples, is fooled by fewer of those points. The DP gap falls beyond the random spread on Adult and CelebA and
+# not on Bank (the near-zero gap again). Test accuracy moves by about a point at most, within two
+# random standard deviations. The surrogate's predictions follow the retrained changes in direction
+# for DP and robustness, but retraining the whole network moves these quantities up to two or three
+# times as far as the head's first-order estimate (ratio column), and for utility they agree less
+# well (the lowest correlation is on Bank). The same underestimate puts the network's first-order stops far beyond the
+# budgets, and trimming that many samples overshoots badly (DP table of the network, last column).
+# **Verdict:** robustness reproduced, DP partly, utility not reproduced (claims table).
 
 # %% [markdown]
 # ## 3. Equal opportunity instead of demographic parity (App. D.2)
@@ -346,13 +360,14 @@ print(eop_gaps.round(3).to_string(index=False))
 
 # %% [markdown]
 # **Paper:** EOP trimming significantly improves fairness for both models on all four sets.
-# **Measured:** whether the test EOP gap falls depends on the set (table above). The validation
-# gaps are small, so a few dozen samples close them and the first-order stop comes early; the
-# fixed budgets then trim far past it and the absolute gap grows again (most visibly on Adult),
-# while on sets with a larger gap trimming helps. The test metric (a gap of true-positive rates of
-# labels) is also a different number from the loss gap the influence targets. "Best within budget"
-# is the lowest test gap along the curve, which an early stop on the validation gap could approach.
-# **Verdict:** partly reproduced (claims table).
+# **Measured** (tables above): on CelebA it does, for both models, far beyond random trimming. On
+# Adult and Bank the test gaps of true-positive rates are small before trimming, and 5% trimming
+# raises them severalfold. Two things go wrong there. The fixed budgets overshoot: the validation
+# loss gaps close after a few dozen samples for the logistic regression (the dotted lines). And the
+# quantity the influence targets (the gap of mean losses of the positives) is not the plotted one
+# (the gap of their true-positive rates): even stopped at the first-order stop, the test gap on
+# Bank grows from zero. For the network the stops lie far beyond the budgets on Adult and CelebA.
+# **Verdict:** partly (two of six set-model pairs; claims table).
 
 # %% [markdown]
 # ## 4. Influence trees (Algorithm 1; Fig. 3, App. F)
@@ -361,7 +376,9 @@ print(eop_gaps.round(3).to_string(index=False))
 # influence, normalised by $\max_i |I_i|$ as in the authors' App. F plots; depth `tree_depth` (3, the
 # authors' App. F code), at least 5 samples per leaf, then hierarchical shrinkage with
 # $\lambda$ = `tree_lambda` (Algorithm 1; the authors' App. F code skips it). Split thresholds are
-# shown in the original units; one-hot columns and the label read as `= value`. Leaves: the shrunk
+# shown in the original units; one-hot columns and the label read as `= value`. A binary column that
+# splits the samples exactly like an earlier one (`sex_Male` is the complement of `sex_Female`) is left
+# out: CART scores the two identically, and round-off would pick which one is shown. Leaves: the shrunk
 # influence value and the number of training samples, green = the region helps the function, red =
 # it hurts (trimming removes samples from the red leaves first). Below each figure: the share of
 # training samples whose influence sign the tree gets right, its $R^2$ on the normalised influence,
@@ -392,27 +409,32 @@ for (name, t), tf in tree_fits.items():
 tree_table = pd.DataFrame(rows).set_index("tree")
 for tree_name, r in tree_table.iterrows():
     print(f"{tree_name}: sign agreement {r['sign agreement']}, R2 {r['R2']}")
-    print(f"  harmful: {r['most harmful leaf']}")
-    print(f"  helpful: {r['most helpful leaf']}")
+    for side in ("harmful", "helpful"):
+        print(textwrap.fill(r[f"most {side} leaf"], 96, initial_indent=f"  {side}: ", subsequent_indent="      "))
 for name, st in lr_studies.items():  # standardised features: the weights are comparable
     w = st.model.coef_[0]
     top = np.argsort(-np.abs(w))[:4]
-    print(f"{name}: largest |weight| of the logistic regression:",
-          ", ".join(f"{splits[name].feature_names[j]} ({w[j]:+.2f})" for j in top))
+    print(textwrap.fill(f"{name}: largest |weight| of the logistic regression: "
+                        + ", ".join(f"{splits[name].feature_names[j]} ({w[j]:+.2f})" for j in top), 96,
+                        subsequent_indent="  "))
 
 # %% [markdown]
-# **What the trees say.** The label is the first or second split of most trees: influence depends
-# on the class a sample carries, which is why Algorithm 1 appends it. The fairness trees separate
-# the groups: the sensitive attribute (or a proxy of it, such as the relationship or marital columns
-# on Adult) appears near the root, and the harmful leaves are the samples whose label goes with
-# the group gap (e.g. positives of the favoured group). The robustness trees split on the features
-# with the largest weights of the model, where the attack moves points most. The leaves are coarse
-# summaries: the sign agreement and $R^2$ above say how much of the influence a depth-3 tree
-# captures, and for several trees that is little. **Paper:** the trees show which feature ranges
-# contribute positively or negatively (a descriptive claim; its figures carry no numbers).
-# **Measured:** the rules above and in the figures. **Verdict:** partly: the trees are readable
-# and point to the group and label structure, but depth-3 trees explain only part of the influence
-# (claims table).
+# **What the trees say** (figures and rules above). The class label lies on the path to most leaves:
+# influence depends on the label a sample carries, which is why Algorithm 1 appends it. The fairness
+# trees split on the sensitive attribute or its proxies (sex and the husband/wife relationship
+# columns on Adult, the marital columns on Bank, `Male` on CelebA), and their harmful leaves are the
+# samples whose label goes with the group gap: on Adult, high-income men and low-income wives; on
+# CelebA, non-smiling men and smiling women (the model predicts "smiling" more often for women).
+# Removing them moves the two groups' positive rates together. The robustness trees split at or just
+# below the root on the features with the largest weights of the model (capital gain on Adult, call
+# duration on Bank, high cheekbones on CelebA, printed above): the attack moves points along the
+# weight vector, so that is where the model's margin matters. The utility trees isolate small groups of unusual
+# samples (a rare education level with a high income, bald non-smilers with an open mouth) and
+# explain little of the utility influence ($R^2$ at most about 0.2).
+# **Paper:** the trees show which feature ranges contribute positively or negatively (its figures
+# carry no numbers to compare). **Measured:** readable depth-3 trees whose rules match the structure
+# of each function; how much of the influence they capture varies widely (sign agreement and $R^2$
+# above). **Verdict:** partly (claims table).
 
 # %% [markdown]
 # ## 5. Influence vs TMC-Shapley (App. E)
@@ -476,15 +498,20 @@ print(f"GZ19 stopping statistic after {shapley_permutations} permutations (they 
       [f"{r.gz19_error:.2g}" for r in shap])
 
 # %% [markdown]
-# **Paper:** influence-based trimming outperforms TMC-Shapley-based trimming on the 100-sample Bank
-# subsample (Fig. 10), and TMC-Shapley takes 11.2 hours on Bank and more than 96 hours elsewhere.
-# **Measured:** on 100 samples both orders raise the test accuracy a little over random trimming;
-# which one does better differs between subsamples, and the mean gains (printed above) are close.
-# The two scores rank the samples differently (low Spearman correlation). GZ19's own stopping
-# statistic is far above their 0.1 after our permutations: with many values near zero its *relative*
-# change stays large. The time comparison is in the benchmark table above.
-# **Verdict:** the speed claim is reproduced in kind (measured per-permutation times and the
-# estimates above); "influence outperforms TMC-Shapley" is not reproduced as a clear win (claims table).
+# **Paper:** TMC-Shapley takes 11.2 hours on Bank and more than 96 hours on the other sets, while
+# influence takes seconds (Table 2); influence-based trimming outperforms TMC-Shapley-based trimming
+# on the 100-sample Bank subsample (Fig. 10).
+# **Measured:** at the paper's sizes the influence of every sample on all three functions takes
+# about a second or less, and one TMC-Shapley permutation seconds to minutes (benchmark table), so
+# even the 100 permutations GZ19's stopping rule needs at the least take thousands of times longer:
+# the gap of orders of magnitude is reproduced; the paper's 11.2 hours on Bank can only be bracketed by estimates (claims
+# table). On 100 Bank samples, trimming by either score raises the test accuracy by about a point over
+# random trimming; the mean gains of the two are close, with overlapping spreads over the
+# subsamples, while the two scores rank the samples quite differently (low Spearman correlation).
+# GZ19's own stopping statistic is far above their 0.1 after our permutations: with many values near
+# zero its *relative* change stays large.
+# **Verdict:** speed reproduced (estimates, not converged runs); "influence outperforms TMC-Shapley"
+# partly: as good at a fraction of the cost, not clearly better (claims table).
 
 # %% [markdown]
 # ## 6. Deep trimming on text (App. H)
@@ -520,17 +547,24 @@ plt.show()
 
 # %% tags=["nbval-check-output"]
 n_tr_text = deep.scores.shape[1]
-print(f"{text_dataset}: {len(text.y)} passages, {n_tr_text} training; union of negatively influential samples: "
-      f"{len(deep.union)} ({100 * len(deep.union) / n_tr_text:.0f}% of the training set); "
-      f"negative summed influence: {int((deep.scores.sum(0) < 0).sum())}")
+print(f"{text_dataset}: {len(text.y)} passages, {n_tr_text} training; union of negatively influential samples:",
+      f"{len(deep.union)} ({100 * len(deep.union) / n_tr_text:.0f}% of the training set)")
 print(summary_h.round(3).to_string())
+n_test_text = len(text.y) - n_tr_text - round(0.2 * len(text.y))
+p_test = summary_h.loc[("influence", 0.0), ("test accuracy", "mean")]
+se_test = float(np.sqrt(p_test * (1 - p_test) / n_test_text))
+se_query = float(np.sqrt(0.25 / text_queries))  # the largest binomial error on the queries
+print(f"binomial standard error of an accuracy: test ({n_test_text} passages) {se_test:.3f}, "
+      f"queries ({text_queries}) at most {se_query:.3f}")
 
 # %% [markdown]
 # **Paper:** test accuracy improves when BERT is retrained after influence trimming.
-# **Measured:** the accuracy on the 50 queries the influence was computed for rises with trimming,
-# above random trimming; the accuracy on held-out test passages does not rise (table above). The
-# union criterion selects nearly every training sample, so the ordering, not the union, does the
-# work. **Verdict:** partly: the gain holds for the samples used to select what to trim, not on
+# **Measured** (table above): the union criterion selects every training sample, so the ordering by
+# summed influence does the work. The accuracy on the 50 queries the influence was computed for rises
+# with trimming, well above random trimming. On the held-out test passages influence trimming also
+# ends above the untrimmed model and above random trimming, but by less than the sampling error of a
+# test accuracy on this many passages (printed above), on one split.
+# **Verdict:** partly: a clear gain on the samples used to choose what to trim, a small one on
 # held-out data (claims table).
 
 # %% [markdown]
@@ -549,20 +583,25 @@ def improves_beyond_random(row, z_min=2.0):
 
 
 claims = []
+dp_gaps = {"logistic": lr_dp_gaps, "mlp": mlp_dp_gaps}
 for kind, eff in (("logistic", lr_effects), ("mlp", mlp_effects)):
     fig_name = "Fig. 2" if kind == "logistic" else "App. D.1 (Fig. 8)"
     for t, label in (("dp", "fairness (DP)"), ("robustness", "robustness (adversarial accuracy)")):
         sub = eff[eff.target == t]
         ok = [improves_beyond_random(r) for _, r in sub.iterrows()]
-        random_flat = [abs(r["random change"]) < max(2 * r["random sd"], 1e-9) or r["random change"] * (1 if t == "robustness" else -1) < 0
+        sign = 1 if t == "robustness" else -1  # the good direction of the metric
+        random_flat = [sign * r["random change"] < max(2 * r["random sd"], 0.25 * sign * r["change"])
                        for _, r in sub.iterrows()]
         claims.append({
             "claim": f"{fig_name}, {kind}: trimming improves {label}, random trimming does not",
             "paper": "significant improvement on all sets; random fails",
             "measured": "; ".join(f"{r.dataset}: {r.before:.3f} -> {r.after:.3f} (random {r['random change']:+.3f} "
-                                  f"± {r['random sd']:.3f}, z = {r.z:.0f})" for _, r in sub.iterrows()),
+                                  f"± {r['random sd']:.3f}, z = {r.z:.0f})" for _, r in sub.iterrows())
+                        + ("" if t != "dp" else "; at the first-order stop: " + ", ".join(
+                            f"{g.dataset} {g['at stop']:.3f} (b = {g.stop})" for _, g in dp_gaps[kind].iterrows())),
             "verdict": "reproduced" if all(ok) and all(random_flat) else ("partly" if any(ok) else "not reproduced"),
-            "why": f"better than random by > 2 sd on {sum(ok)} of {len(ok)} sets at b = 5%"})
+            "why": f"better than random by > 2 sd on {sum(ok)} of {len(ok)} sets at b = 5%; random 'fails' when its "
+                   f"gain is < 2 sd or < 1/4 of influence's (so on {sum(random_flat)} of {len(ok)})"})
 u = lr_effects[lr_effects.target == "utility"]
 claims.append({"claim": "Fig. 2: trimming does not improve accuracy much on most sets",
                "paper": "little change except Bank",
@@ -588,7 +627,8 @@ claims.append({"claim": "App. D.2: EOP trimming improves fairness for both model
                "measured": "; ".join(f"{r.dataset}/{r.model}: {r.before:.3f} -> {r.after:.3f}" for _, r in eop_effects.iterrows()),
                "verdict": "reproduced" if all(ok_eop) else ("partly" if any(ok_eop) else "not reproduced"),
                "why": f"better than random on {sum(ok_eop)} of {len(ok_eop)}; fixed budgets overshoot small gaps "
-                      "(authors clip negative gaps to 0)"})
+                      "(the authors clip negative gaps to 0); at the first-order stop lower than before on "
+                      f"{int((eop_gaps['at stop'] < eop_gaps['test gap']).sum())} of {len(eop_gaps)}"})
 trees_good = bool(tree_table["R2"].median() >= 0.5 and tree_table["sign agreement"].median() >= 0.75)
 claims.append({"claim": "Fig. 3 / App. F: trees show which feature ranges help or hurt",
                "paper": "descriptive trees, no numbers",
@@ -600,8 +640,10 @@ claims.append({"claim": "Fig. 3 / App. F: trees show which feature ranges help o
 claims.append({"claim": "Fig. 10: influence trimming outperforms TMC-Shapley trimming (Bank, 100 samples)",
                "paper": "influence better",
                "measured": ", ".join(f"{m} {100 * v:+.2f} pts" for m, v in gain10.items()) + " (mean gain over budgets)",
-               "verdict": "reproduced" if gain10["influence"] > gain10["tmc-shapley"] + 0.005 else "not reproduced",
-               "why": f"{len(shapley_seeds)} subsamples, {shapley_permutations} permutations, GZ19 not converged"})
+               "verdict": "reproduced" if gain10["influence"] > gain10["tmc-shapley"] + 0.005
+               else ("partly" if gain10["influence"] >= gain10["tmc-shapley"] - 0.005 else "not reproduced"),
+               "why": f"within 0.5 pts counts as partly (as good, not better); {len(shapley_seeds)} subsamples, "
+                      f"{shapley_permutations} permutations, GZ19 not converged"})
 if table2_file.exists():
     t2 = pd.read_csv(table2_file.with_suffix(".csv")).set_index("dataset")
     speedup = t2.tmc_100_h * 3600 / t2.influence_s  # lower bound: 100 permutations at the measured rate
@@ -631,14 +673,15 @@ def h_gain(method, col):
 
 (t_inf, t_sd), (t_rnd, _) = h_gain("influence", "test accuracy"), h_gain("random", "test accuracy")
 (q_inf, q_sd), (q_rnd, _) = h_gain("influence", "query accuracy"), h_gain("random", "query accuracy")
-test_up, query_up = t_inf > max(t_rnd, 0) + t_sd, q_inf > max(q_rnd, 0) + q_sd
+test_up = t_inf > max(t_rnd, 0) + max(t_sd, se_test)
+query_up = q_inf > max(q_rnd, 0) + max(q_sd, se_query)
 claims.append({"claim": "App. H: influence trimming raises a deep model's test accuracy",
                "paper": "BERT on SST-2: test accuracy improves",
                "measured": f"MLP head on MiniLM ({text_dataset}), {100 * f_max:.0f}% trimmed: held-out test {t_inf:+.3f} "
                            f"(random {t_rnd:+.3f}), the 50 queries {q_inf:+.3f} (random {q_rnd:+.3f})",
                "verdict": "reproduced" if test_up else ("partly" if query_up else "not reproduced"),
-               "why": "a gain beyond random by more than the seeds' sd; the queries are the samples the influence "
-                      "was computed for; SST-2/BERT not offline"})
+               "why": "a gain counts when it exceeds random's by more than the seeds' sd and the binomial error; "
+                      "the queries are the samples the influence was computed for; SST-2/BERT not offline"})
 claims.append({"claim": "Jigsaw Toxicity (Fig. 2, 8, 9, App. F) and BERT/SST-2 (App. H)", "paper": "four sets, BERT",
                "measured": "not run", "verdict": "not reproduced", "why": "no offline source for Jigsaw, SST-2 or BERT weights"})
 pages.claims_table(claims)

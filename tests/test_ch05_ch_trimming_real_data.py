@@ -112,10 +112,24 @@ def test_mlp_study_runs_on_the_surrogate(split):
 
 def test_influence_tree_reads_in_original_units(split, study):
     tf = ch.influence_tree(split, study.influence["dp"], np.random.default_rng(0), max_depth=2)
-    assert tf.names[-1] == "label" and tf.categories[split.X_tr.shape[1]] == ("0", "1")
+    assert tf.columns == [0, 1, 2, 3] and tf.names == ["a", "b", "group", "coin", "label"]
+    assert tf.categories[4] == ("0", "1") and tf.categories[2] == ("0", "1")
     tmap = tf.threshold_map(split)
     assert tmap(0, 0.0) == pytest.approx(split.mean[0])
     assert 0.0 <= tf.sign_agreement <= 1.0 and tf.r2 <= 1.0
+
+
+def test_complementary_one_hot_columns_are_dropped_for_trees():
+    d = _dataset()
+    X = np.column_stack([d.X, 1.0 - d.X[:, 2], d.X[:, 3]])  # the complement of "group", a copy of "coin"
+    d2 = Dataset("toy", X, d.y, d.classes, groups=d.groups, meta={"feature_names": ["a", "b", "g", "c", "not g", "c2"]})
+    sp = ch.split_dataset(d2, None, np.random.default_rng(1))
+    assert ch.distinct_partitions(sp) == [0, 1, 2, 3]
+    st = ch.trimming_study(sp, ch.ModelSpec("logistic", l2=5.0), [0], targets=("dp",), random_seeds=(42,))
+    tf = ch.influence_tree(sp, st.influence["dp"], np.random.default_rng(0))
+    assert tf.columns == [0, 1, 2, 3] and tf.tree.tree.n_features_in_ == 5
+    tmap = tf.threshold_map(sp)
+    assert tmap(3, 0.0) == pytest.approx(sp.mean[3])
 
 
 def test_shapley_vs_influence_curves():

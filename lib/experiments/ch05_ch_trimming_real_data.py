@@ -409,9 +409,11 @@ def double_y_plot(ax, curves: pd.DataFrame, target: str, title: str = "", ylabel
 @dataclass
 class TreeFit:
     """One influence tree: the fitted tree (on influence normalised by ``max |I|``, as the authors' plots),
-    the column names of ``[x, y]``, the rule formatter inputs, and how well it summarises the influence."""
+    the training columns it saw (``columns``, indices into the split's features; the label is appended),
+    their names, the rule formatter inputs, and how well it summarises the influence."""
 
     tree: InfluenceTree
+    columns: list[int]
     names: list[str]
     categories: dict[int, tuple[str, str]]
     scale: float
@@ -419,24 +421,42 @@ class TreeFit:
     r2: float
 
     def threshold_map(self, split: Split):
-        d = len(split.mean)
-        return lambda j, t: t * split.scale[j] + split.mean[j] if j < d else t
+        """Tree thresholds in original units (the tree's column ``j`` is the split's ``columns[j]``)."""
+        cols = self.columns
+        return lambda j, t: t * split.scale[cols[j]] + split.mean[cols[j]] if j < len(cols) else t
+
+
+def distinct_partitions(split: Split) -> list[int]:
+    """The feature columns without the binary ones that split the training set exactly like an earlier
+    binary column (its complement or a copy: ``sex_Female`` and ``sex_Male`` of a one-hot sex). CART scores
+    such columns identically, so which one it reports would be decided by round-off."""
+    keep, seen = [], []
+    for j in range(split.X_tr.shape[1]):
+        if j in split.binary:
+            mask = split.X_tr[:, j] == split.X_tr[:, j].max()
+            if any((mask == m).all() or (mask != m).all() for m in seen):
+                continue
+            seen.append(mask)
+        keep.append(j)
+    return keep
 
 
 def influence_tree(split: Split, I: np.ndarray, rng: np.random.Generator, lam: float = 10.0,
                    max_depth: int = 3) -> TreeFit:
     """[CH] Algorithm 1 on ``([x_i, y_i], I_i / max|I|)`` (CART of depth ``max_depth`` -- the authors'
-    App. F trees have depth 3 -- then hierarchical shrinkage with ``lam``). Reports the fraction of training
-    samples whose influence sign the tree gets right and the tree's R^2 on the normalised influence."""
+    App. F trees have depth 3 -- then hierarchical shrinkage with ``lam``), on the columns of
+    :func:`distinct_partitions`. Reports the fraction of training samples whose influence sign the tree
+    gets right and the tree's R^2 on the normalised influence."""
     scale = float(np.abs(I).max()) or 1.0
     target = np.asarray(I, float) / scale
-    tree = fit_influence_tree(split.X_tr, split.y_tr, target, rng, lam=lam, max_depth=max_depth, min_samples_leaf=5)
-    Q = np.column_stack([split.X_tr, split.y_tr])
-    pred = tree.predict(Q)
+    cols = distinct_partitions(split)
+    X = split.X_tr[:, cols]
+    tree = fit_influence_tree(X, split.y_tr, target, rng, lam=lam, max_depth=max_depth, min_samples_leaf=5)
+    pred = tree.predict(np.column_stack([X, split.y_tr]))
     r2 = 1.0 - float(((pred - target) ** 2).sum() / ((target - target.mean()) ** 2).sum())
-    cats = dict(split.binary)
-    cats[split.X_tr.shape[1]] = ("0", "1")
-    return TreeFit(tree, split.feature_names + ["label"], cats, scale,
+    cats = {k: split.binary[j] for k, j in enumerate(cols) if j in split.binary}
+    cats[len(cols)] = ("0", "1")
+    return TreeFit(tree, cols, [split.feature_names[j] for j in cols] + ["label"], cats, scale,
                    float((np.sign(pred) == np.sign(target)).mean()), r2)
 
 
@@ -557,7 +577,7 @@ def deep_trimming(X: np.ndarray, y: np.ndarray, n_classes: int, rng: np.random.G
 
 
 __all__ = ["DATASETS", "PAPER_FEATURES", "PAPER_ROWS", "PAPER_TABLE2", "QUANTITY", "RANDOM_SEEDS", "TARGETS",
-           "DeepTrimming", "ModelSpec", "ShapleyComparison", "Split", "Study", "TreeFit", "attack", "deep_trimming",
+           "DeepTrimming", "ModelSpec", "ShapleyComparison", "Split", "Study", "TreeFit", "attack", "deep_trimming", "distinct_partitions",
            "double_y_plot", "effect", "effects_table", "evaluate", "first_order_stop", "first_order_stopped", "fit_model", "influence_tree",
            "prediction_agreement", "shapley_vs_influence", "split_dataset", "study_influence", "target_curves",
            "test_metrics", "trimming_budgets", "trimming_study", "validation_quantities"]
