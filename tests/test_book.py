@@ -36,7 +36,7 @@ def test_parameters_are_literals_with_valid_profiles(name):
 @pytest.mark.parametrize("name", runner.notebook_names())
 def test_chapter_has_checked_outputs_and_parameters_table(name):
     text = runner.source_path(name).read_text()
-    assert "# NBVAL_CHECK_OUTPUT" in text
+    assert "# NBVAL_CHECK_OUTPUT" in text or '"nbval-check-output"' in text  # the comment or the cell tag
     assert "parameters_table(" in text
 
 
