@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import spearmanr
 
-from .reproducibility import progress as _progress
+from .parallel import map_tasks
 
 
 @dataclass
@@ -138,11 +138,21 @@ def removal_sets(P: np.ndarray, fraction: float) -> dict[str, list[np.ndarray]]:
             "detrimental": [order[:, k][:m] for k in range(P.shape[1])]}
 
 
+def _fit_and_evaluate(task: tuple) -> tuple[np.ndarray, np.ndarray]:
+    fit, evaluate, keep, seed = task
+    return evaluate(fit(keep, seed))
+
+
 def run(P: np.ndarray, y_train: np.ndarray, fit: Callable[[np.ndarray, int], object],
         evaluate: Callable[[object], tuple[np.ndarray, np.ndarray]], *, fraction: float = 0.1,
-        seeds: tuple[int, ...] | list[int] = (0, 1), progress: bool = False) -> RemovalResult:
+        seeds: tuple[int, ...] | list[int] = (0, 1), progress: bool = False, n_jobs: int | None = 1,
+        backend: str | None = None) -> RemovalResult:
     """Run the protocol. ``fit(keep_indices, seed)`` trains a fresh model on the kept training
-    samples; ``evaluate(model)`` returns per-class validation (accuracy (K,), summed loss (K,))."""
+    samples; ``evaluate(model)`` returns per-class validation (accuracy (K,), summed loss (K,)).
+
+    The ``len(seeds) * (1 + 2K)`` retrainings are independent and go through
+    :func:`lib.parallel.map_tasks` (``n_jobs``, ``backend``; serial by default): each one's
+    randomness comes from its ``seed``, so the result does not depend on the backend."""
     y_train = np.asarray(y_train)
     K = P.shape[1]
     sets = removal_sets(P, fraction)
@@ -150,17 +160,17 @@ def run(P: np.ndarray, y_train: np.ndarray, fit: Callable[[np.ndarray, int], obj
     kinds = ("beneficial", "detrimental")
     acc = {kd: np.zeros((len(seeds), K, K)) for kd in kinds}
     loss = {kd: np.zeros((len(seeds), K, K)) for kd in kinds}
-    base_acc = np.zeros((len(seeds), K))
-    jobs = [(s, kd, k) for s in range(len(seeds)) for kd in kinds for k in range(K)]
-    bases: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for s, kd, k in _progress(jobs, progress):
-        if s not in bases:
-            bases[s] = evaluate(fit(np.arange(n), seeds[s]))
-            base_acc[s] = bases[s][0]
-        keep = np.setdiff1d(np.arange(n), sets[kd][k])
-        a, lo = evaluate(fit(keep, seeds[s]))
-        acc[kd][s, k] = a - bases[s][0]
-        loss[kd][s, k] = lo - bases[s][1]
+    jobs = [(s, None, None) for s in range(len(seeds))]
+    jobs += [(s, kd, k) for s in range(len(seeds)) for kd in kinds for k in range(K)]
+    tasks = [(fit, evaluate, np.arange(n) if kd is None else np.setdiff1d(np.arange(n), sets[kd][k]), seeds[s])
+             for s, kd, k in jobs]
+    results = map_tasks(_fit_and_evaluate, tasks, n_jobs=n_jobs, backend=backend, progress=progress)
+    bases = {s: r for (s, kd, _), r in zip(jobs, results) if kd is None}
+    base_acc = np.stack([bases[s][0] for s in range(len(seeds))])
+    for (s, kd, k), (a, lo) in zip(jobs, results):
+        if kd is not None:
+            acc[kd][s, k] = a - bases[s][0]
+            loss[kd][s, k] = lo - bases[s][1]
     return RemovalResult(
         influence={kd: np.stack([P[idx].sum(0) for idx in sets[kd]]) for kd in kinds},
         acc_change={kd: acc[kd].mean(0) for kd in kinds},

@@ -2,7 +2,7 @@
 
 Models: :class:`SmallCNN` (quick profile, 28x28 or 8x8 grey images), :class:`MLPHead` (quick
 text profile: frozen 384-d MiniLM embeddings), :class:`ResNet9` (full profile, CIFAR-10 /
-STL-10, as in [PC] App. A.2) and ``bert`` (:class:`lib.bert.BertClassifier`, full text profile,
+STL-10, as in [PC] App. A.2) and ``bert`` (``lib.bert.BertClassifier``, full text profile,
 bert-base-cased on token ids; its files come from the Hugging Face cache).
 
 :func:`train` minimises ``sum_i w_i * loss_i / batch_size`` per mini-batch (the per-sample

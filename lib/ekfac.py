@@ -1,7 +1,7 @@
 """Category-wise influence ``P`` (n_train, K) on deep classifiers with EKFAC ([PC] §5.1).
 
 [PC] eq. (category-wise influence vector): ``P[i, k] = grad L_{V_k}^T H^{-1} grad loss_i`` with
-``L_{V_k}`` the *summed* loss of the validation samples of class ``k`` (DESIGN.md §1). Sign:
+``L_{V_k}`` the *summed* loss of the validation samples of class ``k`` (book/conventions.md §1). Sign:
 ``P[i, k]`` predicts ``L_{V_k}(without i) - L_{V_k}(with i)`` — positive = sample ``i`` helps
 class ``k``. ``H`` is approximated with EKFAC (George et al. 2018; Grosse et al. 2023) through
 kronfluence: its scores are ``g_val^T (G + lambda I)^{-1} g_train`` with ``G`` the *mean*
@@ -128,8 +128,8 @@ def _fitted_analyzer(model: nn.Module, X_train, y_train, *, rng: np.random.Gener
         return torch.utils.data.TensorDataset(_inputs(X, dtype), _inputs(y, dtype).long())
 
     train = dataset(X_train, y_train)
-    Xt = train.tensors[0]
-    pad = int(getattr(model, "pad_token_id", 0)) if not Xt.is_floating_point() and Xt.dim() == 2 else None
+    X_train = train.tensors[0]
+    pad = int(getattr(model, "pad_token_id", 0)) if not X_train.is_floating_point() and X_train.dim() == 2 else None
     task = _classification_task(int(rng.integers(0, 2**63 - 1)), pad_token_id=pad)
     model = prepare_model(copy.deepcopy(model).eval(), task)
     for name in ("kronfluence", "accelerate"):
@@ -257,8 +257,8 @@ def exact_category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n
     theta = torch.cat([p.detach().reshape(-1) for _, p in named])
     if theta.numel() > 5000:
         raise ValueError(f"exact influence builds a {theta.numel()}^2 matrix: use a model with <= 5000 parameters")
-    Xt, Xv = (_inputs(a, torch.float64) for a in (X_train, X_val))
-    yt, yv = (torch.as_tensor(np.asarray(a), dtype=torch.long) for a in (y_train, y_val))
+    X_train, X_val = (_inputs(a, torch.float64) for a in (X_train, X_val))
+    y_train, y_val = (torch.as_tensor(np.asarray(a), dtype=torch.long) for a in (y_train, y_val))
 
     def logits(th: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         params = {n: t.view(s) for n, t, s in zip(names, th.split(sizes), shapes)}
@@ -279,18 +279,18 @@ def exact_category_influence(model: nn.Module, X_train, y_train, X_val, y_val, n
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="There is a performance drop")  # functorch, CPU attention
-        g_train = per_sample(grad(loss), theta, Xt, yt)  # (n, p)
-        g_val = per_sample(grad(loss), theta, Xv, yv)
+        g_train = per_sample(grad(loss), theta, X_train, y_train)  # (n, p)
+        g_val = per_sample(grad(loss), theta, X_val, y_val)
         if curvature == "ggn":
-            J = per_sample(jacrev(logits), theta, Xt)  # (n, K, p)
-            p = torch.softmax(per_sample(logits, theta, Xt), -1)
+            J = per_sample(jacrev(logits), theta, X_train)  # (n, K, p)
+            p = torch.softmax(per_sample(logits, theta, X_train), -1)
             A = torch.diag_embed(p) - p.unsqueeze(2) * p.unsqueeze(1)
-            H = torch.einsum("nkp,nkl,nlq->pq", J, A, J) / len(Xt)
+            H = torch.einsum("nkp,nkl,nlq->pq", J, A, J) / len(X_train)
         else:
-            H = hessian(lambda th: per_sample(loss, th, Xt, yt).mean())(theta)
+            H = hessian(lambda th: per_sample(loss, th, X_train, y_train).mean())(theta)
     H = H + damping * torch.eye(len(theta), dtype=H.dtype)
-    G_class = torch.as_tensor(_class_sum_matrix(yv.numpy(), n_classes)).T @ g_val  # (K, p)
-    return (g_train @ torch.linalg.solve(H, G_class.T)).detach().numpy() / len(Xt)
+    G_class = torch.as_tensor(_class_sum_matrix(y_val.numpy(), n_classes)).T @ g_val  # (K, p)
+    return (g_train @ torch.linalg.solve(H, G_class.T)).detach().numpy() / len(X_train)
 
 
 def _to_double(model: nn.Module) -> nn.Module:

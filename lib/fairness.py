@@ -7,7 +7,8 @@ the book's sign convention (``I_f(i)`` predicts ``f(without i) - f(with i)``) a 
 influence marks a sample whose removal is predicted to improve ``f`` ([CH] Algorithm 2 trims
 those).
 
-Binary logistic regression only (one logit): ``p(y=1|x) = sigmoid(theta^T [x, 1])``.
+Binary classifiers (one logit, any :class:`lib.models.DifferentiableModel`): ``p(y=1|x) = sigmoid(z(x))``;
+the linear attack needs a linear model (:class:`lib.models.LinearModel`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import numpy as np
 import torch
 
 from .influence import Quantity
-from .models import ArrayLike, LogisticRegression, as_labels, as_tensor
+from .models import ArrayLike, DifferentiableModel, LinearModel, as_labels, as_tensor
 
 
-def _check_binary(model: LogisticRegression) -> None:
+def _check_binary(model: DifferentiableModel) -> None:
     if model.n_logits != 1:
         raise ValueError(
             f"[CH] fairness/robustness quantities are defined for binary classifiers; the model has "
@@ -41,7 +42,7 @@ def _group_masks(groups: ArrayLike, n: int, where: np.ndarray | None = None) -> 
     return g1, g0
 
 
-def positive_probability(model: LogisticRegression, X: ArrayLike, theta: torch.Tensor | None = None) -> torch.Tensor:
+def positive_probability(model: DifferentiableModel, X: ArrayLike, theta: torch.Tensor | None = None) -> torch.Tensor:
     """``p(y=1|x)`` of a binary model, differentiable in ``theta``."""
     _check_binary(model)
     return torch.sigmoid(model.logits(X, theta)[:, 0])
@@ -58,7 +59,7 @@ def dp_quantity(X_val: ArrayLike, groups: ArrayLike) -> Quantity:
     X_t = as_tensor(X_val)
     g1, g0 = (torch.as_tensor(m) for m in _group_masks(groups, X_t.shape[0]))
 
-    def f(model: LogisticRegression, theta: torch.Tensor) -> torch.Tensor:
+    def f(model: DifferentiableModel, theta: torch.Tensor) -> torch.Tensor:
         p = positive_probability(model, X_t, theta)
         return (p[g1].mean() - p[g0].mean()).abs()
 
@@ -71,7 +72,7 @@ def eop_quantity(X_val: ArrayLike, y_val: ArrayLike, groups: ArrayLike) -> Quant
     X_t, y_t = as_tensor(X_val), as_labels(y_val)
     g1, g0 = (torch.as_tensor(m) for m in _group_masks(groups, len(y_t), y_t.numpy() == 1))
 
-    def f(model: LogisticRegression, theta: torch.Tensor) -> torch.Tensor:
+    def f(model: DifferentiableModel, theta: torch.Tensor) -> torch.Tensor:
         loss = model.loss(X_t, y_t, theta)
         return (loss[g1].mean() - loss[g0].mean()).abs()
 
@@ -84,7 +85,7 @@ def robustness_quantity(X_adv: ArrayLike, y_val: ArrayLike) -> Quantity:
     return utility_quantity(X_adv, y_val)
 
 
-def linear_attack(model: LogisticRegression, X: ArrayLike, gamma: float = 1.3) -> np.ndarray:
+def linear_attack(model: LinearModel, X: ArrayLike, gamma: float = 1.3) -> np.ndarray:
     """Minimal-perturbation attack on a linear model ([CH] §2, after Megyeri et al. 2019):
 
         x' = x - gamma * (theta^T x + b) / ||theta||^2 * theta .
@@ -108,7 +109,7 @@ def linear_attack(model: LogisticRegression, X: ArrayLike, gamma: float = 1.3) -
     return X_adv.numpy()
 
 
-def metrics(model: LogisticRegression, X_val: ArrayLike, y_val: ArrayLike, groups: ArrayLike,
+def metrics(model: DifferentiableModel, X_val: ArrayLike, y_val: ArrayLike, groups: ArrayLike,
             X_adv: ArrayLike | None = None) -> dict[str, float]:
     """Plain numbers of [CH] §4: accuracy, DP gap, EOP gap (loss form) and adversarial accuracy."""
     with torch.no_grad():

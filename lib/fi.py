@@ -2,7 +2,7 @@
 
 A training sample ``z_i = (x_i, y_i)`` is perturbed to ``(x_i + omega, y_i)``; the model is
 refitted, ``theta_hat(x_i + omega)``. With the book's sum-form objective (``lib.models``) the
-implicit-function theorem gives ([FI] Eq. A.7, with its minus sign; DESIGN.md §2)
+implicit-function theorem gives ([FI] Eq. A.7, with its minus sign; book/conventions.md §2)
 
     d theta / d omega = -H_sum^{-1} M_i ,      M_i = d_x d_theta loss(y_i, x_i; theta)  (P x d),
 
@@ -15,7 +15,7 @@ which equals the paper's ``-n^{-1} H_mean^{-1} M_i``. Then ([FI] Eq. 2.2, 2.3, 3
 
 ``g_V`` is the gradient of the *mean* validation loss (Eq. 3.1). ``G_i`` has rank at most
 ``min(d, K - 1)`` (rank 1 for binary problems), so the pseudo-inverse with a relative
-tolerance is used, never ``G + eps I`` (DESIGN.md §2); the efficient form only inverts a
+tolerance is used, never ``G + eps I`` (book/conventions.md §2); the efficient form only inverts a
 ``K x K`` matrix. Because ``G_i`` is singular, FI is *not* invariant to rescaling features
 (Theorem 1 needs a diffeomorphism of the full perturbation space): standardise features first.
 
@@ -43,30 +43,30 @@ import numpy as np
 import torch
 
 from .influence import solve_hessian
-from .models import ArrayLike, LogisticRegression, as_labels, as_tensor
+from .models import ArrayLike, LinearModel, as_labels, as_tensor, check_model
 
 # ---------------------------------------------------------------------- building blocks
 
 
-def check_fitted(model: LogisticRegression) -> None:
-    """Raise a clear error unless ``model`` is a fitted LogisticRegression with an intercept."""
-    if not isinstance(model, LogisticRegression):
-        raise TypeError(
-            f"FI is implemented for lib.models.LogisticRegression (use the embeddings of a network "
-            f"as inputs for its last layer), got {type(model).__name__}"
-        )
-    if model.theta_ is None:
-        raise RuntimeError("the model is not fitted; call model.fit(X_train, y_train) first")
+def check_fitted(model: LinearModel) -> None:
+    """Raise a clear error unless ``model`` is a fitted :class:`lib.models.LinearModel` (logits
+    ``design(X) @ theta``, e.g. :class:`lib.models.LogisticRegression`) with an intercept. FI
+    perturbs the inputs of a linear last layer: for a network, use its embeddings as the inputs."""
+    try:
+        check_model(model, LinearModel)
+    except TypeError as err:
+        raise TypeError(f"FI is defined for a linear last layer: {err} (use the embeddings of a network "
+                        "as inputs of a lib.models.LogisticRegression head)") from None
     if not model.fit_intercept:
         raise ValueError("lib.fi assumes a model with an intercept (fit_intercept=True)")
 
 
-def _weights(model: LogisticRegression) -> torch.Tensor:
+def _weights(model: LinearModel) -> torch.Tensor:
     """``W`` of shape ``(d, m)`` (the feature rows of ``theta``)."""
     return model.theta_[:-1]
 
 
-def inverse_hessian(model: LogisticRegression, X: ArrayLike, y: ArrayLike,
+def inverse_hessian(model: LinearModel, X: ArrayLike, y: ArrayLike,
                     hessian: torch.Tensor | None = None) -> torch.Tensor:
     """Symmetrised ``H^{-1}`` (P, P) of the training objective on ``(X, y)`` (or of ``hessian``,
     e.g. the K-FAC approximation), ``P = theta.numel()``."""
@@ -84,7 +84,7 @@ def _logit_curvature(z: torch.Tensor) -> torch.Tensor:
     return torch.diag_embed(p) - p[:, :, None] * p[:, None, :]
 
 
-def mixed_derivatives(model: LogisticRegression, X: ArrayLike, y: ArrayLike) -> torch.Tensor:
+def mixed_derivatives(model: LinearModel, X: ArrayLike, y: ArrayLike) -> torch.Tensor:
     """``M_i = d_x d_theta loss(y_i, x_i; theta)``, shape ``(n, P, d)`` with ``P = p*m`` flattened
     like ``theta`` (row-major ``(p, m)``).
 
@@ -104,7 +104,7 @@ def mixed_derivatives(model: LogisticRegression, X: ArrayLike, y: ArrayLike) -> 
     return M.reshape(n, p * m, d)
 
 
-def dtheta_domega(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
+def dtheta_domega(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
                   hessian: torch.Tensor | None = None) -> torch.Tensor:
     """``d theta_hat(x_i + omega) / d omega`` at ``omega = 0`` for every training sample,
     ``-H_sum^{-1} M_i`` ([FI] Eq. A.7 with its minus sign), shape ``(n, P, d)``.
@@ -119,7 +119,7 @@ def dtheta_domega(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayL
     return -sol.reshape(P, n, d).permute(1, 0, 2)
 
 
-def logprob_jacobian(model: LogisticRegression, X: ArrayLike) -> tuple[torch.Tensor, torch.Tensor]:
+def logprob_jacobian(model: LinearModel, X: ArrayLike) -> tuple[torch.Tensor, torch.Tensor]:
     """``A_i = d log P(c | x_i) / d z_i`` of shape ``(n, K, m)`` and the class probabilities
     ``(n, K)``; binary: ``A = [[-p], [1 - p]]``, softmax: ``I - 1 p^T``."""
     z = model.logits(X)
@@ -133,7 +133,7 @@ def logprob_jacobian(model: LogisticRegression, X: ArrayLike) -> tuple[torch.Ten
     return A, p
 
 
-def metric_tensor(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
+def metric_tensor(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
                   hessian: torch.Tensor | None = None) -> torch.Tensor:
     """The metric tensor ``G_{z_i}(omega_0)`` of the perturbation manifold ([FI] §2), shape
     ``(n, d, d)``: ``sum_c P(c|x_i) V_i[c]^T V_i[c]`` with
@@ -143,7 +143,7 @@ def metric_tensor(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayL
     return B.transpose(1, 2) @ B
 
 
-def _b_matrices(model: LogisticRegression, X: ArrayLike, D: torch.Tensor, X_design: ArrayLike
+def _b_matrices(model: LinearModel, X: ArrayLike, D: torch.Tensor, X_design: ArrayLike
                 ) -> torch.Tensor:
     """``B_i = diag(sqrt p_i) A_i dz_i/domega`` from an explicit ``D_i = d theta/d omega``."""
     Xa = model.design(X_design)
@@ -159,7 +159,7 @@ def fi_from_parts(a: torch.Tensor, B: torch.Tensor, rtol: float = 1e-10) -> torc
     """``FI_i = a_i G_i^+ a_i^T = ||(B_i B_i^T)^+ B_i a_i^T||^2`` (efficient ``K x K`` form).
 
     ``a``: ``(n, d)``; ``B``: ``(n, K, d)``. The pseudo-inverse uses a tolerance relative to
-    the largest singular value (never ``G + eps I``, DESIGN.md §2).
+    the largest singular value (never ``G + eps I``, book/conventions.md §2).
     """
     if a.ndim != 2 or B.ndim != 3 or B.shape[0] != a.shape[0] or B.shape[2] != a.shape[1]:
         raise ValueError(f"need a (n, d) and B (n, K, d); got {tuple(a.shape)} and {tuple(B.shape)}")
@@ -173,31 +173,31 @@ def fi_direct(a: torch.Tensor, G: torch.Tensor, rtol: float = 1e-10) -> torch.Te
     return torch.einsum("nd,nde,ne->n", a, torch.linalg.pinv(G, rtol=rtol, hermitian=True), a)
 
 
-def mean_loss_gradient(model: LogisticRegression, X_val: ArrayLike, y_val: ArrayLike) -> torch.Tensor:
+def mean_loss_gradient(model: LinearModel, X_val: ArrayLike, y_val: ArrayLike) -> torch.Tensor:
     """``g_V = |V|^{-1} sum_{(x', y') in V} d_theta L(y', x'; theta)``, shape ``(P,)`` ([FI] Eq. 3.1)."""
     Xa, R = model.design(X_val), model.residuals(X_val, y_val)
     return (Xa.T @ R).reshape(-1) / Xa.shape[0]
 
 
 # ---------------------------------------------------------------------- FI_util
-def _chunked_parts(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
+def _chunked_parts(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
                    X_val: ArrayLike, y_val: ArrayLike, hessian: torch.Tensor | None, rank: int | None,
                    chunk: int, with_metric: bool = True):
     """Yield ``(a, B)`` per chunk of training samples: ``a`` (c, d) = ``d_omega L_V`` and
     ``B`` (c, K, d) with ``G = B^T B`` (``None`` unless ``with_metric``)."""
     check_fitted(model)
     y_t = as_labels(y_train)
-    Xt = as_tensor(X_train)
-    if Xt.shape[0] != len(y_t):
-        raise ValueError(f"X_train has {Xt.shape[0]} rows but y_train has {len(y_t)} labels")
+    X_train = as_tensor(X_train)
+    if X_train.shape[0] != len(y_t):
+        raise ValueError(f"X_train has {X_train.shape[0]} rows but y_train has {len(y_t)} labels")
     p, m = model.theta_.shape
     P = p * m
-    Hinv = inverse_hessian(model, Xt, y_t, hessian)
+    Hinv = inverse_hessian(model, X_train, y_t, hessian)
     u = Hinv @ mean_loss_gradient(model, X_val, y_val)  # (P,)
     Hr = Hinv.reshape(P, p, m)  # Hinv[:, (j', k)]
     Wt = _weights(model).T  # (m, d)
     for s in range(0, len(y_t), chunk):
-        Xc, yc = Xt[s:s + chunk], y_t[s:s + chunk]
+        Xc, yc = X_train[s:s + chunk], y_t[s:s + chunk]
         M = mixed_derivatives(model, Xc, yc)  # (c, P, d)
         if rank is not None:
             M = truncated(M, rank)
@@ -211,7 +211,7 @@ def _chunked_parts(model: LogisticRegression, X_train: ArrayLike, y_train: Array
         yield a, prob.sqrt()[:, :, None] * (A @ dz)
 
 
-def fi_util(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
+def fi_util(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
             X_val: ArrayLike, y_val: ArrayLike, hessian: torch.Tensor | None = None,
             rank: int | None = None, chunk: int = 512, rtol: float = 1e-10) -> np.ndarray:
     """``FI_util`` of every training sample ([FI] Eq. 3.1, Algorithm 1), shape ``(n_train,)``, >= 0.
@@ -232,7 +232,7 @@ def fi_util(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
     return torch.cat(out).clamp_min(0.0).numpy()
 
 
-def perturbation_gradients(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
+def perturbation_gradients(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
                            X_val: ArrayLike, y_val: ArrayLike, chunk: int = 512) -> np.ndarray:
     """``a_i = d_omega L_V(theta_hat(x_i + omega))`` at ``omega = 0`` ([FI] Eq. 2.2 / 3.1 with the
     mean validation loss), shape ``(n_train, d)``: the first-order change of the validation loss
@@ -257,7 +257,7 @@ def predicted_loss_change(a: np.ndarray, idx: ArrayLike, delta: np.ndarray) -> f
     return float(np.einsum("nd,nd->", a[idx], delta))
 
 
-def fi_binary_closed_form(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
+def fi_binary_closed_form(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
                           X_val: ArrayLike, y_val: ArrayLike) -> np.ndarray:
     """Binary oracle: ``G_i = p(1-p) v_i^T v_i`` (rank 1) with ``v_i = dz_i/domega``, hence
     ``FI_i = (a_i . v_i)^2 / (p_i (1 - p_i) ||v_i||^4)``. Builds ``d theta/d omega`` explicitly."""
@@ -291,7 +291,7 @@ def truncated(M: torch.Tensor, rank: int, oversample: int = 4, n_iter: int = 3) 
     return (U * S[:, None, :k]) @ Vh[:, :k, :]
 
 
-def kfac_hessian(model: LogisticRegression, X_train: ArrayLike, damping: float | None = None
+def kfac_hessian(model: LinearModel, X_train: ArrayLike, damping: float | None = None
                  ) -> torch.Tensor:
     """K-FAC approximation of ``H_sum`` for the linear head ([FI] §5; Martens & Grosse 2015):
     ``sum_i (x_i x_i^T) ⊗ S_i ~ n^{-1} (sum_i x_i x_i^T) ⊗ (sum_i S_i)``, plus ``damping * I``
@@ -310,7 +310,7 @@ def kfac_hessian(model: LogisticRegression, X_train: ArrayLike, damping: float |
     return H + lam * torch.eye(H.shape[0], dtype=H.dtype)
 
 
-def fi_kfsvd(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
+def fi_kfsvd(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
              X_val: ArrayLike, y_val: ArrayLike, rank: int = 1, chunk: int = 512) -> np.ndarray:
     """``FI_util`` with the KFSVD approximation ([FI] Algorithm 5): K-FAC Hessian and
     rank-``rank`` truncated SVD of each ``d_x d_theta loss_i``."""
@@ -318,7 +318,7 @@ def fi_kfsvd(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
                    rank=rank, chunk=chunk)
 
 
-def fi_random_forest(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
+def fi_random_forest(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
                      X_val: ArrayLike, y_val: ArrayLike, rng: np.random.Generator,
                      alpha: float = 0.2, use_label: bool = True, n_estimators: int = 100,
                      kfsvd_rank: int | None = None) -> np.ndarray:

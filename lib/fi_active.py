@@ -9,7 +9,7 @@ single-sample loss in place of the validation mean of Eq. 3.1) is
 
 with ``g_u = d_theta loss(y_hat_u, x_u)``, ``M_j = d_x d_theta loss(y_j, x_j)`` and ``G_j`` the
 metric tensor of the perturbation manifold of ``z_j`` (all as in :mod:`lib.fi`, sum-form
-Hessian, DESIGN.md §2). Eq. 4.1 aggregates over the labelled set,
+Hessian, book/conventions.md §2). Eq. 4.1 aggregates over the labelled set,
 
     FI_active(x_u) = g({FI(z_u, z_j)}_{j=1..n_L}),
 
@@ -35,7 +35,7 @@ in every round.
 
 Rounds: [FI] Table 4 (Adult: 12 rounds x 500 from a pool of 5,000) and Table 5 (CIFAR-10:
 9 x 2,000 from 10,000) ask for more queries than the pool holds. :func:`capped_rounds` caps
-the rounds at ``pool // acquisition`` (DESIGN.md §2), warns and records the note.
+the rounds at ``pool // acquisition`` (book/conventions.md §2), warns and records the note.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ import torch
 
 from . import fi
 from .influence import utility_influence
-from .models import ArrayLike, LogisticRegression, as_labels, as_tensor
+from .models import ArrayLike, LinearModel, LogisticRegression, as_labels, as_tensor
 from .trees import fit_influence_tree
 
 #: Acquisition functions of :func:`run_active_learning` (larger score = label first).
@@ -66,20 +66,20 @@ class RoundsCappedWarning(UserWarning):
 
 # ---------------------------------------------------------------------- FI_active
 def _check_features(X: ArrayLike, name: str, d: int | None = None) -> torch.Tensor:
-    Xt = as_tensor(X)
-    if Xt.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (samples x features), got shape {tuple(Xt.shape)}")
-    if d is not None and Xt.shape[1] != d:
-        raise ValueError(f"{name} has {Xt.shape[1]} features but the model was fitted on {d}")
-    return Xt
+    X = as_tensor(X)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (samples x features), got shape {tuple(X.shape)}")
+    if d is not None and X.shape[1] != d:
+        raise ValueError(f"{name} has {X.shape[1]} features but the model was fitted on {d}")
+    return X
 
 
-def pseudo_labels(model: LogisticRegression, X: ArrayLike) -> np.ndarray:
+def pseudo_labels(model: LinearModel, X: ArrayLike) -> np.ndarray:
     """``y_hat = argmax_c P(c | x)`` of the current model ([FI] Algorithm 2, line 6)."""
     return model.predict(X)
 
 
-def fi_e_matrices(model: LogisticRegression, X_lab: ArrayLike, y_lab: ArrayLike,
+def fi_e_matrices(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike,
                   hessian: torch.Tensor | None = None, rank: int | None = None, chunk: int = 256,
                   rtol: float = 1e-10) -> torch.Tensor:
     """``E_j = C_j M_j^T H^{-1}`` for every labelled sample, shape ``(n_L, K, P)``, so that
@@ -90,18 +90,18 @@ def fi_e_matrices(model: LogisticRegression, X_lab: ArrayLike, y_lab: ArrayLike,
     """
     fi.check_fitted(model)
     d = model.theta_.shape[0] - 1
-    Xt = _check_features(X_lab, "X_lab", d)
+    X_lab = _check_features(X_lab, "X_lab", d)
     y_t = as_labels(y_lab)
-    if Xt.shape[0] != len(y_t):
-        raise ValueError(f"X_lab has {Xt.shape[0]} rows but y_lab has {len(y_t)} labels")
+    if X_lab.shape[0] != len(y_t):
+        raise ValueError(f"X_lab has {X_lab.shape[0]} rows but y_lab has {len(y_t)} labels")
     p, m = model.theta_.shape
     P = p * m
-    Hinv = fi.inverse_hessian(model, Xt, y_t, hessian)
+    Hinv = fi.inverse_hessian(model, X_lab, y_t, hessian)
     Hr = Hinv.reshape(P, p, m)
     Wt = model.theta_[:-1].T  # (m, d)
     out = []
     for s in range(0, len(y_t), chunk):
-        Xc, yc = Xt[s:s + chunk], y_t[s:s + chunk]
+        Xc, yc = X_lab[s:s + chunk], y_t[s:s + chunk]
         M = fi.mixed_derivatives(model, Xc, yc)  # (c, P, d)
         if rank is not None:
             M = fi.truncated(M, rank)
@@ -114,7 +114,7 @@ def fi_e_matrices(model: LogisticRegression, X_lab: ArrayLike, y_lab: ArrayLike,
     return torch.cat(out)
 
 
-def fi_pairwise(model: LogisticRegression, X_lab: ArrayLike, y_lab: ArrayLike, X_unl: ArrayLike,
+def fi_pairwise(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, X_unl: ArrayLike,
                 y_unl: ArrayLike | None = None, hessian: torch.Tensor | None = None,
                 rank: int | None = None, chunk: int = 256) -> np.ndarray:
     """``FI(z_u, z_j)`` for every pool sample ``u`` (rows) and labelled sample ``j`` (columns),
@@ -125,7 +125,7 @@ def fi_pairwise(model: LogisticRegression, X_lab: ArrayLike, y_lab: ArrayLike, X
     return np.concatenate(list(_pairwise_chunks(model, E, X_unl, y_unl, chunk)), axis=0)
 
 
-def _pairwise_chunks(model: LogisticRegression, E: torch.Tensor, X_unl: ArrayLike,
+def _pairwise_chunks(model: LinearModel, E: torch.Tensor, X_unl: ArrayLike,
                      y_unl: ArrayLike | None, chunk: int):
     Xu = _check_features(X_unl, "X_unl", model.theta_.shape[0] - 1)
     yu = pseudo_labels(model, Xu) if y_unl is None else as_labels(y_unl).numpy()
@@ -165,7 +165,7 @@ def aggregate(F: np.ndarray, how: str | Callable[[np.ndarray], np.ndarray] = "tr
     return (F * mask).sum(1) / mask.sum(1)
 
 
-def fi_active(model: LogisticRegression, X_lab: ArrayLike, y_lab: ArrayLike, X_unl: ArrayLike,
+def fi_active(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, X_unl: ArrayLike,
               how: str | Callable = "trimmed_mean", hessian: torch.Tensor | None = None,
               rank: int | None = None, chunk: int = 256) -> np.ndarray:
     """``FI_active`` of every pool sample ([FI] Eq. 4.1, Algorithm 2), shape ``(n_U,)``.
@@ -177,7 +177,7 @@ def fi_active(model: LogisticRegression, X_lab: ArrayLike, y_lab: ArrayLike, X_u
     return np.concatenate([aggregate(F, how) for F in _pairwise_chunks(model, E, X_unl, None, chunk)])
 
 
-def fi_active_forest(model: LogisticRegression, X_lab: ArrayLike, y_lab: ArrayLike, X_unl: ArrayLike,
+def fi_active_forest(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, X_unl: ArrayLike,
                      rng: np.random.Generator, alpha: float = 0.2, how: str | Callable = "trimmed_mean",
                      rank: int | None = None, n_estimators: int = 100) -> np.ndarray:
     """Subsampling approximation ([FI] Algorithm 8, lines 3-11): ``FI_active`` on a random
@@ -200,13 +200,13 @@ def fi_active_forest(model: LogisticRegression, X_lab: ArrayLike, y_lab: ArrayLi
 
 
 # ---------------------------------------------------------------------- baselines
-def entropy_scores(model: LogisticRegression, X_unl: ArrayLike) -> np.ndarray:
+def entropy_scores(model: LinearModel, X_unl: ArrayLike) -> np.ndarray:
     """Predictive entropy ``-sum_c p_c log p_c`` (uncertainty sampling)."""
     p = np.clip(model.predict_proba(X_unl), 1e-300, 1.0)
     return -(p * np.log(p)).sum(1)
 
 
-def laplace_samples(model: LogisticRegression, X_lab: ArrayLike, y_lab: ArrayLike, n_samples: int,
+def laplace_samples(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, n_samples: int,
                     rng: np.random.Generator) -> torch.Tensor:
     """Draws ``theta_s ~ N(theta_hat, H^{-1})`` (Laplace posterior of the L2-regularised
     logistic model, ``H`` the Hessian of the training objective), shape ``(S, p, m)``."""
@@ -219,7 +219,7 @@ def laplace_samples(model: LogisticRegression, X_lab: ArrayLike, y_lab: ArrayLik
     return model.theta_[None] + delta.T.reshape(n_samples, *model.theta_.shape)
 
 
-def bald_scores(model: LogisticRegression, X_lab: ArrayLike, y_lab: ArrayLike, X_unl: ArrayLike,
+def bald_scores(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, X_unl: ArrayLike,
                 rng: np.random.Generator, n_samples: int = 100) -> np.ndarray:
     """BALD: mutual information between the label and the parameters,
     ``H[E_theta p(y|x, theta)] - E_theta H[p(y|x, theta)]``, Monte Carlo over the Laplace
@@ -238,7 +238,7 @@ def bald_scores(model: LogisticRegression, X_lab: ArrayLike, y_lab: ArrayLike, X
     return (ent(probs.mean(0)) - ent(probs).mean(0)).clamp_min(0.0).numpy()
 
 
-def iv_scores(model: LogisticRegression, X_lab: ArrayLike, y_lab: ArrayLike, X_val: ArrayLike,
+def iv_scores(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, X_val: ArrayLike,
               y_val: ArrayLike, X_unl: ArrayLike, rng: np.random.Generator, lam: float = 10.0,
               max_depth: int | None = 6) -> np.ndarray:
     """IV for active learning ([CH] §5.5, recomputed every round as in [FI] §6.2): utility
@@ -272,7 +272,7 @@ def select_top(scores: ArrayLike, n: int, available: np.ndarray | None = None) -
 
 def capped_rounds(rounds: int, pool: int, acquisition: int) -> tuple[int, str]:
     """``min(rounds, pool // acquisition)`` and a note; warns (:class:`RoundsCappedWarning`)
-    when the cap bites (DESIGN.md §2: [FI] Tables 4-5 ask for more queries than the pool holds)."""
+    when the cap bites (book/conventions.md §2: [FI] Tables 4-5 ask for more queries than the pool holds)."""
     for name, v in (("rounds", rounds), ("pool", pool), ("acquisition", acquisition)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
             raise TypeError(f"{name} must be an integer, got {v!r}")

@@ -1,4 +1,4 @@
-"""Influence functions on a convex model, with the book's one sign convention (DESIGN.md §1).
+"""Influence functions with the book's one sign convention (see the conventions page).
 
 For a differentiable quantity ``f(theta)`` (a validation loss, a fairness gap, ...) the
 influence of removing training sample ``i`` is
@@ -12,9 +12,10 @@ The category-wise influence vector of [PC] (§3, Eq. 1) is ``P[i, k] = I_{L_{V_k
 ``L_{V_k}`` the summed loss of the validation samples of class ``k``; its rows add up to the
 utility influence ``I_util`` of [CH] Eq. (1).
 
-Everything is batched: per-sample gradients of a linear model are ``x_i ⊗ r_i``, so
-``v^T g_i = x_i^T V r_i`` and an ``(n, F)`` influence matrix costs two matrix products; no
-``(n, #params)`` gradient matrix is ever built.
+Every function takes any :class:`lib.models.DifferentiableModel`. Everything is batched through the
+model's ``grad_dot`` and ``loss_gradients``: for logistic regression the per-sample gradients are
+``x_i ⊗ r_i``, so ``v^T g_i = x_i^T V r_i`` and an ``(n, F)`` influence matrix costs two matrix
+products; no ``(n, #params)`` gradient matrix is ever built.
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from .models import ArrayLike, LogisticRegression, SingularHessianError, as_labels, as_tensor
+from .parallel import map_tasks
+from .models import ArrayLike, DifferentiableModel, SingularHessianError, as_labels, as_tensor, check_sample_weight
 
 #: ``f(model, theta) -> scalar tensor`` differentiable in ``theta``.
-Quantity = Callable[[LogisticRegression, torch.Tensor], torch.Tensor]
+Quantity = Callable[[DifferentiableModel, torch.Tensor], torch.Tensor]
 
 
 def solve_hessian(H: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    """``H^{-1} B`` by Cholesky; a clear :class:`SingularHessianError` when ``H`` is not PD."""
+    """``H^{-1} B`` by Cholesky; a clear :class:`lib.models.SingularHessianError` when ``H`` is not PD."""
     L, info = torch.linalg.cholesky_ex(H)
     if int(info) != 0:
         eig = torch.linalg.eigvalsh(H)
@@ -45,7 +47,7 @@ def solve_hessian(H: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     return torch.cholesky_solve(B, L)
 
 
-def quantity_gradient(model: LogisticRegression, f: Quantity) -> torch.Tensor:
+def quantity_gradient(model: DifferentiableModel, f: Quantity) -> torch.Tensor:
     """``grad_theta f(model, theta)`` at the fitted parameters, flattened to ``(n_params,)``."""
     theta = model.theta_.detach().clone().requires_grad_(True)
     value = f(model, theta)
@@ -57,7 +59,7 @@ def quantity_gradient(model: LogisticRegression, f: Quantity) -> torch.Tensor:
     return grad.reshape(-1)
 
 
-def influence(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
+def influence(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
               grad_f: torch.Tensor, sample_weight: ArrayLike | None = None,
               hessian: torch.Tensor | None = None) -> np.ndarray:
     """Influence of removing each training sample on ``F`` quantities.
@@ -77,25 +79,20 @@ def influence(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
     G = grad_f.reshape(1, -1) if single else grad_f
     H = model.hessian(X_train, y_train, sample_weight) if hessian is None else hessian
     V = solve_hessian(H, G.T.to(H.dtype))  # (n_params, F)
-    p, m = model.theta_.shape
-    V = V.T.reshape(-1, p, m)  # (F, p, m)
-    Xa, R = model.design(X_train), model.residuals(X_train, y_train)
-    w = model._weights(sample_weight, Xa.shape[0])
-    # I[i, f] = w_i * x_i^T V_f r_i
-    out = torch.einsum("np,fpm,nm->nf", Xa, V, R) * w[:, None]
-    out = out.numpy()
+    w = check_sample_weight(sample_weight, len(as_labels(y_train)))
+    # I[i, f] = w_i * grad loss_i^T V_f
+    out = (model.grad_dot(X_train, y_train, V) * w[:, None]).numpy()
     return out[:, 0] if single else out
 
 
-def class_loss_gradients(model: LogisticRegression, X: ArrayLike, y: ArrayLike) -> torch.Tensor:
+def class_loss_gradients(model: DifferentiableModel, X: ArrayLike, y: ArrayLike) -> torch.Tensor:
     """Gradients of the summed loss of each class's samples, shape ``(K, n_params)``."""
     y_t = as_labels(y)
-    Xa, R = model.design(X), model.residuals(X, y_t)
-    onehot = torch.nn.functional.one_hot(y_t, model.n_classes_).to(Xa.dtype)  # (n, K)
-    return torch.einsum("nk,np,nm->kpm", onehot, Xa, R).reshape(model.n_classes_, -1)
+    onehot = torch.nn.functional.one_hot(y_t, model.n_classes_).to(torch.float64)  # (n, K)
+    return model.loss_gradients(X, y_t, onehot)
 
 
-def influence_vectors(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
+def influence_vectors(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
                       X_val: ArrayLike, y_val: ArrayLike, sample_weight: ArrayLike | None = None,
                       hessian: torch.Tensor | None = None) -> np.ndarray:
     """Category-wise influence vectors ([PC] §3, Eq. 1), shape ``(n_train, K)``.
@@ -108,7 +105,22 @@ def influence_vectors(model: LogisticRegression, X_train: ArrayLike, y_train: Ar
                      sample_weight, hessian)
 
 
-def utility_influence(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
+def per_sample_influence(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
+                         X_val: ArrayLike, y_val: ArrayLike, sample_weight: ArrayLike | None = None,
+                         hessian: torch.Tensor | None = None) -> np.ndarray:
+    """Per-validation-sample influence ``Q`` (``n_train x n_val``): ``Q[i, j]`` predicts the change
+    of validation sample ``j``'s loss when training sample ``i`` is removed.
+
+    The category-wise influence of any subset of the validation set is a column sum of ``Q``:
+    ``influence_vectors(...) == Q @ onehot(y_val)`` (a unit test), which is what the cross-fitted
+    ceiling test (:func:`lib.ceiling.crossfit_ceiling_test`) needs. Same solve as
+    :func:`influence_vectors`, with one right-hand side per validation sample.
+    """
+    G_val = model.per_sample_grads(X_val, y_val)  # (n_val, n_params)
+    return influence(model, X_train, y_train, G_val, sample_weight, hessian)
+
+
+def utility_influence(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
                       X_val: ArrayLike, y_val: ArrayLike, sample_weight: ArrayLike | None = None,
                       hessian: torch.Tensor | None = None) -> np.ndarray:
     """Utility influence ([CH] Eq. 1): effect of removing each sample on the summed
@@ -117,7 +129,7 @@ def utility_influence(model: LogisticRegression, X_train: ArrayLike, y_train: Ar
     return influence(model, X_train, y_train, g, sample_weight, hessian)
 
 
-def influence_on(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike, f: Quantity,
+def influence_on(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike, f: Quantity,
                  sample_weight: ArrayLike | None = None, hessian: torch.Tensor | None = None) -> np.ndarray:
     """Influence of removing each training sample on an arbitrary differentiable quantity
     ``f(model, theta)`` (fairness gaps, adversarial losses, ...), shape ``(n_train,)``."""
@@ -126,7 +138,7 @@ def influence_on(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLi
 
 def reweighting_prediction(P: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """First-order change of each class's summed validation loss when training weights go
-    from 1 to ``weights``: ``Delta L_{V_k} ~ -sum_i (w_i - 1) P[i, k]`` (DESIGN.md §1).
+    from 1 to ``weights``: ``Delta L_{V_k} ~ -sum_i (w_i - 1) P[i, k]`` (the book's convention).
 
     Removing sample ``i`` is ``w_i = 0`` and recovers ``P[i, k]`` as the change.
     """
@@ -134,39 +146,56 @@ def reweighting_prediction(P: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- ground truth
-def retrain(model: LogisticRegression, X: ArrayLike, y: ArrayLike,
-            sample_weight: ArrayLike | None = None) -> LogisticRegression:
+def retrain(model: DifferentiableModel, X: ArrayLike, y: ArrayLike,
+            sample_weight: ArrayLike | None = None) -> DifferentiableModel:
     """Refit a copy of ``model`` with new weights, warm-started at its parameters."""
     new = model.clone()
     return new.fit(X, y, sample_weight=sample_weight, n_classes=model.n_classes_, warm_start=model.theta_)
 
 
-def evaluate(model: LogisticRegression, fs: Sequence[Quantity]) -> np.ndarray:
+def evaluate(model: DifferentiableModel, fs: Sequence[Quantity]) -> np.ndarray:
     with torch.no_grad():
         return np.array([float(f(model, model.theta_)) for f in fs])
 
 
-def group_removal_effect(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
+def _removal_task(task: tuple) -> np.ndarray:
+    model, X_train, y_train, w, fs = task
+    return evaluate(retrain(model, X_train, y_train, w), fs)
+
+
+def group_removal_effect(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
                          groups: Sequence[Sequence[int]], fs: Sequence[Quantity],
-                         sample_weight: ArrayLike | None = None) -> np.ndarray:
+                         sample_weight: ArrayLike | None = None, n_jobs: int | None = 1,
+                         backend: str | None = None) -> np.ndarray:
     """Actual change of each quantity when each group of training samples is removed and the
-    model retrained to convergence: ``f(theta_without_group) - f(theta)``, shape ``(G, F)``."""
+    model retrained to convergence: ``f(theta_without_group) - f(theta)``, shape ``(G, F)``.
+
+    The retrainings are independent: ``n_jobs`` / ``backend`` run them through
+    :func:`lib.parallel.map_tasks` (serial by default; the result does not depend on the backend).
+    """
     n = len(as_labels(y_train))
     base_w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     base = evaluate(model, fs)
-    out = np.empty((len(groups), len(fs)))
-    for g, idx in enumerate(groups):
+    tasks = []
+    for idx in groups:
         w = base_w.copy()
         w[np.asarray(idx, dtype=int)] = 0.0
-        out[g] = evaluate(retrain(model, X_train, y_train, w), fs) - base
+        tasks.append((model, X_train, y_train, w, list(fs)))
+    values = map_tasks(_removal_task, tasks, n_jobs=n_jobs, backend=backend)
+    out = np.empty((len(groups), len(fs)))
+    for g, v in enumerate(values):
+        out[g] = v - base
     return out
 
 
-def loo_effect(model: LogisticRegression, X_train: ArrayLike, y_train: ArrayLike,
+def loo_effect(model: DifferentiableModel, X_train: ArrayLike, y_train: ArrayLike,
                indices: Sequence[int], fs: Sequence[Quantity],
-               sample_weight: ArrayLike | None = None) -> np.ndarray:
-    """Actual leave-one-out change of each quantity, shape ``(len(indices), F)``."""
-    return group_removal_effect(model, X_train, y_train, [[int(i)] for i in indices], fs, sample_weight)
+               sample_weight: ArrayLike | None = None, n_jobs: int | None = 1,
+               backend: str | None = None) -> np.ndarray:
+    """Actual leave-one-out change of each quantity, shape ``(len(indices), F)`` (``n_jobs``,
+    ``backend``: see :func:`group_removal_effect`)."""
+    return group_removal_effect(model, X_train, y_train, [[int(i)] for i in indices], fs, sample_weight,
+                                n_jobs=n_jobs, backend=backend)
 
 
 def class_loss_quantities(X_val: ArrayLike, y_val: ArrayLike, n_classes: int) -> list[Quantity]:

@@ -37,19 +37,23 @@ def _check_n_jobs(n_jobs: Any) -> int | None:
 
 
 def map_tasks(fn: Callable[[T], R], tasks: Iterable[T], *, n_jobs: int | None = 1, backend: str | None = None,
-              batch_size: int | str = "auto", prefer: str | None = None) -> list[R]:
+              batch_size: int | str = "auto", prefer: str | None = None, progress: bool = False,
+              desc: str | None = None) -> list[R]:
     """``[fn(t) for t in tasks]`` through joblib, in task order.
 
     ``n_jobs=1`` (and no ``backend``) runs in this process without joblib's machinery; ``n_jobs=None``
     defers to an enclosing ``joblib.parallel_config`` (e.g. a Dask cluster); ``backend`` forces one
     (``"loky"``, ``"threading"``, ``"dask"``, ...). ``fn`` and the tasks must be picklable for process
-    and Dask backends (module-level functions, arrays, dataclasses). Exceptions in a task propagate.
+    and Dask backends (functions and closures are sent with cloudpickle; arrays, dataclasses).
+    Exceptions in a task propagate. ``progress`` shows a bar (:func:`lib.reproducibility.progress`).
     """
+    from .reproducibility import progress as _progress
+
     n_jobs = _check_n_jobs(n_jobs)
     tasks = list(tasks)
     if n_jobs == 1 and backend is None:
-        return [fn(t) for t in tasks]
+        return [fn(t) for t in _progress(tasks, progress, desc=desc, total=len(tasks))]
     from joblib import Parallel, delayed
 
-    return list(Parallel(n_jobs=n_jobs, backend=backend, batch_size=batch_size, prefer=prefer)(
-        delayed(fn)(t) for t in tasks))
+    run = Parallel(n_jobs=n_jobs, backend=backend, batch_size=batch_size, prefer=prefer, return_as="generator")
+    return list(_progress(run(delayed(fn)(t) for t in tasks), progress, desc=desc, total=len(tasks)))

@@ -1,4 +1,4 @@
-"""Determinism: one call seeds every generator and fixes thread counts (DESIGN.md §3)."""
+"""Determinism: one call seeds every generator and fixes thread counts (book/conventions.md §3)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@
 # still be improved for *every* class at once (a Pareto improvement), or sits at its
 # performance ceiling.
 #
-# Three tests of the ceiling are shown side by side (DESIGN.md §2):
+# Three tests of the ceiling are shown side by side ({ref}`conventions §2 <conventions-repairs>`):
 #
 # * **the LP** `max t s.t. P^T delta >= t 1, -1 <= delta_i <= delta_max` (`delta` = change of
 #   the training weights; `t* > 0`: some re-weighting improves every class to first order);
@@ -428,7 +428,7 @@ pages.claims_table([
                  f"{sweep_df.loc[(l2_grid[0], 'training set (V = T)'), 'LP t* relative']:.4f}",
      "note": "held-out V leaves a margin at every l2 (sweep table)"},
     {"claim": "noisy set is below the ceiling", "paper": "yes",
-     "measured": f"LP t* relative = {s1['ceiling'].t_relative:.3f}", "note": "LP (DESIGN.md §2)"},
+     "measured": f"LP t* relative = {s1['ceiling'].t_relative:.3f}", "note": "LP (conventions §2)"},
     {"claim": "clean set at the ceiling", "paper": "no joint improvement possible",
      "measured": f"LP t* relative = {s2['ceiling'].t_relative:.3f}",
      "note": "smaller than the noisy set's but > 0: below the first-order ceiling on held-out data"},

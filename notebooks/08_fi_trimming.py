@@ -64,7 +64,7 @@ pages.parameters_table(globals(), "08_fi_trimming")
 # `d theta/d omega = -H^{-1} d_x d_theta loss_i` (Appendix A.7, *with* its minus sign) and the
 # metric tensor `G_i = sum_c P(c|x_i) V_c^T V_c`, `V_c = d_omega log P(c | x_i + omega, theta(omega))`.
 #
-# What the implementation (`lib/fi.py`) settles that the paper leaves open (DESIGN.md §2):
+# What the implementation (`lib/fi.py`) settles that the paper leaves open ({ref}`conventions §2 <conventions-repairs>`):
 #
 # * `G_i` is a sum of `K` rank-one terms whose weighted rows sum to zero, so its rank is at most
 #   `min(d, K-1)`: **rank 1 for every binary problem**. We use the pseudo-inverse with a relative
@@ -103,25 +103,25 @@ for b, row in table1.iterrows():
 # Fig. 1: one seed, the samples FI and IV remove and the boundaries after retraining
 r0 = np.random.default_rng(0)
 Xg, yg = two_gaussians(850, r0, gaussian_centre)
-Xtr, Xva, Xte = standardise(Xg[:150], Xg[150:250], Xg[250:])
-ytr, yva, yte = yg[:150], yg[150:250], yg[250:]
-_, info = fx.trim_logistic(Xtr, ytr, Xva, yva, Xte, yte, [], r0)
+X_train, X_val, X_test = standardise(Xg[:150], Xg[150:250], Xg[250:])
+y_train, y_val, y_test = yg[:150], yg[150:250], yg[250:]
+_, info = fx.trim_logistic(X_train, y_train, X_val, y_val, X_test, y_test, [], r0)
 b_fig = max(linear_budgets)
 trims = {m: fx.removal(m, info[m], b_fig) for m in ("FI", "IV")}
 removed = {m: t.removed for m, t in trims.items()}
 fits = {"no trimming": info["model"]}
 for m, t in trims.items():
-    fits[f"after {m} trimming"] = LogisticRegression().fit(Xtr[t.keep_mask], ytr[t.keep_mask])
+    fits[f"after {m} trimming"] = LogisticRegression().fit(X_train[t.keep_mask], y_train[t.keep_mask])
 fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharex=True, sharey=True)
-xs = np.linspace(Xtr[:, 0].min(), Xtr[:, 0].max(), 50)
+xs = np.linspace(X_train[:, 0].min(), X_train[:, 0].max(), 50)
 for ax, (title, pts) in zip(axes, [("B: removed by FI", removed["FI"]), ("C: removed by IV", removed["IV"]), ("D: test set", None)]):
-    X_, y_ = (Xte, yte) if pts is None else (Xtr, ytr)
+    X_, y_ = (X_test, y_test) if pts is None else (X_train, y_train)
     sns.scatterplot(x=X_[:, 0], y=X_[:, 1], hue=y_, s=12, ax=ax, legend=False, palette="colorblind", alpha=0.6)
     if pts is not None:
-        ax.scatter(Xtr[pts, 0], Xtr[pts, 1], s=70, facecolors="none", edgecolors="k", label=f"{b_fig} removed")
+        ax.scatter(X_train[pts, 0], X_train[pts, 1], s=70, facecolors="none", edgecolors="k", label=f"{b_fig} removed")
     for (name, mdl), col in zip(fits.items(), ["green", "red", "blue"]):
         ax.plot(xs, fx.decision_line(mdl, xs), color=col, label=name)
-    ax.set_ylim(Xtr[:, 1].min(), Xtr[:, 1].max())
+    ax.set_ylim(X_train[:, 1].min(), X_train[:, 1].max())
     ax.set_title(title)
 axes[0].legend(fontsize=8)
 plt.show()
@@ -129,10 +129,10 @@ plt.show()
 # %%
 # NBVAL_CHECK_OUTPUT
 for m, idx in removed.items():
-    print(f"{m} removes {len(idx)} samples: {np.bincount(ytr[idx], minlength=2).tolist()} per class; "
-          f"test accuracy after {fits[f'after {m} trimming'].score(Xte, yte):.3f} "
-          f"(before {info['model'].score(Xte, yte):.3f})")
-print(f"samples with negative utility influence: {int((info['IV'] < 0).sum())} of {len(ytr)}")
+    print(f"{m} removes {len(idx)} samples: {np.bincount(y_train[idx], minlength=2).tolist()} per class; "
+          f"test accuracy after {fits[f'after {m} trimming'].score(X_test, y_test):.3f} "
+          f"(before {info['model'].score(X_test, y_test):.3f})")
+print(f"samples with negative utility influence: {int((info['IV'] < 0).sum())} of {len(y_train)}")
 
 # %% [markdown]
 # **Paper:** FI beats IV in 23 / 28 / 30 of 30 seeds for b = 5 / 10 / 20, and IV's accuracy

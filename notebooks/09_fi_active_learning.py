@@ -82,7 +82,7 @@ pages.parameters_table(globals(), "09_fi_active_learning")
 #   validation set (features only, since the pool has no labels), recomputed every round as the
 #   paper does. `fi-forest` is Algorithm 8: FI_active on a random `forest_alpha` of the pool, a
 #   random forest predicts the ranks of the rest.
-# * **Rounds are capped at `pool // acquisition`** (DESIGN.md §2): the paper's Table 4 asks for
+# * **Rounds are capped at `pool // acquisition`** ({ref}`conventions §2 <conventions-repairs>`): the paper's Table 4 asks for
 #   12 rounds of 500 from a pool of 5,000 on Adult. The cap is a warning and a recorded note.
 # * Model: L2-regularised logistic regression trained to convergence (`l2="auto"`), refitted
 #   from scratch after every round (the paper's tabular experiments train with SGD; no
@@ -247,7 +247,7 @@ rows = [
      "paper": "12 rounds",
      "measured": f"{paper_rounds.loc['Adult', 'queries needed']} queries needed; "
                  f"{paper_rounds.loc['Adult', 'rounds that fit']} rounds fit",
-     "note": "capped at pool // acquisition (DESIGN.md §2); CIFAR-10 likewise "
+     "note": "capped at pool // acquisition (conventions §2); CIFAR-10 likewise "
              f"({paper_rounds.loc['CIFAR10', 'rounds that fit']} of 9)"},
     {"claim": "Fig. 3: methods diverge in the late rounds on Adult",
      "paper": "FI distinctly above the others at the end",

@@ -49,10 +49,9 @@ import seaborn as sns
 from lib._book import pages
 import lib.reproducibility
 from lib.datasets import load
-from lib.estimators import Task, benchmark, gradient, mlp
+from lib.estimators import Budget, Task, benchmark, estimators_for, gradient, mlp, options_for
 from lib.preprocessing import standardised_split
 
-from lib.estimators import valuation
 
 rng = lib.reproducibility.setup(seed)
 pages.setup_plots()
@@ -74,7 +73,7 @@ pages.parameters_table(globals(), "10_estimators_survey")
 # standardised; **`flip_fraction` of the training labels are flipped** (to a random other class)
 # before anything is computed, so the same run gives (a) agreement with actual LOO on the noisy
 # task, (b) mislabelled-sample detection and (c) run time. Every estimator returns the effect of
-# each training sample on `U = -(summed validation loss)`, positive = helps (DESIGN.md §1).
+# each training sample on `U = -(summed validation loss)`, positive = helps ({ref}`conventions §1 <conventions-sign>`).
 # Breast cancer is binary (31 parameters); digits is restricted to the classes `digits_classes`
 # (two classes: 65 parameters; with three or more the model is a softmax, which every estimator
 # here supports and the unit tests check on wine).
@@ -101,22 +100,19 @@ def make_task(name: str, rng: np.random.Generator):
         keep = np.isin(y, digits_classes)
         X, y = X[keep], np.searchsorted(np.asarray(digits_classes), y[keep])
     K = int(y.max()) + 1
-    (Xt, yt), (Xv, yv) = standardised_split(X, y, [n_train, n_val], rng)
-    y_noisy, flipped = benchmark.flip_labels(yt, flip_fraction, K, rng)
-    return Task(Xt, y_noisy, Xv, yv, n_classes=K), flipped
+    (X_train, y_train), (X_val, y_val) = standardised_split(X, y, [n_train, n_val], rng)
+    y_noisy, flipped = benchmark.flip_labels(y_train, flip_fraction, K, rng)
+    return Task(X_train, y_noisy, X_val, y_val, n_classes=K), flipped
 
 
 sgd = dict(epochs=sgd_epochs, batch_size=sgd_batch_size, lr=sgd_lr)
-estimators = dict(gradient.GRADIENT_ESTIMATORS)
-options = {name: sgd for name in ("tracin", "tracin_cp", "gas", "hydra_fast")}
-options.update(influence_lissa=dict(depth=lissa_depth, batch_size=lissa_batch_size),
-               influence_arnoldi=dict(n_iter=arnoldi_iter, top_k=arnoldi_top_k))
-estimators.update({k: f for k, f in valuation.ESTIMATORS.items() if k != "loo"})
-options.update(downsampling=dict(n_models=downsampling_models, missing_class=missing_class),
-               tmc_shapley=dict(n_permutations=tmc_permutations, missing_class=missing_class),
-               banzhaf_msr=dict(n_samples=banzhaf_samples, missing_class=missing_class),
-               beta_shapley=dict(n_permutations=beta_permutations, missing_class=missing_class),
-               knn_shapley=dict(k=knn_k))
+budget = Budget(sgd_epochs=sgd_epochs, sgd_batch_size=sgd_batch_size, sgd_lr=sgd_lr, lissa_depth=lissa_depth,
+                lissa_batch_size=lissa_batch_size, arnoldi_iter=arnoldi_iter, arnoldi_top_k=arnoldi_top_k,
+                downsampling_models=downsampling_models, tmc_permutations=tmc_permutations,
+                banzhaf_samples=banzhaf_samples, beta_permutations=beta_permutations, knn_k=knn_k,
+                missing_class=missing_class)
+estimators = estimators_for("logistic", exclude=("loo",))  # LOO is the ground truth
+options = options_for(estimators, budget)
 
 results, tables, curves = {}, [], []
 for name in lib.reproducibility.progress(datasets, progress):
@@ -273,10 +269,8 @@ truths = benchmark.run_estimators(mtask, {
 }, rng)
 loo_one, loo_warm = truths.runs["loo (one seed)"].values, truths.runs["loo (warm start)"].values
 expected_mlp, per_seed = truths.runs[f"expected loo ({mlp_seeds} seeds)"].values, per_seed_store["per_seed"]
-mlp_estimators = dict(mlp.MLP_ESTIMATORS)
-mlp_options = {k: v for k, v in options.items() if k in mlp_estimators}
-mlp_options["knn_shapley"] = dict(k=knn_k)
-mlp_options["tmc_shapley"] = dict(n_permutations=mlp_tmc_permutations, missing_class=missing_class)
+mlp_estimators = estimators_for(mtask, exclude=("loo",))
+mlp_options = options_for(mlp_estimators, budget.replace(tmc_permutations=mlp_tmc_permutations))
 comp_mlp = benchmark.run_estimators(mtask, mlp_estimators, rng, mlp_options)
 comp_mlp.runs.update(truths.runs)
 with benchmark.torch_threads(1):

@@ -5,7 +5,7 @@ import json
 import jupytext
 import pytest
 
-from lib._book import runner
+from lib._book import provenance, runner
 
 
 def _code_cells(nb):
@@ -23,6 +23,22 @@ def test_executed_notebook_holds_current_source(name):
     nb = json.loads(executed.read_text())
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, f"book/{name}.ipynb holds an error output"
+    stale = provenance.stale_reasons(name, nb.get("metadata", {}), runner.source_path(name))
+    assert not stale, f"book/{name}.ipynb is stale ({'; '.join(stale)}): re-run `make run NB={name}` and commit it"
+
+
+def test_provenance_notices_a_change_of_the_library(tmp_path):
+    src = tmp_path / "nb.py"
+    src.write_text("from lib import ceiling\nx = 1\n")
+    meta = {"book": {**provenance.fingerprint(src), "profile": "quick", "overrides": {}}}
+    assert provenance.stale_reasons("nb", meta, src) == []
+    assert "lib/ceiling.py" in {str(p.relative_to(provenance.ROOT)) for p in provenance.library_files(src.read_text())}
+    src.write_text("from lib import ceiling\nx = 2\n")
+    assert provenance.stale_reasons("nb", meta, src) == ["notebooks/nb.py changed since it was executed"]
+    src.write_text("from lib import ceiling\nx = 1\n")
+    changed = dict(meta["book"], lib="0" * 16)
+    assert "the lib/ code it runs changed since it was executed" in provenance.stale_reasons("nb", {"book": changed}, src)
+    assert provenance.stale_reasons("nb", {}, src)
 
 
 @pytest.mark.parametrize("name", runner.notebook_names())

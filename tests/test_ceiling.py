@@ -79,3 +79,69 @@ def test_bad_input_is_a_clear_error():
         ceiling.ceiling_test(np.ones(5))
     with pytest.raises(ValueError, match="NaN"):
         ceiling.region_counts(np.array([[np.nan, 1.0]]))
+
+
+# ---------------------------------------------------------------------- cross-fitted test (#16)
+def _synthetic_Q(rng, genuine: float, n_train=150, K=3, per_class=40, noise=2.0):
+    """Per-validation-sample influence whose class means lie exactly on a hyperplane through the
+    origin with a positive normal (no Pareto improvement exists in expectation), plus noise; with
+    ``genuine > 0`` a fifth of the training samples also help every class (a real improvement)."""
+    normal = np.array([1.0, 2.0, 1.5])[:K]
+    normal /= np.linalg.norm(normal)
+    M = rng.standard_normal((n_train, K))
+    M -= np.outer(M @ normal, normal)  # every row on the hyperplane normal . x = 0
+    M[: n_train // 5] += genuine
+    y = np.repeat(np.arange(K), per_class)
+    Q = M[:, y] + noise * rng.standard_normal((n_train, len(y)))
+    return Q, y
+
+
+def test_per_sample_influence_sums_to_the_influence_vectors():
+    from lib.datasets import load
+    from lib.influence import influence_vectors, per_sample_influence
+    from lib.models import LogisticRegression
+
+    ds = load("wine")
+    X = (ds.X - ds.X.mean(0)) / ds.X.std(0)
+    tr, va = np.arange(0, 178, 2), np.arange(1, 178, 2)
+    m = LogisticRegression().fit(X[tr], ds.y[tr])
+    Q = per_sample_influence(m, X[tr], ds.y[tr], X[va], ds.y[va])
+    assert Q.shape == (len(tr), len(va))
+    P = influence_vectors(m, X[tr], ds.y[tr], X[va], ds.y[va])
+    np.testing.assert_allclose(Q @ np.eye(3)[ds.y[va]], P, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_crossfit_does_not_see_room_that_is_only_noise(seed):
+    Q, y = _synthetic_Q(np.random.default_rng(seed), genuine=0.0)
+    res = ceiling.crossfit_ceiling_test(Q, y, np.random.default_rng(100 + seed), n_splits=10)
+    assert res.in_sample.below_ceiling  # the optimistic in-sample LP always finds "room"
+    assert not res.below_ceiling and res.p_value >= 0.05
+    assert res.verdict != "below_ceiling"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_crossfit_finds_a_genuine_jointly_beneficial_direction(seed):
+    Q, y = _synthetic_Q(np.random.default_rng(seed), genuine=1.0)
+    res = ceiling.crossfit_ceiling_test(Q, y, np.random.default_rng(100 + seed), n_splits=10)
+    assert res.below_ceiling and res.verdict == "below_ceiling"
+    assert res.fraction_all_gain > 0.9 and np.median(res.worst_lower) > 0
+
+
+def test_crossfit_bookkeeping_and_errors():
+    Q, y = _synthetic_Q(np.random.default_rng(0), genuine=0.5)
+    res = ceiling.crossfit_ceiling_test(Q, y, np.random.default_rng(1), n_splits=3, rho=0.05)
+    assert res.gains.shape == (6, 3) and res.deltas.shape == (6, Q.shape[0]) and res.halves.shape == (6, len(y))
+    assert (np.abs(res.deltas).sum(1) <= 0.05 * Q.shape[0] + 1e-6).all()  # the trust region holds
+    assert (res.halves[0] == ~res.halves[1]).all()  # each split is used in both directions
+    for k in range(3):  # stratified halves
+        assert res.halves[0][y == k].sum() == (y == k).sum() // 2
+    again = ceiling.crossfit_ceiling_test(Q, y, np.random.default_rng(1), n_splits=3, rho=0.05)
+    np.testing.assert_array_equal(res.gains, again.gains)  # same rng, same result
+    assert set(res.summary()) >= {"verdict", "p-value (every class gains)"}
+    with pytest.raises(ValueError, match="n_val"):
+        ceiling.crossfit_ceiling_test(Q[:, :-1], y, np.random.default_rng(0))
+    with pytest.raises(ValueError, match=">= 4 validation samples"):
+        ceiling.crossfit_ceiling_test(Q[:, :3], y[:3], np.random.default_rng(0))
+    with pytest.raises(ValueError, match="confidence"):
+        ceiling.crossfit_ceiling_test(Q, y, np.random.default_rng(0), confidence=1.0)

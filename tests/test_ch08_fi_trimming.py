@@ -59,8 +59,8 @@ def test_noisy_experiment_rows_and_clean_reference():
     assert set(df.method) == {"FI", "IV", "random"} and set(df.budget) == {0, 10}
     clean = df["clean accuracy"].iloc[0]
     r = np.random.default_rng(0)
-    X_tr, y_tr, X_val, y_val, X_te, y_te = fx.tabular_split(Xall, yall, is_test, 150, 100, 200, r)
-    assert clean == LogisticRegression().fit(X_tr, y_tr).score(X_te, y_te)
+    X_train, y_train, X_val, y_val, X_test, y_test = fx.tabular_split(Xall, yall, is_test, 150, 100, 200, r)
+    assert clean == LogisticRegression().fit(X_train, y_train).score(X_test, y_test)
 
 
 def test_perturbation_ablation_perturbs_the_chosen_rows():

@@ -160,9 +160,8 @@ def test_every_pinned_full_dataset_is_registered_and_quick_text_sets_fetch():
     from lib.datasets.checksums import load_registry
 
     assert set(load_registry()["full"]) == set(ds.names("full"))
-    entries = ds._REGISTRY
     for name in ("fortunes4", "austen6"):
-        assert entries[name].profile == "quick" and entries[name].fetch is debian.fetch_quick_packages
+        assert ds.entry(name).profile == "quick" and ds.entry(name).fetch is debian.fetch_quick_packages
 
 
 # --- the real quick text sets (Debian files fetched by `make data`) --------------------------

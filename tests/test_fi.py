@@ -70,7 +70,7 @@ def test_dtheta_domega_matches_finite_differences_of_retraining(fitted):
 
 
 def test_pinv_not_ridge_scaling():
-    """A rescaled feature changes FI when G is singular: FI is not scale-invariant (DESIGN.md §2)."""
+    """A rescaled feature changes FI when G is singular: FI is not scale-invariant (book/conventions.md §2)."""
     X, y, Xv, yv = _data(2, seed=5)
     base = fi.fi_util(LogisticRegression(l2=1.0).fit(X, y), X, y, Xv, yv)
     s = np.array([10.0, 1.0, 1.0])

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import numerics
+from . import numerics, provenance
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -241,7 +241,25 @@ def execute(name: str, profile: str = "quick", overrides: dict[str, Any] | None 
         os.environ.clear()
         os.environ.update(saved)
     _strip_volatile_metadata(output)
+    _stamp(output, name, profile, overrides)
     return output
+
+
+def _stamp(path: Path, name: str, profile: str, overrides: dict[str, Any]) -> None:
+    """Deterministic cell ids (a re-execution that changes nothing leaves ``git diff`` empty) and the
+    page's provenance (:mod:`lib._book.provenance`) in its metadata."""
+    import hashlib
+
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        digest = hashlib.sha1(cell.source.encode()).hexdigest()[:8]
+        cell["id"] = f"c{i:03d}-{digest}"
+    nb.metadata["book"] = {**provenance.fingerprint(source_path(name)), "profile": profile,
+                           "overrides": {k: overrides[k] for k in sorted(overrides)},
+                           "numerics": numerics.pinned_environment().get("BOOK_CPU_CAPABILITY", "")}
+    nbformat.write(nb, path)
 
 
 def _strip_volatile_metadata(path: Path) -> None:

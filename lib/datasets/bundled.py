@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Dataset, register
+from .registry import Dataset, register
 
 
 def _from_sklearn(name: str, bunch) -> Dataset:

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from . import DATA_DIR
+from .registry import REGISTRY_FILE
 
-REGISTRY_PATH = DATA_DIR / "registry.yaml"
+REGISTRY_PATH = REGISTRY_FILE
 _DIGESTS = ("sha256", "md5")
 
 
@@ -50,7 +50,7 @@ def verify_file(path: str | Path, expected: dict[str, Any], fix: str = "") -> di
     :class:`ChecksumError` on any mismatch; ``fix`` (e.g. "run `make data`") ends the message.
     Results are memoised on (path, size, mtime) so repeated loads do not re-hash.
     """
-    from . import MissingDataError
+    from .registry import MissingDataError
 
     path = Path(path)
     if not path.is_file():

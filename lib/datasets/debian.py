@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from . import CACHE_DIR, MissingDataError
+from .registry import CACHE_DIR, MissingDataError
 from .checksums import ChecksumError, load_registry, verify_file
 
 DEBIAN_DIR = CACHE_DIR / "debian"

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import CACHE_DIR, Dataset, MissingDataError, register
+from .registry import CACHE_DIR, Dataset, MissingDataError, register
 from .checksums import file_digest, load_registry, verify_file
 
 FULL_DIR = CACHE_DIR / "full"

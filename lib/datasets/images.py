@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import CACHE_DIR, Dataset, MissingDataError, register
+from .registry import Dataset, MissingDataError, register
 from .debian import debian_file, fetch_fashion_mnist
 
 DIGITS = tuple(str(d) for d in range(10))

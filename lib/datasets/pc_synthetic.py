@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Dataset, register
+from .registry import Dataset, register
 
 
 def _uniform_disk(n: int, rng: np.random.Generator, radius: float = 1.0) -> np.ndarray:

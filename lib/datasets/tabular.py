@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import CACHE_DIR, Dataset, MissingDataError, register
+from .registry import CACHE_DIR, Dataset, MissingDataError, register
 from .checksums import ChecksumError, load_registry, verify_file
 
 ADULT_DIR = CACHE_DIR / "adult"

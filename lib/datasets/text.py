@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import CACHE_DIR, Dataset, register
+from .registry import CACHE_DIR, Dataset, register
 from .debian import debian_file, fetch_quick_packages
 
 FORTUNE_TOPICS = ("politics", "sports", "work", "science")

@@ -45,6 +45,6 @@ def ch_toy(rng: np.random.Generator, n_train: int = 150, n_val: int = 100,
     if not (0 <= p_major_pos <= 1 and 0 <= p_major_neg <= 1):
         raise ValueError("group probabilities must lie in [0, 1]")
     args = (mean_pos, mean_neg, std, p_major_pos, p_major_neg)
-    Xt, yt, gt = _draw(rng, n_train, *args)
-    Xv, yv, gv = _draw(rng, n_val, *args)
-    return ToySplit(Xt, yt, gt, Xv, yv, gv)
+    X_train, y_train, g_train = _draw(rng, n_train, *args)
+    X_val, y_val, g_val = _draw(rng, n_val, *args)
+    return ToySplit(X_train, y_train, g_train, X_val, y_val, g_val)

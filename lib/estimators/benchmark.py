@@ -11,12 +11,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 from scipy import stats
 
-from ..influence import loo_effect
 from ..reproducibility import torch_threads
-from . import Task
+from .task import Task
 
 Estimator = Callable[[Task, np.random.Generator], np.ndarray]
 
@@ -39,17 +37,10 @@ def flip_labels(y: np.ndarray, fraction: float, n_classes: int, rng: np.random.G
 
 
 def actual_loo(task: Task, threads: int | None = 1) -> np.ndarray:
-    """Ground truth: ``U(D) - U(D without i)`` by retraining to convergence (warm-started Newton),
-    via :func:`lib.influence.loo_effect` on the summed validation loss. On an ``MLPTask``: seeded
-    retraining from the task's seed (:func:`lib.estimators.mlp.expected_loo` with one seed)."""
-    if hasattr(task, "utilities"):
-        from .mlp import expected_loo
-
-        with torch_threads(threads):
-            return expected_loo(task, [task.seed])
-    f = lambda m, th: m.loss(task.X_val, task.y_val, th).sum()  # noqa: E731
-    with torch_threads(threads):
-        return loo_effect(task.model, task.X_train, task.y_train, range(task.n_train), [f])[:, 0]
+    """Ground truth: ``U(D) - U(D without i)`` by retraining (``task.leave_one_out``): to
+    convergence (warm-started Newton) for the convex task; from the task's seed for an ``MLPTask``
+    (:func:`lib.estimators.mlp.expected_loo` with one seed)."""
+    return task.leave_one_out(threads=threads)
 
 
 def detection_curve(scores: np.ndarray, flipped: np.ndarray, lowest_first: bool = True
@@ -154,7 +145,8 @@ def _timed(task: Task, name: str, f: Estimator, rng: np.random.Generator, opts: 
     return Run(values, seconds, peak)
 
 
-#: [S] Table 1, as text (n: training-set size, p: parameters, T: training iterations, K: models).
+#: The survey's Table 1 as text, with the complexities in the training-set size n, the number of
+#: parameters p, the training iterations T and the number of models K.
 SURVEY_TABLE_1 = {
     "LOO": {"full time": "O(nT)", "incremental": "O(n)", "space": "O(n + p)", "storage": "O(np)*"},
     "Downsampling": {"full time": "O(KT)", "incremental": "O(K)", "space": "O(n + p)", "storage": "O(Kp)*"},

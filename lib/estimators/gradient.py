@@ -1,11 +1,11 @@
-"""The survey's gradient-based influence estimators ([S] Hammoudeh & Lowd, §5) for a :class:`Task`.
+"""The survey's gradient-based influence estimators ([S] Hammoudeh & Lowd, §5) for a :class:`lib.estimators.Task`.
 
 Every Task-shaped function has the call shape of :mod:`lib.estimators`:
 ``estimator(task, rng, **options) -> (n_train,)``, the effect of training sample ``i`` on
 ``U = -(summed validation loss)``, **positive = the sample helps**.
 
 Static estimators (the model trained to convergence, ``task.model``; sum-form objective
-``J = sum_i loss_i + (l2/2)||W||^2`` with exact Hessian ``H``, DESIGN.md §1):
+``J = sum_i loss_i + (l2/2)||W||^2`` with exact Hessian ``H``, book/conventions.md §1):
 
 * :func:`influence_exact` -- Koh & Liang influence functions, ``g_val^T H^{-1} g_i`` ([S] Eq. 33),
   computed by :func:`lib.influence.utility_influence` (Cholesky).
@@ -33,7 +33,7 @@ vector's per-sample loss gradients (``model.per_sample_grads``), the gradient of
 (:func:`hessian_vector_product`), the penalty mask and ``l2_``, and the inputs of the last linear
 layer (:func:`last_layer_inputs`, for representer points). ``lib.models.LogisticRegression``
 provides them in closed form (per-sample gradients ``x_i ⊗ r_i``); the one-hidden-layer
-:class:`lib.estimators.mlp.MLP` provides them with ``torch.func`` (``vmap(grad)``, ``hessian``,
+:class:`lib.models.OneHiddenLayerMLP` provides them with ``torch.func`` (``vmap(grad)``, ``hessian``,
 ``grad`` of ``grad . v``). Everything is vectorised over samples: dot products with per-sample gradients
 are matrix products.
 
@@ -46,23 +46,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
 
 import numpy as np
 import torch
 
 from ..influence import solve_hessian, utility_influence
-from ..models import LogisticRegression, as_labels, as_tensor
-from . import Task
+from ..models import DifferentiableModel, as_labels
+from .task import Task
 
-if TYPE_CHECKING:
-    from .mlp import MLP
-
-#: A model the estimators can read: ``LogisticRegression`` (closed forms) or the ``MLP`` (torch.func).
-Model = Union[LogisticRegression, "MLP"]
+#: A model the estimators can read: any :class:`lib.models.DifferentiableModel`.
+Model = DifferentiableModel
 
 __all__ = [
-    "GRADIENT_ESTIMATORS", "Trajectory", "arnoldi", "gas", "gas_scores", "hessian_vector_product",
+    "Trajectory", "arnoldi", "gas", "gas_scores", "hessian_vector_product",
     "hydra_fast", "influence_arnoldi", "influence_cg", "influence_exact", "influence_lissa",
     "influence_renormalized", "last_layer_inputs", "loss_gradient",
     "lissa_solve", "conjugate_gradient", "relatif", "relatif_scores", "representer_point",
@@ -72,68 +68,24 @@ __all__ = [
 
 # ---------------------------------------------------------------------- gradients and HVPs
 def loss_gradient(model: Model, X: np.ndarray, y: np.ndarray, theta: torch.Tensor | None = None) -> torch.Tensor:
-    """Gradient of the *summed* loss over ``(X, y)`` (no penalty), flattened ``(n_params,)``:
-    ``X_aug^T R`` for logistic regression, ``torch.func.grad`` for the MLP."""
-    if not isinstance(model, LogisticRegression):
-        return model.loss_gradient(X, y, theta)
-    Xa, R = model.design(X), model.residuals(X, y, theta)
-    return (Xa.T @ R).reshape(-1)
-
-
-_val_gradient = loss_gradient  # the name the tests and older code use
+    """Gradient of the *summed* loss over ``(X, y)`` (no penalty), flattened ``(n_params,)``
+    (``model.loss_gradient``: ``X_aug^T R`` for logistic regression, ``torch.func.grad`` for the MLP)."""
+    return model.loss_gradient(X, y, theta)
 
 
 def last_layer_inputs(model: Model, X: np.ndarray) -> torch.Tensor:
     """Inputs ``f(x)`` of the model's last linear layer, without the constant: the features for
     logistic regression, the hidden activations for the MLP ([S] §5.1.2.2, representer points)."""
-    if isinstance(model, LogisticRegression):
-        return as_tensor(X)
-    return model.hidden_features(X)
+    return model.last_layer_inputs(X)
 
 
 def hessian_vector_product(model: Model, X: np.ndarray, y: np.ndarray | None = None,
                            sample_weight: np.ndarray | None = None,
                            theta: torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``v -> H v`` for the objective's exact Hessian without forming ``H``.
-
-    Logistic regression: ``H v = X^T (S ⊙ (X V)) + l2 * mask ⊙ V`` (+ the softmax null-direction
-    term of ``LogisticRegression.hessian``), with ``S`` the per-sample logit curvature: ``O(n p)``
-    per product. Other models (the MLP): ``model.hvp``, reverse-over-reverse ``torch.func``
-    (their Hessian depends on the labels, so ``y`` is required). Accepts
-    ``(n_params,)`` or ``(n_params, k)`` blocks of vectors.
-    """
-    if not isinstance(model, LogisticRegression):
-        if y is None:
-            raise ValueError("a non-linear model's Hessian depends on the labels: pass y")
-        return model.hvp(X, y, sample_weight, theta)
-    theta = model.theta_ if theta is None else theta
-    Xa = model.design(X)
-    w = model._weights(sample_weight, Xa.shape[0])
-    p, m = theta.shape
-    z = Xa @ theta
-    pr = torch.sigmoid(z) if m == 1 else torch.softmax(z, dim=1)
-    mask = model.penalty_mask()
-    u = model.null_direction()
-    c = None
-    if u is not None:  # same constant as LogisticRegression.hessian: its mean diagonal, >= 1
-        diag = (w[:, None] * Xa ** 2).T @ (pr * (1 - pr))  # (p, m): diagonal of the data term
-        c = (diag + model.l2_ * mask).mean().clamp_min(1.0)
-
-    def hvp(v: torch.Tensor) -> torch.Tensor:
-        single = v.ndim == 1
-        Vb = v.reshape(p, m, -1) if not single else v.reshape(p, m, 1)
-        Zv = torch.einsum("np,pmk->nmk", Xa, Vb)
-        if m == 1:
-            SZ = (pr * (1 - pr))[:, :, None] * Zv
-        else:
-            SZ = pr[:, :, None] * Zv - pr[:, :, None] * (pr[:, :, None] * Zv).sum(1, keepdim=True)
-        out = torch.einsum("np,nmk->pmk", Xa * w[:, None], SZ) + model.l2_ * mask[:, :, None] * Vb
-        out = out.reshape(p * m, -1)
-        if u is not None:
-            out = out + c * u[:, None] * (u @ Vb.reshape(p * m, -1))[None, :]
-        return out[:, 0] if single else out
-
-    return hvp
+    """``v -> H v`` for the objective's exact Hessian without forming ``H`` (``model.hvp``: a closed
+    form for logistic regression, reverse-over-reverse ``torch.func`` for the MLP, whose Hessian
+    depends on the labels). Accepts ``(n_params,)`` or ``(n_params, k)`` blocks of vectors."""
+    return model.hvp(X, y, sample_weight, theta)
 
 
 def conjugate_gradient(hvp: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor,
@@ -252,17 +204,13 @@ def _damped(hvp: Callable[[torch.Tensor], torch.Tensor], damping: float) -> Call
 
 
 def influence_exact(task: Task, rng: np.random.Generator | None = None, damping: float = 0.0) -> np.ndarray:
-    """Influence functions with the exact Hessian ([S] Eq. 33): ``g_val^T (H + damping I)^{-1} g_i``.
-
-    Logistic regression without damping: :func:`lib.influence.utility_influence` (closed form).
-    Otherwise the full parameter vector's Hessian (``torch.func.hessian`` for the MLP) is
-    Cholesky-factorised; a non-positive-definite ``H`` is an error suggesting ``damping``.
+    """Influence functions with the exact Hessian ([S] Eq. 33): ``g_val^T (H + damping I)^{-1} g_i``,
+    by :func:`lib.influence.utility_influence` (Cholesky) with the damped Hessian. A
+    non-positive-definite ``H`` (a non-convex model) is an error suggesting ``damping``.
     """
     m = task.model
-    if isinstance(m, LogisticRegression) and not _check_damping(damping):
-        return utility_influence(m, task.X_train, task.y_train, task.X_val, task.y_val)
-    s = solve_hessian(_hessian(m, task, damping), loss_gradient(m, task.X_val, task.y_val)[:, None])[:, 0]
-    return (_train_grads(m, task) @ s).numpy()
+    return utility_influence(m, task.X_train, task.y_train, task.X_val, task.y_val,
+                             hessian=_hessian(m, task, damping))
 
 
 def influence_cg(task: Task, rng: np.random.Generator | None = None, tol: float = 1e-10,
@@ -271,7 +219,7 @@ def influence_cg(task: Task, rng: np.random.Generator | None = None, tol: float 
     HVPs ([S] §5.1.1.1)."""
     m = task.model
     hvp = _damped(hessian_vector_product(m, task.X_train, task.y_train), damping)
-    s, _ = conjugate_gradient(hvp, _val_gradient(m, task.X_val, task.y_val), tol=tol, max_iter=max_iter)
+    s, _ = conjugate_gradient(hvp, loss_gradient(m, task.X_val, task.y_val), tol=tol, max_iter=max_iter)
     return (_train_grads(m, task) @ s).numpy()
 
 
@@ -299,7 +247,7 @@ def influence_lissa(task: Task, rng: np.random.Generator, depth: int = 1000, rep
         w[idx] = n / len(idx)
         return hessian_vector_product(m, task.X_train, task.y_train, sample_weight=w)(v)
 
-    s = lissa_solve(hvp_batch, _val_gradient(m, task.X_val, task.y_val), n, rng, depth=depth,
+    s = lissa_solve(hvp_batch, loss_gradient(m, task.X_val, task.y_val), n, rng, depth=depth,
                     repeats=repeats, batch_size=batch_size, scale=scale, damping=damping)
     return (_train_grads(m, task) @ s).numpy()
 
@@ -316,7 +264,7 @@ def influence_arnoldi(task: Task, rng: np.random.Generator, n_iter: int = 60, to
     m = task.model
     hvp = _damped(hessian_vector_product(m, task.X_train, task.y_train), damping)
     evals, U = arnoldi(hvp, m.n_params, n_iter, top_k, rng)
-    gv = _val_gradient(m, task.X_val, task.y_val) @ U / evals
+    gv = loss_gradient(m, task.X_val, task.y_val) @ U / evals
     return (_train_grads(m, task) @ U @ gv).numpy()
 
 
@@ -358,7 +306,7 @@ def influence_renormalized(task: Task, rng: np.random.Generator | None = None, d
 def relatif(task: Task, rng: np.random.Generator | None = None, norm: str = "theta", damping: float = 0.0) -> np.ndarray:
     """RelatIF ([S] Eq. 65) on the utility: the influence function divided by ``||H^{-1} g_i||``."""
     m = task.model
-    return relatif_scores(_train_grads(m, task), _val_gradient(m, task.X_val, task.y_val),
+    return relatif_scores(_train_grads(m, task), loss_gradient(m, task.X_val, task.y_val),
                           _hessian(m, task, damping), norm=norm)
 
 
@@ -383,10 +331,10 @@ def representer_point(task: Task, rng: np.random.Generator | None = None, target
     training already converges.
     """
     m = task.model
-    Xtr = last_layer_inputs(m, task.X_train)
-    Xv = last_layer_inputs(m, task.X_val)
+    F_train = last_layer_inputs(m, task.X_train)
+    F_val = last_layer_inputs(m, task.X_val)
     alpha = -m.residuals(task.X_train, task.y_train) / m.l2_  # (n, m)
-    K = Xtr @ Xv.T  # (n, n_val): <f_i, f_t>
+    K = F_train @ F_val.T  # (n, n_val): <f_i, f_t>
     if target == "label":
         yv = as_labels(task.y_val)
         if alpha.shape[1] == 1:
@@ -433,10 +381,7 @@ def train_sgd(task: Task, rng: np.random.Generator, epochs: int = 30, batch_size
     lam = ref.l2_ / n if weight_decay is None else float(weight_decay)
     y = as_labels(task.y_train)
     mask = ref.penalty_mask()
-    if isinstance(ref, LogisticRegression):
-        theta = torch.as_tensor(init_scale * rng.standard_normal(tuple(ref.theta_.shape)), dtype=torch.float64)
-    else:
-        theta = ref.init_params(ref.n_features_, ref.n_classes_, getattr(task, "seed", 0))
+    theta = ref.initial_params(rng, init_scale)
     thetas, batches, lrs, epoch_ends = [], [], [], []
     for _ in range(epochs):
         perm = rng.permutation(n)
@@ -473,7 +418,7 @@ def tracin(task: Task, rng: np.random.Generator, traj: Trajectory | None = None,
     y = as_labels(task.y_train)
     out = torch.zeros(task.n_train, dtype=torch.float64)
     for theta, B, lr in zip(traj.thetas, traj.batches, traj.lrs):
-        v = _val_gradient(m, task.X_val, task.y_val, theta)
+        v = loss_gradient(m, task.X_val, task.y_val, theta)
         out[B] += lr / len(B) * (m.per_sample_grads(task.X_train[B], y[B], theta) @ v)
     return out.numpy()
 
@@ -487,7 +432,7 @@ def tracin_cp(task: Task, rng: np.random.Generator, traj: Trajectory | None = No
     out = torch.zeros(task.n_train, dtype=torch.float64)
     for t in _checkpoints(traj, every):
         theta = traj.thetas[t]
-        out += traj.lrs[t] * (_train_grads(m, task, theta) @ _val_gradient(m, task.X_val, task.y_val, theta))
+        out += traj.lrs[t] * (_train_grads(m, task, theta) @ loss_gradient(m, task.X_val, task.y_val, theta))
     return out.numpy()
 
 
@@ -536,21 +481,5 @@ def hydra_fast(task: Task, rng: np.random.Generator, traj: Trajectory | None = N
     for theta, B, lr in zip(traj.thetas, traj.batches, traj.lrs):
         h = h * (1 - lr * traj.weight_decay * mask)[None, :]
         h[B] -= lr * n / len(B) * m.per_sample_grads(task.X_train[B], task.y_train[B], theta)
-    gv = _val_gradient(m, task.X_val, task.y_val, traj.final)
+    gv = loss_gradient(m, task.X_val, task.y_val, traj.final)
     return (-(h @ gv) / n).numpy()
-
-
-#: name -> Task-shaped estimator (positive = helps).
-GRADIENT_ESTIMATORS: dict[str, Callable[..., np.ndarray]] = {
-    "influence_exact": influence_exact,
-    "influence_cg": influence_cg,
-    "influence_lissa": influence_lissa,
-    "influence_arnoldi": influence_arnoldi,
-    "representer_point": representer_point,
-    "relatif": relatif,
-    "renormalized_if": influence_renormalized,
-    "tracin": tracin,
-    "tracin_cp": tracin_cp,
-    "gas": gas,
-    "hydra_fast": hydra_fast,
-}

@@ -2,7 +2,7 @@
 
 Every method here values a training sample by retraining on subsets ``S`` of the training
 set ``D`` and reading a *utility* ``U(S)`` (a cooperative game). The book's sign convention
-(DESIGN.md §1) holds throughout: **positive = the sample helps** (raises ``U``).
+(see the conventions page) holds throughout: **positive = the sample helps** (raises ``U``).
 
 * leave-one-out ([S] §4.1, Eq. 7): ``U(D) - U(D \\ {i})``;
 * DOWNSAMPLING (Feldman & Zhang 2020, [S] §4.2, Eq. 8): mean ``U`` of random size-``m``
@@ -45,13 +45,12 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
-import torch
 from scipy.special import betaln, gammaln
 
-from ..influence import loo_effect
+from ..models import DifferentiableModel, LogisticRegression, SingularHessianError
 from ..reproducibility import torch_threads
-from ..models import LogisticRegression, SingularHessianError
-from . import Task
+from .task import UTILITIES, Task
+from ..parallel import map_tasks
 
 #: ``utility_fn(subset_indices) -> float``: the value of a coalition of training samples.
 UtilityFn = Callable[[np.ndarray], float]
@@ -59,7 +58,6 @@ UtilityFn = Callable[[np.ndarray], float]
 #: Largest ``n`` the exact enumeration oracles accept (``2**n`` utility evaluations).
 MAX_EXACT_N = 14
 
-UTILITIES = ("loss", "accuracy")
 MISSING_CLASS = ("fit", "prior")
 
 
@@ -87,7 +85,7 @@ def _check_utility(utility: str) -> str:
     return utility
 
 
-def _model_utility(task: Task, model: LogisticRegression, utility: str) -> float:
+def _model_utility(task: Task, model: DifferentiableModel, utility: str) -> float:
     if utility == "loss":
         return task.utility(model)
     return model.score(task.X_val, task.y_val)
@@ -127,7 +125,7 @@ class TaskUtility:
       TMC-Shapley code, which only trains once every class is present.
 
     ``n_fits`` counts the models actually trained; ``threads`` is torch's thread count
-    during the fits (see :func:`torch_threads`).
+    during the fits (see :func:`lib.reproducibility.torch_threads`).
     """
 
     def __init__(self, task: Task, utility: str = "loss", missing_class: str = "fit",
@@ -183,7 +181,7 @@ class TaskUtility:
     def batch(self, masks: np.ndarray) -> np.ndarray:
         """``U(S)`` for every row of the boolean ``(M, n)`` matrix ``masks``; the subsets that need a
         model are retrained together (``task.utilities``), the rest come from the cache or the
-        conventions of :meth:`__call__`. Same values as calling the game row by row."""
+        conventions of calling it. Same values as calling the game row by row."""
         if not self.supports_batch:
             return np.array([float(self(np.flatnonzero(m))) for m in masks])
         masks = np.asarray(masks, dtype=bool)
@@ -207,7 +205,7 @@ class TaskUtility:
         return values
 
 
-    def _fit(self, idx: np.ndarray) -> LogisticRegression:
+    def _fit(self, idx: np.ndarray) -> DifferentiableModel:
         try:
             return self.task.fit_subset(idx)
         except SingularHessianError:
@@ -256,10 +254,24 @@ def _in_out_difference(masks: np.ndarray, values: np.ndarray, method: str,
     return (est, se) if return_stderr else est
 
 
-def _evaluate_masks(utility_fn: UtilityFn, masks: np.ndarray) -> np.ndarray:
+def _evaluate_chunk(task: tuple) -> np.ndarray:
+    utility_fn, masks = task
     if getattr(utility_fn, "supports_batch", False):
         return utility_fn.batch(masks)
     return np.array([float(utility_fn(np.flatnonzero(m))) for m in masks])
+
+
+def _evaluate_masks(utility_fn: UtilityFn, masks: np.ndarray, n_jobs: int | None = 1,
+                    backend: str | None = None) -> np.ndarray:
+    """``U(S)`` for every row of the boolean ``(M, n)`` masks; with ``n_jobs != 1`` the rows are
+    split into chunks evaluated by :func:`lib.parallel.map_tasks` (same values: each subset's
+    utility is a deterministic fit)."""
+    if n_jobs == 1 and backend is None:
+        return _evaluate_chunk((utility_fn, masks))
+    n_chunks = max(1, min(len(masks), 4 * (n_jobs if n_jobs and n_jobs > 0 else 8)))
+    chunks = [c for c in np.array_split(masks, n_chunks) if len(c)]
+    parts = map_tasks(_evaluate_chunk, [(utility_fn, c) for c in chunks], n_jobs=n_jobs, backend=backend)
+    return np.concatenate(parts)
 
 
 # ---------------------------------------------------------------------------- exact oracles
@@ -352,7 +364,8 @@ def _subset_size(n: int, subset_frac: float) -> int:
 
 
 def downsampling_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
-                      n_models: int = 200, subset_frac: float = 0.7, return_stderr: bool = False
+                      n_models: int = 200, subset_frac: float = 0.7, return_stderr: bool = False,
+                      n_jobs: int | None = 1, backend: str | None = None
                       ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """DOWNSAMPLING (Feldman & Zhang 2020; [S] §4.2, Eq. 8) on a generic game.
 
@@ -368,11 +381,13 @@ def downsampling_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *
     order = rng.random((K, n)).argsort(axis=1)
     masks = np.zeros((K, n), dtype=bool)
     np.put_along_axis(masks, order[:, :m], True, axis=1)
-    return _in_out_difference(masks, _evaluate_masks(utility_fn, masks), "downsampling", return_stderr)
+    values = _evaluate_masks(utility_fn, masks, n_jobs, backend)
+    return _in_out_difference(masks, values, "downsampling", return_stderr)
 
 
 def banzhaf_msr_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
-                     n_samples: int = 500, return_stderr: bool = False
+                     n_samples: int = 500, return_stderr: bool = False, n_jobs: int | None = 1,
+                     backend: str | None = None
                       ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Banzhaf values by maximum sample reuse (MSR, Wang & Jia 2023; [S] Eq. 26).
 
@@ -385,12 +400,38 @@ def banzhaf_msr_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
     rng = _check_rng(rng, "banzhaf_msr")
     M = _check_positive_int(n_samples, "n_samples", 2)
     masks = rng.random((M, n)) < 0.5
-    return _in_out_difference(masks, _evaluate_masks(utility_fn, masks), "banzhaf_msr", return_stderr)
+    return _in_out_difference(masks, _evaluate_masks(utility_fn, masks, n_jobs, backend), "banzhaf_msr",
+                              return_stderr)
+
+
+def _permutation_draw(task: tuple) -> np.ndarray:
+    """One permutation's weighted marginal contributions, in the permutation's order."""
+    utility_fn, perm, u_full, u_empty, truncation_tol, tol, position_weights = task
+    n = len(perm)
+    marginal = np.zeros(n)
+    prev = u_empty
+    batched = getattr(utility_fn, "supports_batch", False)
+    if batched:  # U of every proper prefix perm[:s+1], s = 0..n-2, in one batch
+        rows, cols = np.tril_indices(n - 1)                  # row s holds positions 0..s
+        prefix = np.zeros((n - 1, n), dtype=bool)
+        prefix[rows, perm[cols]] = True
+        u_prefix = utility_fn.batch(prefix)
+    for s in range(n):
+        if truncation_tol > 0 and abs(u_full - prev) < tol:
+            break  # truncated: the rest of the permutation contributes 0
+        if s == n - 1:
+            cur = u_full
+        else:
+            cur = float(u_prefix[s]) if batched else float(utility_fn(perm[: s + 1]))
+        marginal[s] = cur - prev
+        prev = cur
+    return position_weights * marginal
 
 
 def _permutation_semivalue(utility_fn: UtilityFn, n: int, rng: np.random.Generator,
                            n_permutations: int, truncation_tol: float,
-                           position_weights: np.ndarray, method: str, return_stderr: bool = False
+                           position_weights: np.ndarray, method: str, return_stderr: bool = False,
+                           n_jobs: int | None = 1, backend: str | None = None
                       ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Permutation sampling of a semivalue with importance weights per coalition size.
 
@@ -400,7 +441,9 @@ def _permutation_semivalue(utility_fn: UtilityFn, n: int, rng: np.random.Generat
     once ``|U(D) - U(prefix)| < truncation_tol * |U(D) - U(empty)|`` the remaining marginal
     contributions of the permutation are set to 0 without training. A game that retrains in
     batches (``utility_fn.supports_batch``) gets all prefixes of a permutation in one batch, and
-    truncation is then applied to the computed values: the same estimate, more fits.
+    truncation is then applied to the computed values: the same estimate, more fits. The
+    permutations are drawn first and evaluated as independent tasks (:func:`lib.parallel.map_tasks`,
+    ``n_jobs``/``backend``; serial by default): the estimate does not depend on the backend.
     """
     n = _check_n(n)
     rng = _check_rng(rng, method)
@@ -411,27 +454,11 @@ def _permutation_semivalue(utility_fn: UtilityFn, n: int, rng: np.random.Generat
     u_full = float(utility_fn(everything))
     u_empty = float(utility_fn(everything[:0]))
     tol = truncation_tol * abs(u_full - u_empty)
+    perms = [rng.permutation(n) for _ in range(P)]
+    draws = map_tasks(_permutation_draw, [(utility_fn, perm, u_full, u_empty, truncation_tol, tol, position_weights)
+                                          for perm in perms], n_jobs=n_jobs, backend=backend)
     total, total_sq = np.zeros(n), np.zeros(n)
-    batched = getattr(utility_fn, "supports_batch", False)
-    for _ in range(P):
-        perm = rng.permutation(n)
-        marginal = np.zeros(n)
-        prev = u_empty
-        if batched:  # U of every proper prefix perm[:s+1], s = 0..n-2, in one batch
-            rows, cols = np.tril_indices(n - 1)                  # row s holds positions 0..s
-            prefix = np.zeros((n - 1, n), dtype=bool)
-            prefix[rows, perm[cols]] = True
-            u_prefix = utility_fn.batch(prefix)
-        for s in range(n):
-            if truncation_tol > 0 and abs(u_full - prev) < tol:
-                break  # truncated: the rest of the permutation contributes 0
-            if s == n - 1:
-                cur = u_full
-            else:
-                cur = float(u_prefix[s]) if batched else float(utility_fn(perm[: s + 1]))
-            marginal[s] = cur - prev
-            prev = cur
-        draw = position_weights * marginal
+    for perm, draw in zip(perms, draws):
         total[perm] += draw
         total_sq[perm] += draw**2
     mean = total / P
@@ -444,7 +471,7 @@ def _permutation_semivalue(utility_fn: UtilityFn, n: int, rng: np.random.Generat
 
 def tmc_shapley_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
                      n_permutations: int = 100, truncation_tol: float = 0.01,
-                     return_stderr: bool = False
+                     return_stderr: bool = False, n_jobs: int | None = 1, backend: str | None = None
                       ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Truncated Monte Carlo Shapley (Ghorbani & Zou 2019; [S] §4.3.3) on a generic game.
 
@@ -454,12 +481,13 @@ def tmc_shapley_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
     """
     n = _check_n(n)
     return _permutation_semivalue(utility_fn, n, rng, n_permutations, truncation_tol,
-                                  np.ones(n), "tmc_shapley", return_stderr)
+                                  np.ones(n), "tmc_shapley", return_stderr, n_jobs, backend)
 
 
 def beta_shapley_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *,
                       alpha: float = 16.0, beta: float = 1.0, n_permutations: int = 100,
-                      truncation_tol: float = 0.0, return_stderr: bool = False
+                      truncation_tol: float = 0.0, return_stderr: bool = False, n_jobs: int | None = 1,
+                      backend: str | None = None
                       ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Beta(alpha, beta)-Shapley (Kwon & Zou 2022) by weighted permutation sampling.
 
@@ -473,7 +501,7 @@ def beta_shapley_game(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *
     log_binom = gammaln(n) - gammaln(s + 1) - gammaln(n - s)
     weights = n * np.exp(log_binom + np.log(beta_subset_weights(n, alpha, beta)))
     return _permutation_semivalue(utility_fn, n, rng, n_permutations, truncation_tol,
-                                  weights, "beta_shapley", return_stderr)
+                                  weights, "beta_shapley", return_stderr, n_jobs, backend)
 
 
 # ---------------------------------------------------------------------------- kNN-Shapley
@@ -558,71 +586,55 @@ def knn_shapley(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_v
 # ---------------------------------------------------------------------------- Task-shaped
 def leave_one_out(task: Task, rng: np.random.Generator | None = None, *, utility: str = "loss",
                   indices: np.ndarray | None = None) -> np.ndarray:
-    """Leave-one-out ([S] §4.1, Eq. 7): ``U(D) - U(D \\ {i})`` by exact, warm-started retraining
-    (:func:`lib.influence.loo_effect`). ``indices`` restricts the work to some samples (the
-    others are NaN). Deterministic: ``rng`` is accepted for the common call shape only.
-    On an ``MLPTask``: retraining from the task's seed, :func:`lib.estimators.mlp.expected_loo`
-    with that one seed."""
+    """Leave-one-out ([S] §4.1, Eq. 7): ``U(D) - U(D \\ {i})`` by retraining (``task.leave_one_out``:
+    exact, warm-started retraining for the convex task; the task's seed for an ``MLPTask``).
+    ``indices`` restricts the work to some samples (the others are NaN). Deterministic: ``rng`` is
+    accepted for the common call shape only."""
     _check_utility(utility)
-    if hasattr(task, "utilities"):  # MLPTask: seeded retraining
-        from .mlp import expected_loo
-
-        return expected_loo(task, [task.seed], indices=indices, utility=utility)
-    n = task.n_train
-    idx = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64).ravel()
-    X_val, y_val = torch.as_tensor(task.X_val, dtype=torch.float64), task.y_val
-    if utility == "loss":
-        f = lambda m, th: -m.loss(X_val, y_val, th).sum()  # noqa: E731
-    else:
-        y_t = torch.as_tensor(np.asarray(y_val), dtype=torch.long)
-
-        def f(m: LogisticRegression, th: torch.Tensor) -> torch.Tensor:
-            z = m.logits(X_val, th)
-            pred = (z[:, 0] > 0).long() if z.shape[1] == 1 else z.argmax(1)  # binary: one logit
-            return (pred == y_t).double().mean()
-    # loo_effect returns f(without i) - f(with i); the value is U(D) - U(D \ i)
-    with torch_threads(1):
-        effect = loo_effect(task.model, task.X_train, task.y_train, idx, [f])[:, 0]
-    out = np.full(n, np.nan)
-    out[idx] = -effect
-    return out
+    return task.leave_one_out(indices, utility)
 
 
 def downsampling(task: Task, rng: np.random.Generator, *, n_models: int = 200,
                  subset_frac: float = 0.7, utility: str = "loss",
-                 missing_class: str = "fit", return_stderr: bool = False
+                 missing_class: str = "fit", return_stderr: bool = False,
+                 n_jobs: int | None = 1, backend: str | None = None
                       ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """DOWNSAMPLING (Feldman & Zhang 2020) on the task: see :func:`downsampling_game`."""
     return downsampling_game(task_utility_fn(task, utility, missing_class), task.n_train, rng,
-                             n_models=n_models, subset_frac=subset_frac, return_stderr=return_stderr)
+                             n_models=n_models, subset_frac=subset_frac, return_stderr=return_stderr,
+                             n_jobs=n_jobs, backend=backend)
 
 
 def tmc_shapley(task: Task, rng: np.random.Generator, *, n_permutations: int = 100,
                 truncation_tol: float = 0.01, utility: str = "loss",
-                missing_class: str = "fit", return_stderr: bool = False
+                missing_class: str = "fit", return_stderr: bool = False,
+                n_jobs: int | None = 1, backend: str | None = None
                       ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """TMC-Shapley (Ghorbani & Zou 2019) on the task: see :func:`tmc_shapley_game`."""
     return tmc_shapley_game(task_utility_fn(task, utility, missing_class), task.n_train, rng,
                             n_permutations=n_permutations, truncation_tol=truncation_tol,
-                            return_stderr=return_stderr)
+                            return_stderr=return_stderr, n_jobs=n_jobs, backend=backend)
 
 
 def banzhaf_msr(task: Task, rng: np.random.Generator, *, n_samples: int = 500,
-                utility: str = "loss", missing_class: str = "fit", return_stderr: bool = False
+                utility: str = "loss", missing_class: str = "fit", return_stderr: bool = False,
+                n_jobs: int | None = 1, backend: str | None = None
                       ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Banzhaf values by maximum sample reuse (Wang & Jia 2023): see :func:`banzhaf_msr_game`."""
     return banzhaf_msr_game(task_utility_fn(task, utility, missing_class), task.n_train, rng,
-                            n_samples=n_samples, return_stderr=return_stderr)
+                            n_samples=n_samples, return_stderr=return_stderr, n_jobs=n_jobs, backend=backend)
 
 
 def beta_shapley(task: Task, rng: np.random.Generator, *, alpha: float = 16.0, beta: float = 1.0,
                  n_permutations: int = 100, truncation_tol: float = 0.0,
-                 utility: str = "loss", missing_class: str = "fit", return_stderr: bool = False
+                 utility: str = "loss", missing_class: str = "fit", return_stderr: bool = False,
+                 n_jobs: int | None = 1, backend: str | None = None
                       ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Beta(alpha, beta)-Shapley (Kwon & Zou 2022) on the task: see :func:`beta_shapley_game`."""
     return beta_shapley_game(task_utility_fn(task, utility, missing_class), task.n_train, rng,
                              alpha=alpha, beta=beta, n_permutations=n_permutations,
-                             truncation_tol=truncation_tol, return_stderr=return_stderr)
+                             truncation_tol=truncation_tol, return_stderr=return_stderr, n_jobs=n_jobs,
+                             backend=backend)
 
 
 def knn_shapley_task(task: Task, rng: np.random.Generator | None = None, *, k: int = 5) -> np.ndarray:
@@ -631,14 +643,3 @@ def knn_shapley_task(task: Task, rng: np.random.Generator | None = None, *, k: i
     whose utility is the kNN classifier's validation accuracy ([S] Eq. 24), not the model's loss.
     Deterministic: ``rng`` is accepted for the common call shape only."""
     return knn_shapley(task.embedding(task.X_train), task.y_train, task.embedding(task.X_val), task.y_val, k=k)
-
-
-#: The task-shaped estimators of this module, by short name.
-ESTIMATORS: dict[str, Callable[..., np.ndarray]] = {
-    "loo": leave_one_out,
-    "downsampling": downsampling,
-    "tmc_shapley": tmc_shapley,
-    "banzhaf_msr": banzhaf_msr,
-    "beta_shapley": beta_shapley,
-    "knn_shapley": knn_shapley_task,
-}

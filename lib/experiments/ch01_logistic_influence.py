@@ -98,9 +98,9 @@ def one_dim_counterexample(rng: np.random.Generator, n: int = 200, n_val: int = 
         return x[:, None], np.where(flip, 1 - y, y), flip
 
     X, y, flip = draw(n)
-    Xv, yv, _ = draw(n_val)
+    X_val, y_val, _ = draw(n_val)
     model = LogisticRegression(l2=l2, fit_intercept=False).fit(X, y)
-    I = influence.utility_influence(model, X, y, Xv, yv)
+    I = influence.utility_influence(model, X, y, X_val, y_val)
     return pd.DataFrame({"x": X[:, 0], "y": y, "flipped": flip, "influence": I})
 
 

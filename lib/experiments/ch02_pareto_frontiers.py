@@ -42,3 +42,46 @@ def trim_jointly_negative(model: LogisticRegression, X: np.ndarray, y: np.ndarra
             break
         keep = keep[~neg]
     return rounds
+
+
+# ------------------------------------------------------------------------------ cross-fitted ceiling
+def crossfit_table(model: LogisticRegression, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
+                   rng: np.random.Generator, n_splits: int, delta_max: float, confidence: float = 0.95,
+                   rho: float | None = None):
+    """The cross-fitted ceiling test of one fitted model (:func:`lib.ceiling.crossfit_ceiling_test` on
+    its per-validation-sample influence ``Q``): returns ``(result, Q)``."""
+    from ..ceiling import crossfit_ceiling_test
+    from ..influence import per_sample_influence
+
+    Q = per_sample_influence(model, X, y, X_val, y_val)
+    return crossfit_ceiling_test(Q, y_val, rng, n_splits=n_splits, delta_max=delta_max, rho=rho,
+                                 confidence=confidence), Q
+
+
+def crossfit_retraining_check(model: LogisticRegression, X: np.ndarray, y: np.ndarray, X_val: np.ndarray,
+                              y_val: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, result, Q_val: np.ndarray,
+                              n_checks: int) -> list[dict]:
+    """Ground truth for the cross-fitted prediction: for the first ``n_checks`` split directions of
+    ``result``, retrain with the weights ``1 + delta`` the LP found on half A and compare, per class,
+    the predicted first-order change of the mean per-sample loss (``-Q^T delta``, averaged over the
+    class) with the actual change after retraining, on the held-out half B and on the test set."""
+    from ..influence import per_sample_influence, retrain
+
+    Q_test = per_sample_influence(model, X, y, X_test, y_test)
+    K = int(max(y_val.max(), y_test.max())) + 1
+    base_val = model.loss(X_val, y_val).detach().numpy()
+    base_test = model.loss(X_test, y_test).detach().numpy()
+    rows = []
+    for s in range(min(int(n_checks), len(result.deltas))):
+        delta, half_a = result.deltas[s], result.halves[s]
+        m = retrain(model, X, y, 1.0 + delta)
+        actual_val = m.loss(X_val, y_val).detach().numpy() - base_val
+        actual_test = m.loss(X_test, y_test).detach().numpy() - base_test
+        for where, mask, Qe, act, ye in (("held-out half", ~half_a, Q_val, actual_val, y_val),
+                                         ("test set", np.ones(len(y_test), bool), Q_test, actual_test, y_test)):
+            pred = -(Qe.T @ delta)
+            for k in range(K):
+                sel = mask & (ye == k)
+                rows.append({"split": s, "where": where, "class": k, "predicted": float(pred[sel].mean()),
+                             "actual": float(act[sel].mean())})
+    return rows

@@ -30,10 +30,10 @@ from ..trimming import Trim, random_trim, trim
 TRIM_RULE = {"FI": "highest", "IV": "lowest"}
 
 
-def trimming_scores(model: LogisticRegression, X_tr, y_tr, X_val, y_val) -> dict[str, np.ndarray]:
+def trimming_scores(model: LogisticRegression, X_train, y_train, X_val, y_val) -> dict[str, np.ndarray]:
     """``{"FI": FI_util, "IV": utility influence}`` (the book's sign: negative = harmful)."""
-    return {"FI": fi.fi_util(model, X_tr, y_tr, X_val, y_val),
-            "IV": utility_influence(model, X_tr, y_tr, X_val, y_val)}
+    return {"FI": fi.fi_util(model, X_train, y_train, X_val, y_val),
+            "IV": utility_influence(model, X_train, y_train, X_val, y_val)}
 
 
 def removal(method: str, scores: np.ndarray, b: int) -> Trim:
@@ -42,7 +42,7 @@ def removal(method: str, scores: np.ndarray, b: int) -> Trim:
 
 
 # ---------------------------------------------------------------------- logistic regression
-def trim_logistic(X_tr, y_tr, X_val, y_val, X_te, y_te, budgets: Sequence[int], rng: np.random.Generator,
+def trim_logistic(X_train, y_train, X_val, y_val, X_test, y_test, budgets: Sequence[int], rng: np.random.Generator,
                   l2: float | str = "auto", n_random: int = 5, flagged: np.ndarray | None = None
                   ) -> tuple[pd.DataFrame, dict]:
     """Fit, score with FI and IV, remove the top-``b`` samples, retrain, report test accuracy.
@@ -52,16 +52,16 @@ def trim_logistic(X_tr, y_tr, X_val, y_val, X_te, y_te, budgets: Sequence[int], 
     ``flagged`` (boolean, one per training sample, e.g. the corrupted ones) adds the column
     ``precision``: the fraction of the removed samples that are flagged (NaN if none removed).
     """
-    base = LogisticRegression(l2=l2).fit(X_tr, y_tr)
-    scores = trimming_scores(base, X_tr, y_tr, X_val, y_val)
+    base = LogisticRegression(l2=l2).fit(X_train, y_train)
+    scores = trimming_scores(base, X_train, y_train, X_val, y_val)
     rows = []
-    n = len(y_tr)
+    n = len(y_train)
     if flagged is not None and np.shape(flagged) != (n,):
         raise ValueError(f"flagged must be one boolean per training sample ({n}), got shape {np.shape(flagged)}")
 
     def evaluate(t: Trim) -> dict:  # weight 0 = removed; warm-started at the base model (same optimum)
         out = {"removed": len(t.removed),
-               "accuracy": retrain(base, X_tr, y_tr, t.keep_mask.astype(float)).score(X_te, y_te)}
+               "accuracy": retrain(base, X_train, y_train, t.keep_mask.astype(float)).score(X_test, y_test)}
         if flagged is not None:
             out["precision"] = float(np.mean(flagged[t.removed])) if len(t.removed) else np.nan
         return out
@@ -81,8 +81,8 @@ def linear_experiment(seeds: Sequence[int], budgets: Sequence[int], sizes=(150, 
     for seed in seeds:
         r = np.random.default_rng(seed)
         X, y = two_gaussians(sum(sizes), r, centre)
-        (X_tr, y_tr), (X_val, y_val), (X_te, y_te) = standardised_blocks(X, y, sizes)
-        df, _ = trim_logistic(X_tr, y_tr, X_val, y_val, X_te, y_te, budgets, r)
+        (X_train, y_train), (X_val, y_val), (X_test, y_test) = standardised_blocks(X, y, sizes)
+        df, _ = trim_logistic(X_train, y_train, X_val, y_val, X_test, y_test, budgets, r)
         frames.append(df.assign(seed=seed))
     return pd.concat(frames, ignore_index=True)
 
@@ -94,7 +94,7 @@ def decision_line(model: LogisticRegression, xs: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- small ReLU network
-class MLP(torch.nn.Module):
+class TwoHiddenLayerReLUNet(torch.nn.Module):
     """Input -> two ReLU hidden layers -> one logit ([FI] §6.1 nonlinear model)."""
 
     def __init__(self, d_in: int, hidden: int) -> None:
@@ -108,37 +108,37 @@ class MLP(torch.nn.Module):
 
 
 def train_mlp(X: np.ndarray, y: np.ndarray, init_seed: int, hidden: int = 16, epochs: int = 300,
-              lr: float = 0.03, weight_decay: float = 1e-4) -> MLP:
+              lr: float = 0.03, weight_decay: float = 1e-4) -> TwoHiddenLayerReLUNet:
     """Full-batch Adam from a fixed initialisation (``init_seed``): deterministic on CPU."""
     torch.manual_seed(init_seed)
-    net = MLP(X.shape[1], hidden).double()
+    net = TwoHiddenLayerReLUNet(X.shape[1], hidden).double()
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
-    Xt, yt = torch.as_tensor(X, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
+    inputs, targets = torch.as_tensor(X, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
     for _ in range(epochs):
         opt.zero_grad()
-        torch.nn.functional.binary_cross_entropy_with_logits(net(Xt), yt).backward()
+        torch.nn.functional.binary_cross_entropy_with_logits(net(inputs), targets).backward()
         opt.step()
     return net.eval()
 
 
-def embed(net: MLP, X: np.ndarray) -> np.ndarray:
+def embed(net: TwoHiddenLayerReLUNet, X: np.ndarray) -> np.ndarray:
     """Penultimate features (inputs of the last layer)."""
     with torch.no_grad():
         return net.body(torch.as_tensor(X, dtype=torch.float64)).numpy()
 
 
-def mlp_accuracy(net: MLP, X: np.ndarray, y: np.ndarray) -> float:
+def mlp_accuracy(net: TwoHiddenLayerReLUNet, X: np.ndarray, y: np.ndarray) -> float:
     with torch.no_grad():
         return float(((net(torch.as_tensor(X, dtype=torch.float64)) > 0).numpy() == y).mean())
 
 
-def last_layer_scores(net: MLP, X_tr, y_tr, X_val, y_val, l2: float | str = "auto"
+def last_layer_scores(net: TwoHiddenLayerReLUNet, X_train, y_train, X_val, y_val, l2: float | str = "auto"
                       ) -> dict[str, np.ndarray]:
     """FI and IV of the last layer: a logistic-regression head fitted on standardised
     penultimate features (the network body is frozen)."""
-    E_tr, E_val = standardise(embed(net, X_tr), embed(net, X_val))
-    head = LogisticRegression(l2=l2).fit(E_tr, y_tr)
-    return trimming_scores(head, E_tr, y_tr, E_val, y_val)
+    E_tr, E_val = standardise(embed(net, X_train), embed(net, X_val))
+    head = LogisticRegression(l2=l2).fit(E_tr, y_train)
+    return trimming_scores(head, E_tr, y_train, E_val, y_val)
 
 
 def nonlinear_experiment(seeds: Sequence[int], budgets: Sequence[int], sizes=(500, 250, 250),
@@ -149,14 +149,14 @@ def nonlinear_experiment(seeds: Sequence[int], budgets: Sequence[int], sizes=(50
     for seed in seeds:
         r = np.random.default_rng(seed)
         X, y = two_moons(sum(sizes), r, noise)
-        (X_tr, y_tr), (X_val, y_val), (X_te, y_te) = standardised_blocks(X, y, sizes)
-        net = train_mlp(X_tr, y_tr, seed, hidden, epochs)
-        scores = last_layer_scores(net, X_tr, y_tr, X_val, y_val)
-        rows.append({"seed": seed, "method": "none", "budget": 0, "accuracy": mlp_accuracy(net, X_te, y_te)})
+        (X_train, y_train), (X_val, y_val), (X_test, y_test) = standardised_blocks(X, y, sizes)
+        net = train_mlp(X_train, y_train, seed, hidden, epochs)
+        scores = last_layer_scores(net, X_train, y_train, X_val, y_val)
+        rows.append({"seed": seed, "method": "none", "budget": 0, "accuracy": mlp_accuracy(net, X_test, y_test)})
         for b in budgets:
             for method, s in scores.items():
                 keep = removal(method, s, b).keep_mask
-                acc = mlp_accuracy(train_mlp(X_tr[keep], y_tr[keep], seed, hidden, epochs), X_te, y_te)
+                acc = mlp_accuracy(train_mlp(X_train[keep], y_train[keep], seed, hidden, epochs), X_test, y_test)
                 rows.append({"seed": seed, "method": method, "budget": b, "accuracy": acc})
     return pd.DataFrame(rows)
 
@@ -184,8 +184,8 @@ def tabular_split(X: np.ndarray, y: np.ndarray, is_test: np.ndarray, n_train: in
     idx = rng.choice(tr_pool, n_train + n_val, replace=False)
     te = rng.choice(te_pool, n_test, replace=False)
     tr, va = idx[:n_train], idx[n_train:]
-    X_tr, X_val, X_te = standardise(X[tr], X[va], X[te])
-    return X_tr, y[tr], X_val, y[va], X_te, y[te]
+    X_train, X_val, X_test = standardise(X[tr], X[va], X[te])
+    return X_train, y[tr], X_val, y[va], X_test, y[te]
 
 
 def tabular_experiment(X, y, is_test, seeds: Sequence[int], budgets: Sequence[int], n_train: int,
@@ -203,7 +203,7 @@ def tabular_experiment(X, y, is_test, seeds: Sequence[int], budgets: Sequence[in
 CORRUPTIONS = ("gaussian", "flip_columns", "labels")
 
 
-def corrupt(X_tr: np.ndarray, y_tr: np.ndarray, n_noisy: int, kind: str, rng: np.random.Generator,
+def corrupt(X_train: np.ndarray, y_train: np.ndarray, n_noisy: int, kind: str, rng: np.random.Generator,
             variance: float = 0.1, n_columns: int = 6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Corrupt ``n_noisy`` random training samples ([FI] D.1 "noisy real-world datasets").
 
@@ -216,13 +216,13 @@ def corrupt(X_tr: np.ndarray, y_tr: np.ndarray, n_noisy: int, kind: str, rng: np
     """
     if kind not in CORRUPTIONS:
         raise ValueError(f"unknown corruption {kind!r}; use one of {', '.join(CORRUPTIONS)}")
-    n = len(y_tr)
+    n = len(y_train)
     if not 0 <= n_noisy <= n:
         raise ValueError(f"n_noisy={n_noisy} must be between 0 and the training size {n}")
     idx = rng.choice(n, n_noisy, replace=False)
     flagged = np.zeros(n, dtype=bool)
     flagged[idx] = True
-    X, y = np.array(X_tr, dtype=float), np.array(y_tr)
+    X, y = np.array(X_train, dtype=float), np.array(y_train)
     if kind == "gaussian":
         X = fi.add_feature_noise(X, idx, variance, rng)
     elif kind == "flip_columns":
@@ -242,15 +242,15 @@ def noisy_tabular_experiment(X, y, is_test, seeds: Sequence[int], budgets: Seque
     frames = []
     for seed in seeds:
         r = np.random.default_rng(seed)
-        X_tr, y_tr, X_val, y_val, X_te, y_te = tabular_split(X, y, is_test, n_train, n_val, n_test, r)
-        clean = LogisticRegression(l2=l2).fit(X_tr, y_tr).score(X_te, y_te)
-        Xn, yn, flagged = corrupt(X_tr, y_tr, n_noisy, kind, r, variance, n_columns)
-        df, _ = trim_logistic(Xn, yn, X_val, y_val, X_te, y_te, budgets, r, l2=l2, flagged=flagged)
+        X_train, y_train, X_val, y_val, X_test, y_test = tabular_split(X, y, is_test, n_train, n_val, n_test, r)
+        clean = LogisticRegression(l2=l2).fit(X_train, y_train).score(X_test, y_test)
+        Xn, yn, flagged = corrupt(X_train, y_train, n_noisy, kind, r, variance, n_columns)
+        df, _ = trim_logistic(Xn, yn, X_val, y_val, X_test, y_test, budgets, r, l2=l2, flagged=flagged)
         frames.append(df.assign(seed=seed, corruption=kind, **{"clean accuracy": clean}))
     return pd.concat(frames, ignore_index=True)
 
 
-def perturbation_ablation(X_tr, y_tr, X_val, y_val, X_te, y_te, budgets: Sequence[int],
+def perturbation_ablation(X_train, y_train, X_val, y_val, X_test, y_test, budgets: Sequence[int],
                           rng: np.random.Generator, kind: str = "gaussian", variance: float = 0.1,
                           n_draws: int = 5, l2: float | str = "auto") -> pd.DataFrame:
     """[FI] E.1, Table 7: perturb the ``b`` training samples with the highest FI, the ``b`` with
@@ -263,10 +263,10 @@ def perturbation_ablation(X_tr, y_tr, X_val, y_val, X_te, y_te, budgets: Sequenc
     """
     if kind not in CORRUPTIONS:
         raise ValueError(f"unknown corruption {kind!r}; use one of {', '.join(CORRUPTIONS)}")
-    base = LogisticRegression(l2=l2).fit(X_tr, y_tr)
-    acc0, loss0 = base.score(X_te, y_te), _mean_loss(base, X_val, y_val)
-    scores = fi.fi_util(base, X_tr, y_tr, X_val, y_val)
-    n, K = len(y_tr), int(max(np.max(y_tr), 1)) + 1
+    base = LogisticRegression(l2=l2).fit(X_train, y_train)
+    acc0, loss0 = base.score(X_test, y_test), _mean_loss(base, X_val, y_val)
+    scores = fi.fi_util(base, X_train, y_train, X_val, y_val)
+    n, K = len(y_train), int(max(np.max(y_train), 1)) + 1
     rows = []
     for b in budgets:
         for selection in ("top FI", "bottom FI", "random"):
@@ -277,7 +277,7 @@ def perturbation_ablation(X_tr, y_tr, X_val, y_val, X_te, y_te, budgets: Sequenc
                     idx = random_trim(n, b, rng).removed
                 else:
                     idx = trim(scores, b, "highest" if selection == "top FI" else "lowest").removed
-                X, y = np.array(X_tr, dtype=float), np.array(y_tr)
+                X, y = np.array(X_train, dtype=float), np.array(y_train)
                 if kind == "gaussian":
                     X = fi.add_feature_noise(X, idx, variance, rng)
                 elif kind == "flip_columns":
@@ -285,7 +285,7 @@ def perturbation_ablation(X_tr, y_tr, X_val, y_val, X_te, y_te, budgets: Sequenc
                 else:
                     y = fi.flip_labels(y, idx, K, rng)
                 model = base.clone().fit(X, y, n_classes=base.n_classes_, warm_start=base.theta_)
-                accs.append(model.score(X_te, y_te))
+                accs.append(model.score(X_test, y_test))
                 losses.append(_mean_loss(model, X_val, y_val))
             rows.append({"selection": selection, "budget": b, "accuracy": float(np.mean(accs)),
                          "change": float(np.mean(accs)) - acc0, "val loss change": float(np.mean(losses)) - loss0})
@@ -297,18 +297,18 @@ def _mean_loss(model: LogisticRegression, X, y) -> float:
         return float(model.loss(torch.as_tensor(np.asarray(X, dtype=float)), y, model.theta_).mean())
 
 
-def approximation_ablation(X_tr, y_tr, X_val, y_val, X_te, y_te, budget: int, rng: np.random.Generator,
+def approximation_ablation(X_train, y_train, X_val, y_val, X_test, y_test, budget: int, rng: np.random.Generator,
                            rank: int = 1, alpha: float = 0.2, l2: float | str = "auto") -> pd.DataFrame:
     """[FI] Table 8: exact FI vs KFSVD vs KFSVD + random-forest subsampling: test accuracy
     after trimming ``budget`` samples, the score's time, and its Spearman correlation with exact FI."""
     from scipy.stats import spearmanr
 
-    model = LogisticRegression(l2=l2).fit(X_tr, y_tr)
+    model = LogisticRegression(l2=l2).fit(X_train, y_train)
     variants = {
-        "exact": lambda: fi.fi_util(model, X_tr, y_tr, X_val, y_val),
-        f"KFSVD (k={rank})": lambda: fi.fi_kfsvd(model, X_tr, y_tr, X_val, y_val, rank=rank),
+        "exact": lambda: fi.fi_util(model, X_train, y_train, X_val, y_val),
+        f"KFSVD (k={rank})": lambda: fi.fi_kfsvd(model, X_train, y_train, X_val, y_val, rank=rank),
         f"KFSVD + forest (alpha={alpha})": lambda: fi.fi_random_forest(
-            model, X_tr, y_tr, X_val, y_val, rng, alpha=alpha, kfsvd_rank=rank),
+            model, X_train, y_train, X_val, y_val, rng, alpha=alpha, kfsvd_rank=rank),
     }
     rows, exact = [], None
     for name, f in variants.items():
@@ -317,6 +317,6 @@ def approximation_ablation(X_tr, y_tr, X_val, y_val, X_te, y_te, budget: int, rn
         dt = time.perf_counter() - t0
         exact = s if exact is None else exact
         w = trim(s, budget, "highest").keep_mask.astype(float)
-        rows.append({"variant": name, "accuracy": retrain(model, X_tr, y_tr, w).score(X_te, y_te),
+        rows.append({"variant": name, "accuracy": retrain(model, X_train, y_train, w).score(X_test, y_test),
                      "seconds": dt, "spearman vs exact": spearmanr(s, exact)[0]})
     return pd.DataFrame(rows).set_index("variant")

@@ -47,9 +47,9 @@ def tabular_active_split(X: np.ndarray, y: np.ndarray, is_test: np.ndarray, n_in
 
 def _standardised_split(X, y, i0, ip, iv, it) -> ActiveSplit:
     mu_sd_ref = np.concatenate([X[i0], X[ip]])
-    _, X0, Xp, Xv, Xt = standardise(mu_sd_ref, X[i0], X[ip], X[iv], X[it])
+    _, X_init, X_pool, X_val, X_test = standardise(mu_sd_ref, X[i0], X[ip], X[iv], X[it])
     K = int(np.max(y)) + 1
-    return ActiveSplit(X0, y[i0], Xp, y[ip], Xv, y[iv], Xt, y[it], K)
+    return ActiveSplit(X_init, y[i0], X_pool, y[ip], X_val, y[iv], X_test, y[it], K)
 
 
 def moons_active_split(n_initial: int, n_pool: int, n_val: int, n_test: int, rng: np.random.Generator,

@@ -1,7 +1,8 @@
 """L2-regularised logistic regression whose objective, gradients and Hessian are exposed.
 
 The influence code (``lib.influence``) needs the *exact* Hessian of the objective the model
-was trained on (DESIGN.md §1). The objective is the sum form
+was trained on (the book's convention; see the conventions page). It implements the
+:class:`lib.models.DifferentiableModel` protocol in closed form. The objective is the sum form
 
     J(theta) = sum_i w_i * loss_i(theta) + (l2 / 2) * ||W||^2 ,
 
@@ -25,55 +26,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-ArrayLike = np.ndarray | torch.Tensor
-
-_DTYPE = torch.float64
-
-
-class SingularHessianError(np.linalg.LinAlgError):
-    """The Hessian is not positive definite, so ``H^{-1}`` does not exist."""
-
-
-def as_tensor(x: ArrayLike, dtype: torch.dtype = _DTYPE) -> torch.Tensor:
-    """Convert an array to a float64 (by default) torch tensor without copying when possible."""
-    if isinstance(x, torch.Tensor):
-        return x.to(dtype)
-    return torch.as_tensor(np.asarray(x), dtype=dtype)
-
-
-def as_labels(y: ArrayLike) -> torch.Tensor:
-    """Integer class labels ``0..K-1`` as a long tensor; clear error otherwise."""
-    y_np = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
-    if y_np.ndim != 1:
-        raise ValueError(f"labels must be a 1-D array, got shape {y_np.shape}")
-    if y_np.size and (not np.all(np.equal(np.mod(y_np, 1), 0)) or y_np.min() < 0):
-        raise ValueError(
-            "labels must be integers 0..K-1; map them first, e.g. with "
-            "np.unique(y, return_inverse=True)[1]"
-        )
-    return torch.as_tensor(y_np.astype(np.int64))
-
-
-class LogitClassifier:
-    """Prediction from ``self.logits(X)`` — ``(n, 1)`` binary or ``(n, K)`` softmax logits — shared
-    by :class:`LogisticRegression` and :class:`lib.estimators.mlp.MLP` (each supplies ``logits``
-    and ``_check_fitted``)."""
-
-    def predict_proba(self, X: ArrayLike) -> np.ndarray:
-        self._check_fitted()
-        with torch.no_grad():
-            z = self.logits(X)
-            if z.shape[1] == 1:
-                p1 = torch.sigmoid(z[:, 0])
-                return torch.stack([1 - p1, p1], dim=1).numpy()
-            return torch.softmax(z, dim=1).numpy()
-
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        return self.predict_proba(X).argmax(axis=1)
-
-    def score(self, X: ArrayLike, y: ArrayLike) -> float:
-        """Accuracy."""
-        return float((self.predict(X) == as_labels(y).numpy()).mean())
+from .base import DTYPE as _DTYPE
+from .base import ArrayLike, LogitClassifier, SingularHessianError, as_labels, as_tensor, check_sample_weight
 
 
 class LogisticRegression(LogitClassifier):
@@ -178,6 +132,74 @@ class LogisticRegression(LogitClassifier):
         Xa, R = self.design(X), self.residuals(X, y, theta)
         return (Xa[:, :, None] * R[:, None, :]).reshape(Xa.shape[0], -1)
 
+    def grad_dot(self, X: ArrayLike, y: ArrayLike, V: torch.Tensor, theta: torch.Tensor | None = None
+                 ) -> torch.Tensor:
+        """``grad loss_i^T V`` for ``V`` ``(n_params, F)``, shape ``(n, F)``, without forming the
+        per-sample gradients: ``x_i^T V_f r_i`` with ``V_f`` the ``(p, m)`` matrix of column ``f``."""
+        theta = self.theta_ if theta is None else theta
+        p, m = theta.shape
+        Vf = V.T.reshape(-1, p, m)  # (F, p, m)
+        return torch.einsum("np,fpm,nm->nf", self.design(X), Vf, self.residuals(X, y, theta))
+
+    def loss_gradients(self, X: ArrayLike, y: ArrayLike, W: ArrayLike, theta: torch.Tensor | None = None
+                       ) -> torch.Tensor:
+        """``sum_i W[i, f] grad loss_i``, shape ``(F, n_params)``: ``sum_i W_if x_i ⊗ r_i``."""
+        W = as_tensor(W)
+        Xa, R = self.design(X), self.residuals(X, y, theta)
+        return torch.einsum("nk,np,nm->kpm", W, Xa, R).reshape(W.shape[1], -1)
+
+    def loss_gradient(self, X: ArrayLike, y: ArrayLike, theta: torch.Tensor | None = None) -> torch.Tensor:
+        """Gradient of the summed loss over ``(X, y)`` (no penalty), flattened: ``X_aug^T R``."""
+        Xa, R = self.design(X), self.residuals(X, y, theta)
+        return (Xa.T @ R).reshape(-1)
+
+    def last_layer_inputs(self, X: ArrayLike) -> torch.Tensor:
+        """The features themselves (the model is one linear layer)."""
+        return as_tensor(X)
+
+    def initial_params(self, rng: np.random.Generator, scale: float = 0.0) -> torch.Tensor:
+        """``scale * N(0, 1)`` in the shape of ``theta_`` (0 by default: the objective is convex)."""
+        self._check_fitted()
+        return torch.as_tensor(scale * rng.standard_normal(tuple(self.theta_.shape)), dtype=_DTYPE)
+
+    def hvp(self, X: ArrayLike, y: ArrayLike | None = None, sample_weight: ArrayLike | None = None,
+            theta: torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``v -> H v`` for the objective's exact Hessian without forming ``H``.
+
+        ``H v = X^T (S ⊙ (X V)) + l2 * mask ⊙ V`` (+ the softmax null-direction term of
+        :meth:`hessian`), with ``S`` the per-sample logit curvature: ``O(n p)`` per product.
+        ``y`` is not needed (the Hessian of cross-entropy does not depend on the labels). Accepts
+        ``(n_params,)`` or ``(n_params, k)`` blocks of vectors.
+        """
+        theta = self.theta_ if theta is None else theta
+        Xa = self.design(X)
+        w = check_sample_weight(sample_weight, Xa.shape[0])
+        p, m = theta.shape
+        z = Xa @ theta
+        pr = torch.sigmoid(z) if m == 1 else torch.softmax(z, dim=1)
+        mask = self.penalty_mask()
+        u = self.null_direction()
+        c = None
+        if u is not None:  # same constant as hessian(): its mean diagonal, >= 1
+            diag = (w[:, None] * Xa ** 2).T @ (pr * (1 - pr))  # (p, m): diagonal of the data term
+            c = (diag + self.l2_ * mask).mean().clamp_min(1.0)
+
+        def hv(v: torch.Tensor) -> torch.Tensor:
+            single = v.ndim == 1
+            Vb = v.reshape(p, m, -1) if not single else v.reshape(p, m, 1)
+            Zv = torch.einsum("np,pmk->nmk", Xa, Vb)
+            if m == 1:
+                SZ = (pr * (1 - pr))[:, :, None] * Zv
+            else:
+                SZ = pr[:, :, None] * Zv - pr[:, :, None] * (pr[:, :, None] * Zv).sum(1, keepdim=True)
+            out = torch.einsum("np,nmk->pmk", Xa * w[:, None], SZ) + self.l2_ * mask[:, :, None] * Vb
+            out = out.reshape(p * m, -1)
+            if u is not None:
+                out = out + c * u[:, None] * (u @ Vb.reshape(p * m, -1))[None, :]
+            return out[:, 0] if single else out
+
+        return hv
+
     def penalty_mask(self) -> torch.Tensor:
         """1 for penalised parameters (weights), 0 for the intercept row, shape ``(p, m)``."""
         self._check_fitted()
@@ -189,7 +211,7 @@ class LogisticRegression(LogitClassifier):
     def objective(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
                   theta: torch.Tensor | None = None) -> torch.Tensor:
         theta = self.theta_ if theta is None else theta
-        w = self._weights(sample_weight, len(as_labels(y)))
+        w = check_sample_weight(sample_weight, len(as_labels(y)))
         return (w * self.loss(X, y, theta)).sum() + 0.5 * self.l2_ * ((theta * self.penalty_mask()) ** 2).sum()
 
     def gradient(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
@@ -197,7 +219,7 @@ class LogisticRegression(LogitClassifier):
         """Gradient of the objective, shape ``(p, m)``."""
         theta = self.theta_ if theta is None else theta
         Xa, R = self.design(X), self.residuals(X, y, theta)
-        w = self._weights(sample_weight, Xa.shape[0])
+        w = check_sample_weight(sample_weight, Xa.shape[0])
         return Xa.T @ (w[:, None] * R) + self.l2_ * self.penalty_mask() * theta
 
     def hessian(self, X: ArrayLike, y: ArrayLike | None = None, sample_weight: ArrayLike | None = None,
@@ -212,7 +234,7 @@ class LogisticRegression(LogitClassifier):
         Xa = self.design(X)
         n, p = Xa.shape
         m = theta.shape[1]
-        w = self._weights(sample_weight, n)
+        w = check_sample_weight(sample_weight, n)
         z = Xa @ theta
         H = torch.zeros(p, m, p, m, dtype=Xa.dtype)
         for s in range(0, n, chunk):
@@ -271,7 +293,7 @@ class LogisticRegression(LogitClassifier):
         solver = self.solver
         if solver == "auto":
             solver = "newton" if self.theta_.numel() <= self.newton_max_params else "lbfgs"
-        w = self._weights(sample_weight, Xa.shape[0])
+        w = check_sample_weight(sample_weight, Xa.shape[0])
         if solver == "newton":
             self._fit_newton(X, y_t, w)
         else:
@@ -326,7 +348,7 @@ class LogisticRegression(LogitClassifier):
 
         opt.step(closure)
         self.theta_ = theta.detach()
-        self.n_iter_ = opt.state[opt._params[0]].get("n_iter", 0)
+        self.n_iter_ = opt.state[theta].get("n_iter", 0)
         self.grad_norm_ = float(self.gradient(X, y, w).norm())
 
     @property
@@ -342,19 +364,7 @@ class LogisticRegression(LogitClassifier):
         return self.theta_[-1].numpy() if self.fit_intercept else np.zeros(self.theta_.shape[1])
 
     # ------------------------------------------------------------------ helpers
-    def _weights(self, sample_weight: ArrayLike | None, n: int) -> torch.Tensor:
-        if sample_weight is None:
-            return torch.ones(n, dtype=_DTYPE)
-        w = as_tensor(sample_weight).reshape(-1)
-        if w.shape[0] != n:
-            raise ValueError(f"sample_weight has {w.shape[0]} entries for {n} samples")
-        if (w < 0).any() or not torch.isfinite(w).all():
-            raise ValueError("sample_weight must be finite and non-negative")
-        return w
-
     def _check_fitted(self, theta: torch.Tensor | None = None) -> None:
         if self.theta_ is None and theta is None:
             raise RuntimeError("this LogisticRegression is not fitted yet; call .fit(X, y) first")
 
-
-Metric = Callable[[LogisticRegression, torch.Tensor], torch.Tensor]
