@@ -62,20 +62,20 @@ def split(name: str):
     idx = np.random.default_rng(SEED).permutation(len(ds))[:n]
     n_tr, n_val = round(0.6 * n), round(0.2 * n)
     tr, va = idx[:n_tr], idx[n_tr:n_tr + n_val]
-    X_tr, X_val = standardise(ds.X[tr], ds.X[va])
-    return X_tr, ds.y[tr], X_val, ds.y[va], ds.groups[va]
+    X_train, X_val = standardise(ds.X[tr], ds.X[va])
+    return X_train, ds.y[tr], X_val, ds.y[va], ds.groups[va]
 
 
-def influence_seconds(model, X_tr, y_tr, X_val, y_val, g_val) -> float:
+def influence_seconds(model, X_train, y_train, X_val, y_val, g_val) -> float:
     from lib import fairness, influence
 
     t0 = time.perf_counter()
     X_adv = fairness.linear_attack(model, X_val, 1.3)
     fs = [fairness.utility_quantity(X_val, y_val), fairness.dp_quantity(X_val, g_val),
           fairness.robustness_quantity(X_adv, y_val)]
-    H = model.hessian(X_tr, y_tr)
+    H = model.hessian(X_train, y_train)
     for f in fs:
-        influence.influence_on(model, X_tr, y_tr, f, hessian=H)
+        influence.influence_on(model, X_train, y_train, f, hessian=H)
     return time.perf_counter() - t0
 
 
@@ -86,18 +86,18 @@ def measure(name: str) -> dict:
     from lib.models import LogisticRegression
 
     torch.set_num_threads(THREADS)
-    X_tr, y_tr, X_val, y_val, g_val = split(name)
-    model = LogisticRegression().fit(X_tr, y_tr)
-    infl = float(np.median([influence_seconds(model, X_tr, y_tr, X_val, y_val, g_val) for _ in range(3)]))
-    run = tmc_shapley_capped(prefix_utility(X_tr, y_tr, X_val, y_val, n_classes=2), len(y_tr),
+    X_train, y_train, X_val, y_val, g_val = split(name)
+    model = LogisticRegression().fit(X_train, y_train)
+    infl = float(np.median([influence_seconds(model, X_train, y_train, X_val, y_val, g_val) for _ in range(3)]))
+    run = tmc_shapley_capped(prefix_utility(X_train, y_train, X_val, y_val, n_classes=2), len(y_train),
                              np.random.default_rng(SEED), time_budget_s=TMC_BUDGET_S, truncation_tol=0.01,
                              truncation_reference="value")
     per = run.seconds_per_permutation
     evals = float(run.evaluations.mean()) if run.n_permutations else float(run.partial_evaluations)
-    return {"dataset": name, "n_train": len(y_tr), "features": X_tr.shape[1], "influence_s": infl,
+    return {"dataset": name, "n_train": len(y_train), "features": X_train.shape[1], "influence_s": infl,
             "tmc_budget_s": TMC_BUDGET_S, "tmc_permutations": run.n_permutations, "tmc_s_per_permutation": per,
             "tmc_lower_bound": run.is_lower_bound, "tmc_evals_per_permutation": evals,
-            "tmc_100_h": run.estimated_seconds(100) / 3600, "tmc_n_h": run.estimated_seconds(len(y_tr)) / 3600}
+            "tmc_100_h": run.estimated_seconds(100) / 3600, "tmc_n_h": run.estimated_seconds(len(y_train)) / 3600}
 
 
 def main() -> None:

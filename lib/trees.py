@@ -166,7 +166,8 @@ def draw_influence_tree(tree: InfluenceTree, feature_names: Sequence[str], ax=No
 
     t = tree.tree.tree_
     if len(feature_names) != tree.tree.n_features_in_:
-        raise ValueError(f"need {tree.tree.n_features_in_} feature names (features and the label), got {len(feature_names)}")
+        raise ValueError(f"need {tree.tree.n_features_in_} feature names (features and the label), "
+                         f"got {len(feature_names)}")
     if ax is None:
         _, ax = plt.subplots(figsize=(12, 3.5))
     leaves = tree_leaves(tree)

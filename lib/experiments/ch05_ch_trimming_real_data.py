@@ -56,15 +56,15 @@ class Split:
     (``mean``, ``scale``: to show tree thresholds in original units), with the sensitive groups."""
 
     name: str
-    X_tr: np.ndarray
-    y_tr: np.ndarray
-    g_tr: np.ndarray
+    X_train: np.ndarray
+    y_train: np.ndarray
+    g_train: np.ndarray
     X_val: np.ndarray
     y_val: np.ndarray
     g_val: np.ndarray
-    X_te: np.ndarray
-    y_te: np.ndarray
-    g_te: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    g_test: np.ndarray
     feature_names: list[str]
     mean: np.ndarray
     scale: np.ndarray
@@ -72,7 +72,7 @@ class Split:
 
     @property
     def n_train(self) -> int:
-        return len(self.y_tr)
+        return len(self.y_train)
 
 
 def split_dataset(ds: datasets.Dataset, n_rows: int | None, rng: np.random.Generator,
@@ -92,14 +92,14 @@ def split_dataset(ds: datasets.Dataset, n_rows: int | None, rng: np.random.Gener
     tr, va, te = idx[:n_tr], idx[n_tr:n_tr + n_val], idx[n_tr + n_val:]
     mean, scale = ds.X[tr].mean(0), ds.X[tr].std(0)
     scale = np.where(scale > 1e-12, scale, 1.0)
-    X_tr, X_val, X_te = standardise(ds.X[tr], ds.X[va], ds.X[te])
+    X_train, X_val, X_test = standardise(ds.X[tr], ds.X[va], ds.X[te])
     binary = {}
     for j in range(ds.X.shape[1]):
         values = np.unique(ds.X[tr, j])
         if len(values) == 2:
             binary[j] = tuple(f"{v:g}" for v in values)
     names = list(ds.meta.get("feature_names", [f"x{j}" for j in range(ds.X.shape[1])]))
-    return Split(ds.name, X_tr, ds.y[tr], ds.groups[tr], X_val, ds.y[va], ds.groups[va], X_te, ds.y[te],
+    return Split(ds.name, X_train, ds.y[tr], ds.groups[tr], X_val, ds.y[va], ds.groups[va], X_test, ds.y[te],
                  ds.groups[te], names, mean, scale, binary)
 
 
@@ -171,7 +171,8 @@ def logits_of(model: Model, X: np.ndarray) -> np.ndarray:
         return model.logits(X)[:, 0].numpy()
 
 
-def validation_quantities(z_val: np.ndarray, y_val: np.ndarray, g_val: np.ndarray, z_adv: np.ndarray) -> dict[str, float]:
+def validation_quantities(z_val: np.ndarray, y_val: np.ndarray, g_val: np.ndarray,
+                          z_adv: np.ndarray) -> dict[str, float]:
     """The four quantities the influence functions predict, from a model's validation logits: summed
     log-loss (Eq. 1), DP gap of probabilities (Eq. 2), EOP loss gap (App. A, Eq. 4) and summed loss on
     the adversarial validation set (Eq. 3) -- the values of :mod:`lib.fairness`'s quantities."""
@@ -186,12 +187,12 @@ def validation_quantities(z_val: np.ndarray, y_val: np.ndarray, g_val: np.ndarra
             "val_adv_loss": float((np.logaddexp(0.0, z_adv) - y * z_adv).sum())}
 
 
-def test_metrics(model: Model, split: Split, X_adv_te: np.ndarray) -> dict[str, float]:
+def test_metrics(model: Model, split: Split, X_adv_test: np.ndarray) -> dict[str, float]:
     """What Fig. 2 / 8 / 9 plot, on the test set: accuracy, hard-label DP and EOP gaps (the authors'
     evaluator, :func:`lib.fairness.label_gaps`), accuracy on the fixed adversarial test set."""
-    pred = model.predict(split.X_te)
-    return {"accuracy": float((pred == split.y_te).mean()), **fairness.label_gaps(split.y_te, pred, split.g_te),
-            "adv_accuracy": float((model.predict(X_adv_te) == split.y_te).mean())}
+    pred = model.predict(split.X_test)
+    return {"accuracy": float((pred == split.y_test).mean()), **fairness.label_gaps(split.y_test, pred, split.g_test),
+            "adv_accuracy": float((model.predict(X_adv_test) == split.y_test).mean())}
 
 
 # ---------------------------------------------------------------------- the trimming study (Fig. 2, 8, 9)
@@ -202,21 +203,21 @@ class _Retrain:
     spec: ModelSpec
     split: Split
     X_adv_val: np.ndarray
-    X_adv_te: np.ndarray
+    X_adv_test: np.ndarray
     warm: torch.Tensor | None
 
     def __call__(self, removed: np.ndarray) -> dict[str, float]:
         keep = np.ones(self.split.n_train)
         keep[removed] = 0.0
         with torch_threads(1):  # one thread in every worker: the same summation order, the same numbers
-            model = fit_model(self.spec, self.split.X_tr, self.split.y_tr, keep, self.warm)
-            return evaluate(model, self.split, self.X_adv_val, self.X_adv_te)
+            model = fit_model(self.spec, self.split.X_train, self.split.y_train, keep, self.warm)
+            return evaluate(model, self.split, self.X_adv_val, self.X_adv_test)
 
 
-def evaluate(model: Model, split: Split, X_adv_val: np.ndarray, X_adv_te: np.ndarray) -> dict[str, float]:
+def evaluate(model: Model, split: Split, X_adv_val: np.ndarray, X_adv_test: np.ndarray) -> dict[str, float]:
     """Test metrics and validation quantities of a (retrained) model."""
     q = validation_quantities(logits_of(model, split.X_val), split.y_val, split.g_val, logits_of(model, X_adv_val))
-    return {**test_metrics(model, split, X_adv_te), **q}
+    return {**test_metrics(model, split, X_adv_test), **q}
 
 
 @dataclass
@@ -231,7 +232,7 @@ class Study:
     model: Model
     influence: dict[str, np.ndarray]
     X_adv_val: np.ndarray
-    X_adv_te: np.ndarray
+    X_adv_test: np.ndarray
     flip_rate: float
     curves: pd.DataFrame
 
@@ -240,13 +241,14 @@ def study_influence(model: Model, split: Split, X_adv_val: np.ndarray) -> dict[s
     """Influence of removing each training sample on the four [CH] quantities (Eq. 1-4), computed for the
     convex head on its inputs (one Hessian, four solves)."""
     head = head_of(model)
-    E_tr, E_val, E_adv = features_of(model, split.X_tr), features_of(model, split.X_val), features_of(model, X_adv_val)
+    E_train, E_val = features_of(model, split.X_train), features_of(model, split.X_val)
+    E_adv = features_of(model, X_adv_val)
     fs = {"utility": fairness.utility_quantity(E_val, split.y_val),
           "dp": fairness.dp_quantity(E_val, split.g_val),
           "eop": fairness.eop_quantity(E_val, split.y_val, split.g_val),
           "robustness": fairness.robustness_quantity(E_adv, split.y_val)}
-    H = head.hessian(E_tr, split.y_tr)
-    return {k: influence.influence_on(head, E_tr, split.y_tr, f, hessian=H) for k, f in fs.items()}
+    H = head.hessian(E_train, split.y_train)
+    return {k: influence.influence_on(head, E_train, split.y_train, f, hessian=H) for k, f in fs.items()}
 
 
 def trimming_study(split: Split, spec: ModelSpec, budgets: Sequence[int], *, targets: Sequence[str] = tuple(TARGETS),
@@ -270,38 +272,39 @@ def trimming_study(split: Split, spec: ModelSpec, budgets: Sequence[int], *, tar
     budgets = [int(b) for b in budgets]
     if not budgets or min(budgets) < 0 or max(budgets) > split.n_train:
         raise ValueError(f"budgets must lie in 0..{split.n_train}, got {budgets}")
-    model = fit_model(spec, split.X_tr, split.y_tr)
-    X_adv_val, X_adv_te = attack(model, split.X_val, gamma), attack(model, split.X_te, gamma)
-    flip = float((model.predict(X_adv_te) != model.predict(split.X_te)).mean())
-    I = study_influence(model, split, X_adv_val)
+    model = fit_model(spec, split.X_train, split.y_train)
+    X_adv_val, X_adv_test = attack(model, split.X_val, gamma), attack(model, split.X_test, gamma)
+    flip = float((model.predict(X_adv_test) != model.predict(split.X_test)).mean())
+    infl = study_influence(model, split, X_adv_val)
     removals: list[tuple[str, int | None, int, np.ndarray]] = []
     for target in targets:
         for b in budgets:
-            removals.append((target, None, b, trim(I[target], b, rule).removed))
+            removals.append((target, None, b, trim(infl[target], b, rule).removed))
     for s in random_seeds:
         order = random_trim(split.n_train, max(budgets), np.random.default_rng(int(s))).removed
         for b in budgets:
             removals.append(("random", int(s), b, order[:b]))
     warm = model.theta_ if isinstance(model, LogisticRegression) else None
-    job = _Retrain(spec, split, X_adv_val, X_adv_te, warm)
-    base = evaluate(model, split, X_adv_val, X_adv_te)
+    job = _Retrain(spec, split, X_adv_val, X_adv_test, warm)
+    base = evaluate(model, split, X_adv_val, X_adv_test)
     todo = [k for k, r in enumerate(removals) if len(r[3])]
-    results = dict(zip(todo, map_tasks(job, [removals[k][3] for k in todo], n_jobs=n_jobs)))
+    results = dict(zip(todo, map_tasks(job, [removals[k][3] for k in todo], n_jobs=n_jobs), strict=True))
     rows = []
     for k, (target, seed, b, removed) in enumerate(removals):
         row = {"target": target, "seed": seed, "budget": b, "removed": len(removed), **results.get(k, base)}
-        row.update({f"predicted_{t}": float(I[t][removed].sum()) for t in I})
+        row.update({f"predicted_{t}": float(infl[t][removed].sum()) for t in infl})
         rows.append(row)
-    return Study(spec, split, model, I, X_adv_val, X_adv_te, flip, pd.DataFrame(rows))
+    return Study(spec, split, model, infl, X_adv_val, X_adv_test, flip, pd.DataFrame(rows))
 
 
-def first_order_stop(I: np.ndarray, value: float) -> int:
+def first_order_stop(scores: np.ndarray, value: float) -> int:
     """The budget at which Algorithm 2's first-order prediction says a gap quantity reaches zero: the
-    fewest most-negative samples whose summed influence is ``<= -value`` (``value`` = the gap on the
-    validation set before trimming); the number of negative influences if they never get there. The
+    fewest most-negative samples whose summed influence (``scores``: one per training sample) is
+    ``<= -value`` (``value`` = the gap on the validation set before trimming); the number of negative
+    influences if they never get there. The
     quantities are absolute gaps, so trimming past this point is predicted to *open* the gap in the other
     direction (the authors' README: they clip fairness values below 0 to 0 instead)."""
-    neg = np.sort(np.asarray(I, float)[np.asarray(I) < 0])
+    neg = np.sort(np.asarray(scores, float)[np.asarray(scores) < 0])
     reached = np.flatnonzero(np.cumsum(neg) <= -float(value))
     return int(reached[0] + 1) if len(reached) else len(neg)
 
@@ -317,8 +320,8 @@ def first_order_stopped(study: Study, target: str) -> dict[str, float]:
     b = first_order_stop(study.influence[target], float(base[QUANTITY[target]]))
     keep = trim(study.influence[target], b, "negative").keep_mask.astype(float)
     warm = study.model.theta_ if isinstance(study.model, LogisticRegression) else None
-    model = fit_model(study.spec, study.split.X_tr, study.split.y_tr, keep, warm)
-    return {"stop": b, **evaluate(model, study.split, study.X_adv_val, study.X_adv_te)}
+    model = fit_model(study.spec, study.split.X_train, study.split.y_train, keep, warm)
+    return {"stop": b, **evaluate(model, study.split, study.X_adv_val, study.X_adv_test)}
 
 
 def target_curves(curves: pd.DataFrame, target: str) -> pd.DataFrame:
@@ -428,12 +431,12 @@ class TreeFit:
 
 def distinct_partitions(split: Split) -> list[int]:
     """The feature columns without the binary ones that split the training set exactly like an earlier
-    binary column (its complement or a copy: ``sex_Female`` and ``sex_Male`` of a one-hot sex). CART scores
+    binary column (its complement or a copy: ``sex_Female`` and ``sex_Male`` of a one-hot sex). CART rates
     such columns identically, so which one it reports would be decided by round-off."""
     keep, seen = [], []
-    for j in range(split.X_tr.shape[1]):
+    for j in range(split.X_train.shape[1]):
         if j in split.binary:
-            mask = split.X_tr[:, j] == split.X_tr[:, j].max()
+            mask = split.X_train[:, j] == split.X_train[:, j].max()
             if any((mask == m).all() or (mask != m).all() for m in seen):
                 continue
             seen.append(mask)
@@ -441,18 +444,18 @@ def distinct_partitions(split: Split) -> list[int]:
     return keep
 
 
-def influence_tree(split: Split, I: np.ndarray, rng: np.random.Generator, lam: float = 10.0,
+def influence_tree(split: Split, scores: np.ndarray, rng: np.random.Generator, lam: float = 10.0,
                    max_depth: int = 3) -> TreeFit:
-    """[CH] Algorithm 1 on ``([x_i, y_i], I_i / max|I|)`` (CART of depth ``max_depth`` -- the authors'
-    App. F trees have depth 3 -- then hierarchical shrinkage with ``lam``), on the columns of
+    """[CH] Algorithm 1 on ``([x_i, y_i], I_i / max|I|)`` with ``I = scores`` (CART of depth ``max_depth``
+    -- the authors' App. F trees have depth 3 -- then hierarchical shrinkage with ``lam``), on the columns of
     :func:`distinct_partitions`. Reports the fraction of training samples whose influence sign the tree
     gets right and the tree's R^2 on the normalised influence."""
-    scale = float(np.abs(I).max()) or 1.0
-    target = np.asarray(I, float) / scale
+    scale = float(np.abs(scores).max()) or 1.0
+    target = np.asarray(scores, float) / scale
     cols = distinct_partitions(split)
-    X = split.X_tr[:, cols]
-    tree = fit_influence_tree(X, split.y_tr, target, rng, lam=lam, max_depth=max_depth, min_samples_leaf=5)
-    pred = tree.predict(np.column_stack([X, split.y_tr]))
+    X = split.X_train[:, cols]
+    tree = fit_influence_tree(X, split.y_train, target, rng, lam=lam, max_depth=max_depth, min_samples_leaf=5)
+    pred = tree.predict(np.column_stack([X, split.y_train]))
     r2 = 1.0 - float(((pred - target) ** 2).sum() / ((target - target.mean()) ** 2).sum())
     cats = {k: split.binary[j] for k, j in enumerate(cols) if j in split.binary}
     cats[len(cols)] = ("0", "1")
@@ -480,32 +483,34 @@ def shapley_vs_influence(X: np.ndarray, y: np.ndarray, rng: np.random.Generator,
     ``max_fraction`` of them (12.5%) with Algorithm 2 by the utility influence (validation loss) and by
     TMC-Shapley values (GZ19's game: validation accuracy of a logistic regression fitted on the coalition,
     :func:`lib.estimators.capped.prefix_utility`, ``permutations`` permutations, truncated like GZ19's code
-    once a prefix is within ``truncation_tol * U(D)`` of ``U(D)``), retrain, and measure the test accuracy; random trimming as the baseline."""
+    once a prefix is within ``truncation_tol * U(D)`` of ``U(D)``), retrain, and measure the test accuracy;
+    random trimming as the baseline."""
     tr, va, te = np.split(rng.permutation(len(y))[:n_train + n_val + n_test], [n_train, n_train + n_val])
-    X_tr, X_val, X_te = standardise(X[tr], X[va], X[te])
-    y_tr, y_val, y_te = y[tr], y[va], y[te]
-    model = LogisticRegression(l2=l2).fit(X_tr, y_tr, n_classes=2)
-    I = influence.utility_influence(model, X_tr, y_tr, X_val, y_val)
-    run = tmc_shapley_capped(prefix_utility(X_tr, y_tr, X_val, y_val, l2=l2, n_classes=2), n_train, rng,
+    X_train, X_val, X_test = standardise(X[tr], X[va], X[te])
+    y_train, y_val, y_test = y[tr], y[va], y[te]
+    model = LogisticRegression(l2=l2).fit(X_train, y_train, n_classes=2)
+    infl = influence.utility_influence(model, X_train, y_train, X_val, y_val)
+    run = tmc_shapley_capped(prefix_utility(X_train, y_train, X_val, y_val, l2=l2, n_classes=2), n_train, rng,
                              time_budget_s=time_budget_s, max_permutations=permutations, truncation_tol=truncation_tol,
                              truncation_reference="value")
     budgets = list(range(int(max_fraction * n_train) + 1))
-    orders = {"influence": I, "tmc-shapley": run.values}
+    orders = {"influence": infl, "tmc-shapley": run.values}
     rows = []
     for b in budgets:
         for method, scores in orders.items():
             keep = trim(scores, b, "negative").keep_mask
-            m = LogisticRegression(l2=l2).fit(X_tr[keep], y_tr[keep], n_classes=2)
+            m = LogisticRegression(l2=l2).fit(X_train[keep], y_train[keep], n_classes=2)
             rows.append({"method": method, "seed": None, "budget": b, "removed": int((~keep).sum()),
-                         "accuracy": m.score(X_te, y_te)})
+                         "accuracy": m.score(X_test, y_test)})
     for s in random_seeds:
         order = random_trim(n_train, max(budgets), np.random.default_rng(int(s))).removed
         for b in budgets:
             keep = np.ones(n_train, bool)
             keep[order[:b]] = False
-            m = LogisticRegression(l2=l2).fit(X_tr[keep], y_tr[keep], n_classes=2)
-            rows.append({"method": "random", "seed": int(s), "budget": b, "removed": b, "accuracy": m.score(X_te, y_te)})
-    return ShapleyComparison(I, run, pd.DataFrame(rows), gz19_error(run.marginals))
+            m = LogisticRegression(l2=l2).fit(X_train[keep], y_train[keep], n_classes=2)
+            rows.append({"method": "random", "seed": int(s), "budget": b, "removed": b,
+                         "accuracy": m.score(X_test, y_test)})
+    return ShapleyComparison(infl, run, pd.DataFrame(rows), gz19_error(run.marginals))
 
 
 # ---------------------------------------------------------------------- deep trimming (App. H)
@@ -543,7 +548,8 @@ def deep_trimming(X: np.ndarray, y: np.ndarray, n_classes: int, rng: np.random.G
     q = va[:n_queries]
     X = np.asarray(X, np.float32)
     kwargs = {"n_classes": n_classes, "d_in": X.shape[1], "hidden": hidden}
-    train_kw = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "weight_decay": weight_decay, "n_classes": n_classes}
+    train_kw = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "weight_decay": weight_decay,
+                "n_classes": n_classes}
 
     def fit(keep: np.ndarray, seed: int):
         model = deep.build("mlp_head", np.random.default_rng([seed, 1]), **kwargs)
@@ -576,8 +582,11 @@ def deep_trimming(X: np.ndarray, y: np.ndarray, n_classes: int, rng: np.random.G
     return DeepTrimming(S, union, order, pd.DataFrame(rows))
 
 
-__all__ = ["DATASETS", "PAPER_FEATURES", "PAPER_ROWS", "PAPER_TABLE2", "QUANTITY", "RANDOM_SEEDS", "TARGETS",
-           "DeepTrimming", "ModelSpec", "ShapleyComparison", "Split", "Study", "TreeFit", "attack", "deep_trimming", "distinct_partitions",
-           "double_y_plot", "effect", "effects_table", "evaluate", "first_order_stop", "first_order_stopped", "fit_model", "influence_tree",
-           "prediction_agreement", "shapley_vs_influence", "split_dataset", "study_influence", "target_curves",
-           "test_metrics", "trimming_budgets", "trimming_study", "validation_quantities"]
+__all__ = [
+    "DATASETS", "PAPER_FEATURES", "PAPER_ROWS", "PAPER_TABLE2", "QUANTITY", "RANDOM_SEEDS", "TARGETS",
+    "DeepTrimming", "ModelSpec", "ShapleyComparison", "Split", "Study", "TreeFit", "attack", "deep_trimming",
+    "distinct_partitions", "double_y_plot", "effect", "effects_table", "evaluate", "first_order_stop",
+    "first_order_stopped", "fit_model", "influence_tree", "prediction_agreement", "shapley_vs_influence",
+    "split_dataset", "study_influence", "target_curves", "test_metrics", "trimming_budgets", "trimming_study",
+    "validation_quantities",
+]
