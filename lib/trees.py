@@ -133,14 +133,16 @@ ThresholdMap = Callable[[int, float], float]
 
 def describe_condition(c: Condition, feature_names: Sequence[str], threshold_map: ThresholdMap | None = None,
                        categories: Mapping[int, tuple[str, str]] | None = None, digits: int = 3) -> str:
-    """``c`` in words: ``"age <= 28.5"``, or ``"sex_Female = 1"`` for a feature listed in ``categories``
+    """``c`` in words: ``"age <= 28.5"`` (``digits`` significant digits; thresholds of ``10**digits`` and above
+    as whole numbers, ``"capital_gain > 7,073"``), or ``"sex_Female = 1"`` for a feature listed in ``categories``
     (``{feature: (label of the <= side, label of the > side)}``, e.g. one-hot columns and the class label).
     ``threshold_map(feature, threshold)`` shows thresholds in original units (e.g. undo standardisation)."""
     name = feature_names[c.feature]
     if categories and c.feature in categories:
         return f"{name} = {categories[c.feature][0 if c.op == '<=' else 1]}"
     thr = threshold_map(c.feature, c.threshold) if threshold_map else c.threshold
-    return f"{name} {c.op} {thr:.{digits}g}"
+    shown = f"{thr:,.0f}" if abs(thr) >= 10 ** digits else f"{thr:.{digits}g}"  # 7,070 rather than 7.07e+03
+    return f"{name} {c.op} {shown}"
 
 
 def describe_leaf(leaf: Leaf, feature_names: Sequence[str], threshold_map: ThresholdMap | None = None,

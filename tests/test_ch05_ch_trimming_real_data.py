@@ -116,7 +116,10 @@ def test_influence_tree_reads_in_original_units(split, study):
     assert tf.columns == [0, 1, 2, 3] and tf.names == ["a", "b", "group", "coin", "label"]
     assert tf.categories[4] == ("0", "1") and tf.categories[2] == ("0", "1")
     tmap = tf.threshold_map(split)
-    assert tmap(0, 0.0) == pytest.approx(split.mean[0])
+    raw = split.X_train_raw[:, 0]
+    lo, hi = raw[split.X_train[:, 0] <= 0.0].max(), raw[split.X_train[:, 0] > 0.0].min()
+    assert tmap(0, 0.0) == 0.5 * (lo + hi) and lo < split.mean[0] < hi  # the midpoint of original values
+    assert tmap(4, 0.5) == 0.5  # the label column is shown as it is
     assert 0.0 <= tf.sign_agreement <= 1.0 and tf.r2 <= 1.0
 
 
@@ -129,8 +132,7 @@ def test_complementary_one_hot_columns_are_dropped_for_trees():
     st = ch.trimming_study(sp, ch.ModelSpec("logistic", l2=5.0), [0], targets=("dp",), random_seeds=(42,))
     tf = ch.influence_tree(sp, st.influence["dp"], np.random.default_rng(0))
     assert tf.columns == [0, 1, 2, 3] and tf.tree.tree.n_features_in_ == 5
-    tmap = tf.threshold_map(sp)
-    assert tmap(3, 0.0) == pytest.approx(sp.mean[3])
+    assert tf.threshold_map(sp)(3, 0.0) == 0.5  # "coin" is 0/1: CART's midpoint in original units
 
 
 def test_shapley_vs_influence_curves():

@@ -50,6 +50,7 @@ def test_rules_in_words():
     cats = {1: ("0", "1"), 2: ("0", "1")}
     assert describe_condition(Condition(0, "<=", 0.5), names, lambda j, t: 10 * t + 30) == "age <= 35"
     assert describe_condition(Condition(1, ">", 0.1), names, categories=cats) == "sex_Female = 1"
+    assert describe_condition(Condition(0, ">", 7073.4), names) == "age > 7,073"
     leaf = Leaf(3, (Condition(0, ">", 0.0), Condition(2, "<=", 0.5)), 10, -1.0, -0.5)
     assert describe_leaf(leaf, names, categories=cats) == "age > 0 and label = 0"
     assert describe_leaf(Leaf(0, (), 5, 0.0, 0.0), names) == "all samples"

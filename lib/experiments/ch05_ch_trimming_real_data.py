@@ -53,7 +53,8 @@ PAPER_TABLE2 = {"bank": ("1.659 s", "11.2 h"), "adult": ("4.061 s", "> 96 h"), "
 @dataclass
 class Split:
     """Train / validation / test sets of one dataset, standardised with the training statistics
-    (``mean``, ``scale``: to show tree thresholds in original units), with the sensitive groups."""
+    (``mean``, ``scale``), with the sensitive groups; ``X_train_raw`` keeps the training features in
+    original units (tree thresholds are shown as midpoints of original values)."""
 
     name: str
     X_train: np.ndarray
@@ -69,6 +70,7 @@ class Split:
     mean: np.ndarray
     scale: np.ndarray
     binary: dict[int, tuple[str, str]] = field(default_factory=dict)
+    X_train_raw: np.ndarray | None = None
 
     @property
     def n_train(self) -> int:
@@ -100,7 +102,7 @@ def split_dataset(ds: datasets.Dataset, n_rows: int | None, rng: np.random.Gener
             binary[j] = tuple(f"{v:g}" for v in values)
     names = list(ds.meta.get("feature_names", [f"x{j}" for j in range(ds.X.shape[1])]))
     return Split(ds.name, X_train, ds.y[tr], ds.groups[tr], X_val, ds.y[va], ds.groups[va], X_test, ds.y[te],
-                 ds.groups[te], names, mean, scale, binary)
+                 ds.groups[te], names, mean, scale, binary, np.asarray(ds.X[tr], dtype=float))
 
 
 def trimming_budgets(n_train: int, fraction: float = 0.05, steps: int = 10) -> list[int]:
@@ -424,9 +426,22 @@ class TreeFit:
     r2: float
 
     def threshold_map(self, split: Split):
-        """Tree thresholds in original units (the tree's column ``j`` is the split's ``columns[j]``)."""
+        """Tree thresholds in original units (the tree's column ``j`` is the split's ``columns[j]``): the
+        midpoint of the two training values on either side, computed from the original values (CART's own
+        midpoint, free of the round-off of undoing the standardisation); without ``X_train_raw``, the
+        threshold unstandardised."""
         cols = self.columns
-        return lambda j, t: t * split.scale[cols[j]] + split.mean[cols[j]] if j < len(cols) else t
+
+        def original(j: int, t: float) -> float:
+            if j >= len(cols):
+                return t
+            c = cols[j]
+            if split.X_train_raw is None:
+                return t * split.scale[c] + split.mean[c]
+            below = split.X_train[:, c] <= t
+            return 0.5 * (split.X_train_raw[below, c].max() + split.X_train_raw[~below, c].min())
+
+        return original
 
 
 def distinct_partitions(split: Split) -> list[int]:
