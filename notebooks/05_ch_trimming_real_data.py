@@ -413,7 +413,8 @@ tree_table = pd.DataFrame(rows).set_index("tree")
 for tree_name, r in tree_table.iterrows():
     print(f"{tree_name}: sign agreement {r['sign agreement']}, R2 {r['R2']}")
     for side in ("harmful", "helpful"):
-        print(textwrap.fill(r[f"most {side} leaf"], 96, initial_indent=f"  {side}: ", subsequent_indent="      "))
+        print(textwrap.fill(r[f"most {side} leaf"], 96, initial_indent=f"  {side}: ", subsequent_indent="      ",
+                            break_on_hyphens=False))
 for name, st in lr_studies.items():  # standardised features: the weights are comparable
     w = st.model.coef_[0]
     top = np.argsort(-np.abs(w))[:4]
