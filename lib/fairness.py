@@ -123,6 +123,17 @@ def metrics(model: DifferentiableModel, X_val: ArrayLike, y_val: ArrayLike, grou
     return out
 
 
+def prediction_dp_gap(predictions: ArrayLike, groups: ArrayLike) -> float:
+    """Signed demographic-parity gap of *hard* predictions, ``P(yhat=1 | g=1) - P(yhat=1 | g=0)``:
+    the number [CH]'s code reports (Table 1 prints it signed) and the one any classifier has,
+    including those without probabilities (fairlearn's randomised ThresholdOptimizer)."""
+    p = np.asarray(predictions)
+    if p.ndim != 1 or not np.isin(p, (0, 1)).all():
+        raise ValueError("predictions must be a 1-D array of 0/1 labels")
+    g1, g0 = _group_masks(groups, len(p))
+    return float(p[g1].mean() - p[g0].mean())
+
+
 def label_gaps(y_true: ArrayLike, y_pred: ArrayLike, groups: ArrayLike) -> dict[str, float]:
     """Group gaps of *hard* predictions, the numbers the authors' evaluator (``eval.py`` of
     anshuman23/InfDataSel) reports in [CH] Fig. 2 and App. D.2:
@@ -131,8 +142,9 @@ def label_gaps(y_true: ArrayLike, y_pred: ArrayLike, groups: ArrayLike) -> dict[
     * ``eop``: ``|P(yhat=1 | y=1, g=1) - P(yhat=1 | y=1, g=0)|`` (equal opportunity: the gap of true
       positive rates).
 
-    The influence quantities (:func:`dp_quantity`, :func:`eop_quantity`) are their differentiable
-    stand-ins: predicted probabilities for DP, the ``y=1`` loss for EOP ([CH] Eq. 2 and App. A).
+    ``dp`` is ``abs(prediction_dp_gap(y_pred, groups))``. The influence quantities (:func:`dp_quantity`,
+    :func:`eop_quantity`) are their differentiable stand-ins: predicted probabilities for DP, the ``y=1``
+    loss for EOP ([CH] Eq. 2 and App. A).
     """
     y, p = np.asarray(y_true).astype(int).ravel(), np.asarray(y_pred).astype(int).ravel()
     if p.shape != y.shape or not np.isin(p, (0, 1)).all():

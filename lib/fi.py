@@ -44,6 +44,7 @@ import torch
 
 from .influence import solve_hessian
 from .models import ArrayLike, LinearModel, as_labels, as_tensor, check_model
+from .reproducibility import tie_safe
 
 # ---------------------------------------------------------------------- building blocks
 
@@ -347,7 +348,7 @@ def fi_random_forest(model: LinearModel, X_train: ArrayLike, y_train: ArrayLike,
     feats = np.column_stack([X, y]) if use_label else X
     forest = RandomForestRegressor(n_estimators=n_estimators, min_samples_leaf=2,
                                    random_state=int(rng.integers(0, 2**31 - 1)), n_jobs=1)
-    forest.fit(feats[sub], rankdata(fi))
+    forest.fit(feats[sub], rankdata(tie_safe(fi)))  # duplicated rows: equal ranks on every machine
     return forest.predict(feats)
 
 

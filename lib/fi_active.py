@@ -52,6 +52,7 @@ import torch
 from . import fi
 from .influence import utility_influence
 from .models import ArrayLike, LinearModel, LogisticRegression, as_labels, as_tensor
+from .reproducibility import tie_safe
 from .trees import fit_influence_tree
 
 #: Acquisition functions of :func:`run_active_learning` (larger score = label first).
@@ -195,7 +196,7 @@ def fi_active_forest(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, X_u
     values = fi_active(model, X_lab, y_lab, X[sub], how, rank=rank)
     forest = RandomForestRegressor(n_estimators=n_estimators, min_samples_leaf=2,
                                    random_state=int(rng.integers(0, 2**31 - 1)), n_jobs=1)
-    forest.fit(X[sub], rankdata(values))
+    forest.fit(X[sub], rankdata(tie_safe(values)))  # duplicated rows: equal ranks on every machine
     return forest.predict(X)
 
 
@@ -255,7 +256,9 @@ def iv_scores(model: LinearModel, X_lab: ArrayLike, y_lab: ArrayLike, X_val: Arr
 # ---------------------------------------------------------------------- selection and rounds
 def select_top(scores: ArrayLike, n: int, available: np.ndarray | None = None) -> np.ndarray:
     """Indices of the ``n`` largest scores among the ``available`` ones ([FI] Algorithm 4,
-    line 4), ties broken by the lower index; never an unavailable index."""
+    line 4), ties broken by the lower index; never an unavailable index. Scores are compared after
+    :func:`lib.reproducibility.tie_safe`: duplicated pool rows (Adult, Bank) score equal in exact
+    arithmetic, and which of them is picked must not depend on the machine's floating noise."""
     s = np.asarray(scores, dtype=float)
     if s.ndim != 1:
         raise ValueError(f"scores must be 1-D, got shape {s.shape}")
@@ -267,7 +270,7 @@ def select_top(scores: ArrayLike, n: int, available: np.ndarray | None = None) -
         raise ValueError(f"cannot select {n} samples: {len(idx)} are still available")
     if np.isnan(s[idx]).any():
         raise ValueError("acquisition scores contain NaN")
-    return idx[np.argsort(-s[idx], kind="stable")[:n]]
+    return idx[np.argsort(-tie_safe(s[idx]), kind="stable")[:n]]
 
 
 def capped_rounds(rounds: int, pool: int, acquisition: int) -> tuple[int, str]:

@@ -53,6 +53,37 @@ def torch_generator(rng: np.random.Generator) -> torch.Generator:
     return g
 
 
+#: significant decimal digits :func:`tie_safe` keeps (relative to the largest score)
+TIE_DIGITS = 10
+
+
+def tie_safe(scores: np.ndarray, digits: int = TIE_DIGITS) -> np.ndarray:
+    """``scores`` quantised to about ``digits`` significant decimal digits of the largest ``|score|``,
+    for ranking and selecting (book/conventions.md §3).
+
+    Scores that are equal in exact arithmetic (duplicated rows of Adult or Bank, an estimator that
+    converges to another) differ in their last bits by floating-point noise, and that noise depends
+    on the processor (BLAS kernels, SIMD summation orders). An ``argsort`` of the raw scores then
+    breaks such ties differently on another machine. On the quantised scores they are exact ties,
+    which a stable sort breaks by index everywhere. The grid step is a power of two (``2**e`` with
+    ``2**e <= max|score| * 10**-digits``), so the quantisation itself is exact: no transcendental
+    function, whose last bit could depend on the machine, is evaluated. Non-finite values pass
+    through unchanged; an all-zero array stays zero.
+    """
+    s = np.asarray(scores, dtype=float)
+    finite = np.isfinite(s)
+    if not finite.any():
+        return s.copy()
+    top = float(np.max(np.abs(s[finite])))
+    if top == 0.0:
+        return s.copy()
+    _, e = np.frexp(top)  # top = m * 2**e with 0.5 <= m < 1, exact
+    step = np.ldexp(1.0, int(e) - int(np.ceil(digits * np.log2(10.0))))
+    out = s.copy()
+    out[finite] = np.round(s[finite] / step) * step
+    return out
+
+
 def progress(iterable: Iterable[T], enabled: bool = False, **kwargs) -> Iterator[T]:
     """A tqdm progress bar when ``enabled``; the bare iterable otherwise.
 

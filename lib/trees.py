@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.tree import DecisionTreeRegressor
 
+from .reproducibility import tie_safe
+
 
 def hierarchical_shrinkage(tree: DecisionTreeRegressor, lam: float) -> np.ndarray:
     """Shrunk prediction of every node of a fitted sklearn regression tree, shape ``(n_nodes,)``."""
@@ -63,13 +65,19 @@ def fit_influence_tree(X: np.ndarray, y: np.ndarray, influence: np.ndarray, rng:
     """[CH] Algorithm 1: CART on ``([x_i, y_i], I(-x_i))`` then hierarchical shrinkage with ``lam``.
 
     ``max_depth``, ``min_samples_leaf`` and ``lam`` are not given in the paper (our defaults).
+
+    CART is fitted on the influence quantised by :func:`lib.reproducibility.tie_safe` (10
+    significant digits): two features that split a node into the same samples (one-hot columns,
+    duplicated rows) give the same impurity decrease in exact arithmetic, and which of them CART
+    picks would otherwise be decided by the influence's last bits, which differ between machines.
+    On the quantised target the fit is bitwise the same everywhere.
     """
     Q = regression_inputs(X, y)
     I = np.asarray(influence, dtype=float)
     if I.shape != (Q.shape[0],):
         raise ValueError(f"influence must have one value per sample ({Q.shape[0]}), got shape {I.shape}")
     cart = DecisionTreeRegressor(max_depth=max_depth, min_samples_leaf=min_samples_leaf,
-                                 random_state=int(rng.integers(0, 2**31 - 1))).fit(Q, I)
+                                 random_state=int(rng.integers(0, 2**31 - 1))).fit(Q, tie_safe(I))
     return InfluenceTree(cart, float(lam), hierarchical_shrinkage(cart, lam))
 
 

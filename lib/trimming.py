@@ -11,7 +11,9 @@ One function, :func:`trim`, serves every trimming rule of the book:
 * ``rule="lowest"`` — remove exactly the ``budget`` smallest scores whatever their sign (the
   IV baseline as [FI] §6.1 runs it: ``b`` points for every strategy, D.1).
 
-:func:`random_trim` is the random baseline ([FI] D.1). Ties keep index order.
+:func:`random_trim` is the random baseline ([FI] D.1). Ties keep index order: scores are ranked
+after :func:`lib.reproducibility.tie_safe` (10 significant digits), so that scores equal in exact
+arithmetic (duplicated rows) are exact ties on every machine, not an order set by floating noise.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+
+from .reproducibility import tie_safe
 
 RULES = ("negative", "highest", "lowest")
 
@@ -63,11 +67,12 @@ def trim(scores: np.ndarray, budget: int, rule: str = "negative") -> Trim:
         raise ValueError(f"unknown trimming rule {rule!r}; use one of {', '.join(RULES)}")
     if rule != "negative" and b > len(s):
         raise ValueError(f"budget {b} is larger than the number of samples {len(s)}")
+    q = tie_safe(s)  # near-ties from floating noise become exact ties, broken by index
     if rule == "highest":
-        return _result(np.argsort(-s, kind="stable")[:b], len(s))
-    order = np.argsort(s, kind="stable")
+        return _result(np.argsort(-q, kind="stable")[:b], len(s))
+    order = np.argsort(q, kind="stable")
     if rule == "negative":
-        b = min(b, int((s < 0).sum()))
+        b = min(b, int((q < 0).sum()))
     return _result(order[:b], len(s))
 
 

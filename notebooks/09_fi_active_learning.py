@@ -6,7 +6,56 @@
 #       format_name: percent
 # ---
 
-# %% tags=["parameters"]
+# %% [markdown]
+# # FI for active learning
+#
+# **Does labelling the pool samples with the largest FI, [FI]'s influence measure, make a
+# classifier learn faster than uncertainty sampling, BALD, influence trees or random
+# selection?** [FI] §4 turns its influence measure into an acquisition function. A pool sample
+# $x_u$ gets the current model's predicted label $\hat y_u$ and is treated as a validation sample;
+# its FI with respect to every labelled sample $z_j$ is computed (chapter 8's measure, Eq. 2.1,
+# with the loss of $(x_u, \hat y_u)$ in place of the validation loss) and aggregated (Eq. 4.1):
+#
+# $$\mathrm{FI}_\text{active}(x_u) = g\big(\{\mathrm{FI}(z_u, z_j)\}_j\big), \qquad
+# \mathrm{FI}(z_u, z_j) = a_{uj}\, G_j^{+}\, a_{uj}^\top,$$
+#
+# $$a_{uj} = -\nabla_\theta \ell(x_u, \hat y_u)^\top H^{-1}\, \partial_x \partial_\theta \ell(z_j),$$
+#
+# with $g$ the mean of the values between the 10th and 90th percentiles (§6.2). Algorithm 4
+# labels the pool samples with the largest $\mathrm{FI}_\text{active}$, retrains, and repeats.
+#
+# How `lib/fi_active.py` implements it, and what the paper leaves open:
+#
+# * **One $K \times P$ matrix per labelled sample.** With $B_j = \operatorname{diag}(\sqrt{p_j})\, V_j$
+#   (chapter 8), $\mathrm{FI}(z_u, z_j) = \lVert E_j g_u \rVert^2$,
+#   $E_j = (B_j B_j^\top)^{+} B_j M_j^\top H^{-1}$: the $E_j$ are built once per round, then every
+#   (pool, labelled) pair costs $K P$ operations. A test checks the pairwise matrix column by
+#   column against `lib.fi.fi_util` with a one-sample validation set, and against the explicit
+#   $d \times d$ pseudo-inverse of the metric tensor.
+# * **For a binary model FI_active factorises** (exact, tested):
+#   $\lvert p_u - \hat y_u \rvert = \min(p_u, 1-p_u)$, so
+#   $\mathrm{FI}_\text{active}(x_u) = \min(p_u, 1-p_u)^2\; g_j\big((\tilde x_u^\top c_j)^2\big)$ with a
+#   vector $c_j$ per labelled sample. FI_active is *uncertainty squared times a leverage term* that
+#   grows with $\lVert x_u \rVert$: it is a relative of uncertainty sampling, not a different
+#   principle.
+# * **Baselines.** Random; predictive entropy (uncertainty sampling); BALD (the paper cites
+#   Kirsch et al.) as the mutual information between label and parameters under the Laplace
+#   posterior $\mathcal N(\hat\theta, H^{-1})$ of the logistic model, top-$N$ (not the joint
+#   BatchBALD); IV as in [CH] §5.5: an influence tree fitted on the labelled samples' utility
+#   influence on a validation set (features only, since the pool has no labels), recomputed every
+#   round as the paper does. `fi-forest` is Algorithm 8: FI_active on a random `forest_alpha` of the
+#   pool, a random forest predicts the ranks of the rest.
+# * **Rounds are capped at `pool // acquisition`** ({ref}`conventions §2 <conventions-repairs>`):
+#   the paper's Table 4 asks for 12 rounds of 500 from a pool of 5,000 on Adult. The cap is a
+#   warning and a recorded note.
+# * Model: L2-regularised logistic regression trained to convergence (`l2="auto"`), refitted
+#   from scratch after every round (the paper's tabular experiments train with SGD; no
+#   optimiser settings are given for active learning).
+# * Ties: duplicated pool rows (Adult, Bank) get equal scores in exact arithmetic; every
+#   selection ranks the scores after `lib.reproducibility.tie_safe`, so such ties are broken by
+#   index on every machine, not by floating-point noise.
+
+# %% tags=["parameters", "remove-input"]
 seed = 0
 methods = ["fi", "fi-forest", "iv", "bald", "entropy", "random"]
 aggregation = "trimmed_mean"
@@ -30,18 +79,19 @@ forest_alpha = 0.2
 forest_trees = 50
 bald_samples = 100
 
-# %%
+# %% tags=["remove-input"]
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from lib._book import pages
 import lib.datasets.tabular as tabular
 import lib.reproducibility
 from lib import fi_active as fa
+from lib._book import pages
 from lib.experiments import ch09_fi_active_learning as ex
-from lib.models import LogisticRegression
 
 # one BLAS thread: the matrices here are small and thread spinning only slows them down
 rng = lib.reproducibility.setup(seed, threads=1)
@@ -51,50 +101,11 @@ options = dict(aggregation=aggregation, forest_alpha=forest_alpha, forest_trees=
 pages.parameters_table(globals(), "09_fi_active_learning")
 
 # %% [markdown]
-# # FI for active learning
-#
-# [FI] §4 turns its influence measure into an acquisition function. A pool sample `x_u` gets
-# the current model's predicted label `y_hat_u` and is treated as a validation sample; its FI
-# with respect to every labelled sample `z_j` is computed (chapter 4's measure, Eq. 2.1, with
-# the loss of `(x_u, y_hat_u)` in place of the validation loss) and aggregated (Eq. 4.1):
-#
-# `FI_active(x_u) = g({FI(z_u, z_j)}_j)`, `FI(z_u, z_j) = a_uj G_j^+ a_uj^T`,
-# `a_uj = -grad loss(x_u, y_hat_u)^T H^{-1} d_x d_theta loss(z_j)`,
-#
-# with `g` the mean of the values between the 10th and 90th percentiles (§6.2). Algorithm 4
-# labels the pool samples with the largest `FI_active`, retrains, and repeats.
-#
-# How `lib/fi_active.py` implements it, and what the paper leaves open:
-#
-# * **One `K x P` matrix per labelled sample.** With `B_j = diag(sqrt p_j) V_j` (chapter 4),
-#   `FI(z_u, z_j) = ||E_j g_u||^2`, `E_j = (B_j B_j^T)^+ B_j M_j^T H^{-1}`: the `E_j` are built
-#   once per round, then every (pool, labelled) pair costs `K * P` operations. A test checks
-#   the pairwise matrix column by column against `lib.fi.fi_util` with a one-sample validation
-#   set, and against the explicit `d x d` pseudo-inverse of the metric tensor.
-# * **For a binary model FI_active factorises** (exact, tested): `|p_u - y_hat_u| = min(p_u, 1-p_u)`,
-#   so `FI_active(x_u) = min(p_u, 1-p_u)^2 * g_j((x~_u^T c_j)^2)` with a vector `c_j` per labelled
-#   sample. FI_active is *uncertainty squared times a leverage term* that grows with `||x_u||`:
-#   it is a relative of uncertainty sampling, not a different principle.
-# * **Baselines.** Random; predictive entropy (uncertainty sampling); BALD (the paper cites
-#   Kirsch et al.) as the mutual information between label and parameters under the Laplace
-#   posterior `N(theta_hat, H^{-1})` of the logistic model, top-`N` (not the joint BatchBALD);
-#   IV as in [CH] §5.5: an influence tree fitted on the labelled samples' utility influence on a
-#   validation set (features only, since the pool has no labels), recomputed every round as the
-#   paper does. `fi-forest` is Algorithm 8: FI_active on a random `forest_alpha` of the pool, a
-#   random forest predicts the ranks of the rest.
-# * **Rounds are capped at `pool // acquisition`** ({ref}`conventions §2 <conventions-repairs>`): the paper's Table 4 asks for
-#   12 rounds of 500 from a pool of 5,000 on Adult. The cap is a warning and a recorded note.
-# * Model: L2-regularised logistic regression trained to convergence (`l2="auto"`), refitted
-#   from scratch after every round (the paper's tabular experiments train with SGD; no
-#   optimiser settings are given for active learning).
-
-# %% [markdown]
 # ## 1. The paper's configurations and the round cap ([FI] Tables 4-5)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "hide-input"]
 paper_rounds = ex.paper_rounds_table()
-print(paper_rounds.to_string())
+print(paper_rounds.T.to_string())
 
 # %% [markdown]
 # Adult and CIFAR-10 ask for more queries than their pools hold; MNIST's 14 x 30 uses its 420-sample
@@ -116,22 +127,34 @@ print(paper_rounds.to_string())
 split_m, raw_m = ex.moons_active_split(moons_initial, moons_pool, 100, moons_test, np.random.default_rng(seed),
                                        noise=moons_noise, degree=moons_degree)
 scores_m = ex.first_round_scores(split_m, methods, seed, **options)
-m0 = LogisticRegression().fit(split_m.X_init, split_m.y_init, n_classes=2)
+
+# %% tags=["hide-input"]
 shown = [m for m in ("fi", "entropy", "bald", "iv") if m in methods]
-fig, axes = plt.subplots(1, len(shown), figsize=(4 * len(shown), 3.8), sharex=True, sharey=True)
-for ax, m in zip(np.atleast_1d(axes), shown):
+ncols = min(2, len(shown))
+nrows = -(-len(shown) // ncols)
+fig, axes = plt.subplots(nrows, ncols, figsize=(5.4 * ncols, 4.0 * nrows), sharex=True, sharey=True, squeeze=False)
+for ax, m in zip(axes.flat, shown, strict=False):  # a 2 x 2 grid may hold fewer panels
     picks = fa.select_top(scores_m[m].to_numpy(), moons_acquisition)
     sc = ax.scatter(raw_m["pool"][:, 0], raw_m["pool"][:, 1], c=scores_m[m], cmap="viridis", s=12)
+    fig.colorbar(sc, ax=ax, label=f"{m} score")
     ax.scatter(raw_m["pool"][picks, 0], raw_m["pool"][picks, 1], s=90, facecolors="none", edgecolors="r",
-               label=f"{moons_acquisition} picks")
-    sns.scatterplot(x=raw_m["init"][:, 0], y=raw_m["init"][:, 1], hue=split_m.y_init, style=split_m.y_init,
-                    markers=["X", "P"], s=90, palette=["k", "tab:orange"], ax=ax, legend=False)
-    ax.set_title(f"{m}: round-1 scores")
-np.atleast_1d(axes)[0].legend(loc="lower left", fontsize=8)
+               label=f"the {moons_acquisition} picks")
+    for cls, marker, colour in ((0, "X", "k"), (1, "P", "tab:orange")):
+        sel = split_m.y_init == cls
+        ax.scatter(raw_m["init"][sel, 0], raw_m["init"][sel, 1], marker=marker, s=90, color=colour,
+                   label=f"labelled, class {cls}")
+    ax.set_title(f"{m}: round-1 scores of the pool")
+for ax in axes[-1]:
+    ax.set_xlabel("$x_1$")
+for ax in axes[:, 0]:
+    ax.set_ylabel("$x_2$")
+for ax in list(axes.flat)[len(shown):]:
+    ax.set_visible(False)
+fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.05),
+           frameon=False)
 plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "hide-input"]
 rho_m = scores_m.drop(columns="confidence").corr("spearman")
 print("Spearman correlation of the round-1 scores on the pool:")
 print(rho_m.round(2).to_string())
@@ -141,12 +164,20 @@ moons_curves = pd.concat([fa.compare_methods(
     ex.moons_active_split(moons_initial, moons_pool, 100, moons_test, np.random.default_rng(s),
                           noise=moons_noise, degree=moons_degree)[0],
     methods, moons_rounds, moons_acquisition, s, **options)[0] for s in range(seed, seed + moons_seeds)])
-ax = sns.lineplot(moons_curves, x="n_labeled", y="accuracy", hue="method", marker="o", errorbar="se")
-ax.set_title(f"Two moons, degree-{moons_degree} logistic model, {moons_seeds} seeds")
-plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+
+def learning_curves(curves: pd.DataFrame, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    sns.lineplot(curves, x="n_labeled", y="accuracy", hue="method", marker="o", errorbar="se", ax=ax)
+    ax.set(title=title, xlabel="labelled samples", ylabel="test accuracy")
+    ax.legend(title="acquisition", loc="upper left", bbox_to_anchor=(1.01, 1))
+    plt.show()
+
+
+# %% tags=["hide-input"]
+learning_curves(moons_curves, f"Two moons, degree-{moons_degree} logistic model, {moons_seeds} seeds")
+
+# %% tags=["nbval-check-output", "hide-input"]
 moons_summary = ex.summarise(moons_curves)
 print(moons_summary.round(3).to_string())
 
@@ -161,11 +192,11 @@ print(moons_summary.round(3).to_string())
 # %% [markdown]
 # ## 3. Adult ([FI] Fig. 3, Table 4)
 #
-# UCI Adult (chapter 4's loader, 103 one-hot columns). Per seed: an initial labelled set of
+# UCI Adult (chapter 8's loader; the number of one-hot columns is printed below). Per seed: an initial labelled set of
 # `adult_initial`, a pool of `adult_pool` and a validation set of `adult_val` (for IV only) from
 # `adult.data`, a test set of `adult_test` from `adult.test`, features standardised with the
 # statistics of the initial set and the pool. The paper's Table 4 is 300 / 5,000 / 500 per round
-# / 12 rounds (full profile); the quick profile keeps its ratios at a fifth of the size.
+# / 12 rounds (full profile); the quick profile keeps its ratios at a smaller size.
 
 # %%
 tabular.fetch_adult()
@@ -180,14 +211,14 @@ for s in range(seed, seed + adult_seeds):
     if adult_scores is None:
         adult_scores = ex.first_round_scores(split_a, methods, s, **options)
 adult_curves = pd.concat(adult_curves, ignore_index=True)
-ax = sns.lineplot(adult_curves, x="n_labeled", y="accuracy", hue="method", marker="o", errorbar="se")
-ax.set_title(f"Adult, logistic regression, {adult_seeds} seeds")
-plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["hide-input"]
+learning_curves(adult_curves, f"Adult, logistic regression, {adult_seeds} seeds")
+
+# %% tags=["nbval-check-output", "hide-input"]
 adult_note = adult_runs[0][methods[0]].note
-print("note:", adult_note or "rounds not capped")
+print(f"Adult: {len(adult)} rows, {adult.X.shape[1]} one-hot columns")
+print(textwrap.fill("note: " + (adult_note or "rounds not capped"), 76))
 adult_summary = ex.summarise(adult_curves)
 print(adult_summary.round(4).to_string())
 adult_conf = ex.pick_confidence(adult_scores, adult_acquisition)
@@ -195,16 +226,18 @@ print(adult_conf.round(3).to_string())
 print("Spearman(FI_active, entropy) on the round-1 pool:",
       round(adult_scores[["fi", "entropy"]].corr("spearman").iloc[0, 1], 2))
 
-# %%
-# scoring time per run (seconds, summed over rounds; machine-dependent, not checked)
+# %% [markdown]
+# Scoring time per Adult run (seconds, summed over rounds; machine-dependent, not checked):
+
+# %% tags=["hide-input"]
 adult_seconds = adult_curves.groupby(["method", "seed"]).seconds.sum().groupby("method").mean()
 adult_seconds.round(2)
 
 # %% [markdown]
 # ## 4. Bank marketing
 #
-# Not in the paper's active-learning section; the second offline tabular set (chapter 4's
-# loader, 50 columns), same protocol and sizes as Adult, the test set drawn from a held-out 30%.
+# Not in the paper's active-learning section; the second offline tabular set (chapter 8's
+# loader), same protocol and sizes as Adult, the test set drawn from a held-out 30%.
 
 # %%
 tabular.fetch_bank()
@@ -214,12 +247,11 @@ bank_curves = pd.concat([fa.compare_methods(
     ex.tabular_active_split(bank.X, bank.y, bank_is_test, adult_initial, adult_pool, adult_val, adult_test,
                             np.random.default_rng(s)),
     methods, adult_rounds, adult_acquisition, s, **options)[0] for s in range(seed, seed + bank_seeds)])
-ax = sns.lineplot(bank_curves, x="n_labeled", y="accuracy", hue="method", marker="o", errorbar="se")
-ax.set_title(f"Bank, logistic regression, {bank_seeds} seed(s)")
-plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["hide-input"]
+learning_curves(bank_curves, f"Bank, logistic regression, {bank_seeds} seed(s)")
+
+# %% tags=["nbval-check-output", "hide-input"]
 bank_summary = ex.summarise(bank_curves)
 print(bank_summary.round(4).to_string())
 
@@ -228,75 +260,12 @@ print(bank_summary.round(4).to_string())
 #
 # The paper's active-learning results are figures without numbers (Fig. 3, 4, 10) plus the
 # configuration tables; the claims below are its statements in §6.2, measured on our runs.
-# "mean over rounds" is the mean test accuracy after rounds `1..R` (area under the learning
+# "mean over rounds" is the mean test accuracy after rounds $1..R$ (area under the learning
 # curve); with the whole pool used, the final round cannot separate methods.
 
-# %%
-def rank_of(summary: pd.DataFrame, method: str, col: str = "mean over rounds") -> str:
-    order = summary[col].sort_values(ascending=False)
-    return f"{list(order.index).index(method) + 1} of {len(order)}" if method in order.index else "n/a"
-
-
-def pts(x: float) -> str:
-    return f"{100 * x:+.2f} pts"
-
-
-final_spread = adult_summary["final"].max() - adult_summary["final"].min()
-rows = [
-    {"claim": "Table 4: Adult runs 12 rounds of 500 from a pool of 5,000",
-     "paper": "12 rounds",
-     "measured": f"{paper_rounds.loc['Adult', 'queries needed']} queries needed; "
-                 f"{paper_rounds.loc['Adult', 'rounds that fit']} rounds fit",
-     "note": "capped at pool // acquisition (conventions §2); CIFAR-10 likewise "
-             f"({paper_rounds.loc['CIFAR10', 'rounds that fit']} of 9)"},
-    {"claim": "Fig. 3: methods diverge in the late rounds on Adult",
-     "paper": "FI distinctly above the others at the end",
-     "measured": f"final accuracies span {100 * final_spread:.2f} pts across methods",
-     "note": "with the pool exhausted every method ends with the same labelled set and model"},
-]
-if "fi" in methods:
-    for name, summ in (("Adult", adult_summary), ("two moons", moons_summary), ("Bank", bank_summary)):
-        best = summ["mean over rounds"].idxmax()
-        gap = summ.loc[best, "mean over rounds"] - summ.loc["fi", "mean over rounds"]
-        sd = summ["sd over seeds"].max()
-        within = f" (gap {100 * gap:.2f} pts; largest seed sd {100 * sd:.2f} pts)" if np.isfinite(sd) else \
-            f" (gap {100 * gap:.2f} pts; one seed, no spread)"
-        rows.append({
-            "claim": f"Fig. 3: FI outperforms the other methods ({name})",
-            "paper": "FI best" if name == "Adult" else "(not in the paper)",
-            "measured": f"FI ranks {rank_of(summ, 'fi')} by mean accuracy over rounds; "
-                        f"FI {100 * summ.loc['fi', 'mean over rounds']:.2f}% vs best {best} "
-                        f"{100 * summ.loc[best, 'mean over rounds']:.2f}%",
-            "note": "reproduced" if best == "fi" else f"not reproduced: {best} is best" + within})
-if {"bald", "random"} <= set(methods):
-    gap = adult_summary.loc["bald", "mean over rounds"] - adult_summary.loc["random", "mean over rounds"]
-    rows.append({"claim": "BALD is comparable to random selection on tabular data (Adult)",
-                 "paper": "BALD ~ random", "measured": f"BALD - random: {pts(gap)} (mean over rounds)",
-                 "note": "reproduced (within 0.5 pts)" if abs(gap) < 0.005 else "not reproduced"})
-if {"iv", "random"} <= set(methods):
-    gap1 = adult_summary.loc["iv", "first round"] - adult_summary.loc["random", "first round"]
-    rows.append({"claim": "IV initially underperforms random selection (Adult)",
-                 "paper": "IV < random in early rounds", "measured": f"IV - random after round 1: {pts(gap1)}",
-                 "note": "reproduced" if gap1 < 0 else "not reproduced: our IV (exact influence, [CH] tree) starts ahead"})
-if "fi" in methods:
-    rows.append({"claim": "Fig. 5: FI_active picks samples the current model finds hard",
-                 "paper": "picks have flat predicted distributions",
-                 "measured": f"mean confidence of FI's round-1 picks {adult_conf['fi']:.3f} vs pool "
-                             f"{adult_conf['whole pool']:.3f} (entropy's picks {adult_conf.get('entropy', np.nan):.3f})",
-                 "note": "reproduced: follows from the binary factorisation (uncertainty^2 x leverage)"
-                         if adult_conf["fi"] < adult_conf["whole pool"] else "not reproduced"})
-if {"fi", "fi-forest"} <= set(methods):
-    d = adult_summary.loc["fi-forest", "mean over rounds"] - adult_summary.loc["fi", "mean over rounds"]
-    rows.append({"claim": "Table 8: the subsampling approximation keeps accuracy",
-                 "paper": "MNIST 93.8 vs 94.0%, CelebA 80.9 vs 78.1% (approx. vs exact)",
-                 "measured": f"Adult, approx. - exact: {pts(d)} (mean over rounds)",
-                 "note": f"forest on a {forest_alpha:.0%} subsample of the pool"})
-if {"fi", "iv", "bald"} <= set(methods):
-    rows.append({"claim": "Table 9: FI costs somewhat more time than IV and BALD",
-                 "paper": "MNIST: FI 19 s, IV 13 s, BALD 9 s",
-                 "measured": ", ".join(f"{m} {adult_seconds[m]:.1f} s" for m in ("fi", "iv", "bald")),
-                 "note": "scoring time per Adult run on this machine (not checked; varies)"})
-pages.claims_table(rows)
+# %% tags=["remove-input"]
+pages.claims_table(ex.claims(paper_rounds, {"Adult": adult_summary, "two moons": moons_summary, "Bank": bank_summary},
+                             adult_conf, adult_seconds, forest_alpha=forest_alpha))
 
 # %% [markdown]
 # **Where and why we differ.** The paper reports FI_active as the best method on Adult, with
@@ -304,7 +273,7 @@ pages.claims_table(rows)
 # exhaust the pool (we cap them), after which all methods share one training set. Along the
 # curve, our measured ranking is in the claims table; on these low-dimensional, nearly linear
 # problems, uncertainty-type rules (entropy, BALD, FI) behave alike, which the binary
-# factorisation explains: FI_active is the squared uncertainty `min(p, 1-p)^2` times a leverage
+# factorisation explains: FI_active is the squared uncertainty $\min(p, 1-p)^2$ times a leverage
 # term, so it tracks entropy closely (Spearman printed in §3) and differs mainly by favouring
 # outlying points. The paper's setting differs in ways we cannot recover: its model is trained
 # with SGD rather than to convergence, its IV variant and BALD posterior are not specified, and

@@ -10,7 +10,45 @@
 #     name: python3
 # ---
 
-# %% tags=["parameters"]
+# %% [markdown]
+# # The survey's estimators, measured against ground truth
+#
+# **Which of the influence estimators the survey describes actually estimate what retraining
+# does, which of them find mislabelled training samples, and at what cost?** Hammoudeh & Lowd's
+# survey ([S]) sorts influence estimators into *retraining-based* ones
+# (leave-one-out, DOWNSAMPLING, Shapley values and their relatives, §4) and *gradient-based* ones
+# (influence functions with their CG/LiSSA/Arnoldi solvers, representer points, TracIn/TracInCP,
+# HyDRA, and the renormalised RelatIF/GAS, §5). It compares them in its Table 1 by assumptions
+# and asymptotic cost, and asks in §7 for "experiments that are quantifiable and verifiable
+# w.r.t. a ground truth". This chapter does that on a small convex problem where the ground
+# truth is cheap: L2-regularised logistic regression on real (offline) data, where actual
+# leave-one-out (LOO) retraining is exact.
+#
+# Setup, per dataset: `n_train` training samples, `n_val` validation samples, features
+# standardised; **`flip_fraction` of the training labels are flipped** (to a random other class)
+# before anything is computed, so the same run gives (a) agreement with actual LOO on the noisy
+# task, (b) mislabelled-sample detection and (c) run time. Every estimator returns the effect of
+# each training sample on $U = -(\text{summed validation loss})$, positive = helps
+# ({ref}`conventions §1 <conventions-sign>`).
+# Breast cancer is binary; digits is restricted to the classes `digits_classes` (with three or
+# more the model is a softmax, which every estimator here supports and the unit tests check on
+# wine). The number of model parameters of each task is printed with the first results.
+#
+# **Budgets of the quick profile** (chosen so that the whole chapter runs in a few minutes on two
+# cores): SGD for the dynamic estimators `sgd_epochs` epochs of batches of
+# `sgd_batch_size` (TracInCP/GAS checkpoint once per epoch); LiSSA `lissa_depth` steps with
+# mini-batch Hessians of `lissa_batch_size`; Arnoldi `arnoldi_iter` iterations keeping the top
+# `arnoldi_top_k` eigenpairs; DOWNSAMPLING `downsampling_models` models; TMC- and Beta-Shapley
+# `tmc_permutations`/`beta_permutations` permutations; Banzhaf `banzhaf_samples` subsets. The
+# Monte-Carlo estimators are therefore noisy here; the full profile raises the budgets.
+#
+# Subsets that lack a class are the Shapley family's trap (not discussed in [S]): a model fitted
+# without any sample of class k pushes that class's intercept until the solver's tolerance stops
+# it, and its validation loss, tens of nats per sample, then depends on the tolerance, not on the
+# data. With `missing_class = "prior"` (the convention of Ghorbani & Zou's public code) such a
+# subset scores the uniform prior instead; `"fit"` keeps the raw fit for comparison.
+
+# %% tags=["parameters", "remove-input"]
 seed = 0
 progress = False
 datasets = ["breast_cancer", "digits"]
@@ -40,71 +78,27 @@ mlp_tmc_permutations = 4
 mlp_l2_sweep = [3.0, 10.0]
 mlp_sweep_seeds = 3
 
-# %%
+# %% tags=["remove-input"]
+from functools import partial
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import matplotlib.pyplot as plt
 import seaborn as sns
+from matplotlib.lines import Line2D
 
-from lib._book import pages
 import lib.reproducibility
-from lib.datasets import load
-from lib.estimators import Budget, Task, benchmark, estimators_for, gradient, mlp, options_for
-from lib.preprocessing import standardised_split
-
+from lib._book import pages
+from lib.estimators import Budget, benchmark, estimators_for, gradient, mlp, options_for
+from lib.experiments import ch10_estimators_survey as ch
 
 rng = lib.reproducibility.setup(seed)
 pages.setup_plots()
 pages.parameters_table(globals(), "10_estimators_survey")
 
-# %% [markdown]
-# # The survey's estimators, measured against ground truth
-#
-# Hammoudeh & Lowd's survey ([S]) sorts influence estimators into *retraining-based* ones
-# (leave-one-out, DOWNSAMPLING, Shapley values and their relatives, §4) and *gradient-based* ones
-# (influence functions with their CG/LiSSA/Arnoldi solvers, representer points, TracIn/TracInCP,
-# HyDRA, and the renormalised RelatIF/GAS, §5). It compares them in its Table 1 by assumptions
-# and asymptotic cost, and asks in §7 for "experiments that are quantifiable and verifiable
-# w.r.t. a ground truth". This chapter does that on a small convex problem where the ground
-# truth is cheap: L2-regularised logistic regression on real (offline) data, where actual
-# leave-one-out (LOO) retraining is exact.
-#
-# Setup, per dataset: `n_train` training samples, `n_val` validation samples, features
-# standardised; **`flip_fraction` of the training labels are flipped** (to a random other class)
-# before anything is computed, so the same run gives (a) agreement with actual LOO on the noisy
-# task, (b) mislabelled-sample detection and (c) run time. Every estimator returns the effect of
-# each training sample on `U = -(summed validation loss)`, positive = helps ({ref}`conventions §1 <conventions-sign>`).
-# Breast cancer is binary (31 parameters); digits is restricted to the classes `digits_classes`
-# (two classes: 65 parameters; with three or more the model is a softmax, which every estimator
-# here supports and the unit tests check on wine).
-#
-# **Budgets of the quick profile** (chosen so that the whole chapter runs in about three minutes
-# on two cores): SGD for the dynamic estimators `sgd_epochs` epochs of batches of
-# `sgd_batch_size` (TracInCP/GAS checkpoint once per epoch); LiSSA `lissa_depth` steps with
-# mini-batch Hessians of `lissa_batch_size`; Arnoldi `arnoldi_iter` iterations keeping the top
-# `arnoldi_top_k` eigenpairs; DOWNSAMPLING `downsampling_models` models; TMC- and Beta-Shapley
-# `tmc_permutations`/`beta_permutations` permutations; Banzhaf `banzhaf_samples` subsets. The
-# Monte-Carlo estimators are therefore noisy here; the full profile raises the budgets.
-#
-# Subsets that lack a class are the Shapley family's trap (not discussed in [S]): a model fitted
-# without any sample of class k pushes that class's intercept until the solver's tolerance stops
-# it, and its validation loss, tens of nats per sample, then depends on the tolerance, not on the
-# data. With `missing_class = "prior"` (the convention of Ghorbani & Zou's public code) such a
-# subset scores the uniform prior instead; `"fit"` keeps the raw fit for comparison.
-
 # %%
-def make_task(name: str, rng: np.random.Generator):
-    ds = load(name)
-    X, y = ds.X, ds.y
-    if name == "digits":
-        keep = np.isin(y, digits_classes)
-        X, y = X[keep], np.searchsorted(np.asarray(digits_classes), y[keep])
-    K = int(y.max()) + 1
-    (X_train, y_train), (X_val, y_val) = standardised_split(X, y, [n_train, n_val], rng)
-    y_noisy, flipped = benchmark.flip_labels(y_train, flip_fraction, K, rng)
-    return Task(X_train, y_noisy, X_val, y_val, n_classes=K), flipped
-
-
+make_task = partial(ch.make_task, n_train=n_train, n_val=n_val, flip_fraction=flip_fraction,
+                    digits_classes=digits_classes)
 sgd = dict(epochs=sgd_epochs, batch_size=sgd_batch_size, lr=sgd_lr)
 budget = Budget(sgd_epochs=sgd_epochs, sgd_batch_size=sgd_batch_size, sgd_lr=sgd_lr, lissa_depth=lissa_depth,
                 lissa_batch_size=lissa_batch_size, arnoldi_iter=arnoldi_iter, arnoldi_top_k=arnoldi_top_k,
@@ -113,25 +107,7 @@ budget = Budget(sgd_epochs=sgd_epochs, sgd_batch_size=sgd_batch_size, sgd_lr=sgd
                 missing_class=missing_class)
 estimators = estimators_for("logistic", exclude=("loo",))  # LOO is the ground truth
 options = options_for(estimators, budget)
-
-results, tables, curves = {}, [], []
-for name in lib.reproducibility.progress(datasets, progress):
-    task, flipped = make_task(name, rng)
-    loo = benchmark.actual_loo(task)
-    comp = benchmark.run_estimators(task, estimators, rng, options, trace_memory=False)
-    self_scores = {"self_influence (IF)": gradient.self_influence(task),
-                   "self_influence (TracInCP)": gradient.tracin_self_influence(task, rng, **sgd)}
-    tab = comp.table(loo, flipped, self_scores).assign(dataset=name)
-    tables.append(tab.reset_index())
-    for est, run in comp.runs.items():
-        x, f, _ = benchmark.detection_curve(run.values, flipped)
-        curves.append(pd.DataFrame({"inspected": x, "found": f, "estimator": est, "dataset": name}))
-    for est, s in self_scores.items():
-        x, f, _ = benchmark.detection_curve(s, flipped, lowest_first=False)
-        curves.append(pd.DataFrame({"inspected": x, "found": f, "estimator": est, "dataset": name}))
-    results[name] = dict(task=task, flipped=flipped, loo=loo, comp=comp)
-summary = pd.concat(tables, ignore_index=True)
-curves = pd.concat(curves, ignore_index=True)
+results, summary, curves = ch.logistic_study(datasets, make_task, estimators, options, sgd, rng, progress)
 
 # %% [markdown]
 # ## (a) Agreement with actual leave-one-out
@@ -139,29 +115,43 @@ curves = pd.concat(curves, ignore_index=True)
 # Spearman (rank) and Pearson (value) correlation of every estimator with actual LOO retraining
 # on the same (noisy) task.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "hide-input"]
 agreement = summary.pivot(index="estimator", columns="dataset", values=["spearman_loo", "pearson_loo"])
+print("model parameters:", {d: r["task"].model.n_params for d, r in results.items()})
 print(agreement.dropna().round(3).to_string())
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(9, 5))
 order = summary.dropna(subset=["spearman_loo"]).groupby("estimator")["spearman_loo"].mean().sort_values().index
 sns.barplot(data=summary.dropna(subset=["spearman_loo"]), y="estimator", x="spearman_loo", hue="dataset",
             order=order, ax=ax)
 ax.set(xlabel="Spearman correlation with actual LOO", ylabel="", xlim=(-1, 1))
 ax.axvline(0, color="k", lw=0.8)
+ax.legend(title="dataset", loc="lower left")
 plt.show()
 
-# %%
+# %% [markdown]
+# Each estimate against actual LOO on the first data set (one point per training sample; red:
+# flipped label):
+
+# %% tags=["hide-input"]
 first = datasets[0]
 show = ["influence_exact", "influence_arnoldi", "representer_point", "tracin_cp", "hydra_fast"]
 show += [k for k in ("tmc_shapley", "downsampling") if k in estimators]
-fig, axes = plt.subplots(1, len(show), figsize=(3 * len(show), 3))
-for ax, est in zip(axes, show):
-    ax.scatter(results[first]["loo"], results[first]["comp"].runs[est].values, s=8)
-    ax.set(title=est, xlabel="actual LOO")
-axes[0].set_ylabel(f"estimate ({first})")
+ncols = 3
+nrows = -(-len(show) // ncols)
+fig, axes = plt.subplots(nrows, ncols, figsize=(11, 3.3 * nrows), squeeze=False)
+is_flipped = np.isin(np.arange(len(results[first]["loo"])), results[first]["flipped"])
+for ax, est in zip(axes.flat, show, strict=False):  # the grid may hold more axes than panels
+    ax.scatter(results[first]["loo"], results[first]["comp"].runs[est].values, s=8,
+               c=np.where(is_flipped, "tab:red", "tab:blue"))
+    ax.set(title=est, xlabel="actual LOO", ylabel="estimate")
+for ax in list(axes.flat)[len(show):]:
+    ax.set_visible(False)
+fig.legend(handles=[Line2D([], [], ls="", marker="o", color="tab:blue", label="clean label"),
+                    Line2D([], [], ls="", marker="o", color="tab:red", label="flipped label")],
+           loc="lower center", ncol=2, bbox_to_anchor=(0.5, -0.03), frameon=False)
+fig.suptitle(f"estimates vs. actual LOO ({first})")
 plt.show()
 
 # %% [markdown]
@@ -170,14 +160,13 @@ plt.show()
 # Inspecting training samples from the most negative value (most harmful) first, as the
 # survey's mislabelled-data experiments do; self-influence rankings inspect the largest
 # self-influence first (Koh & Liang; Pruthi et al.). Random inspection gives AUC 0.5; the
-# best possible AUC is `1 - flip_fraction/2`.
+# best possible AUC is $1 - f/2$ with $f$ = `flip_fraction`.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "hide-input"]
 auc = summary.pivot(index="estimator", columns="dataset", values="detection_auc")
 print(auc.round(3).to_string())
 
-# %%
+# %% tags=["hide-input"]
 pick = ["influence_exact", "self_influence (IF)", "representer_point", "tracin", "tracin_cp", "gas",
         "self_influence (TracInCP)"] + [k for k in ("tmc_shapley", "knn_shapley") if k in estimators]
 g = sns.relplot(data=curves[curves.estimator.isin(pick)], x="inspected", y="found", hue="estimator",
@@ -185,6 +174,7 @@ g = sns.relplot(data=curves[curves.estimator.isin(pick)], x="inspected", y="foun
 for ax in g.axes.flat:
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
 g.set_axis_labels("fraction of training set inspected", "fraction of flipped labels found")
+g.legend.set_title("ranking")
 plt.show()
 
 # %% [markdown]
@@ -196,18 +186,22 @@ plt.show()
 # (`benchmark.run_estimators(..., trace_memory=True)` turns it on). These numbers depend on the
 # machine and its load: they are shown, not checked.
 
-# %%
+# %% tags=["hide-input"]
 timing = summary.pivot(index="estimator", columns="dataset", values="seconds").dropna()
 timing.sort_values(datasets[-1]).round(3)
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(8, 5))
 sns.barplot(data=summary.dropna(subset=["seconds"]), y="estimator", x="seconds", hue="dataset",
             order=timing.sort_values(datasets[-1]).index, ax=ax)
 ax.set(xscale="log", xlabel="seconds (log scale, this run)", ylabel="")
+ax.legend(title="dataset", loc="lower right")
 plt.show()
 
-# %%
+# %% [markdown]
+# The survey's Table 1 ($n$ training samples, $p$ parameters, $T$ training iterations, $K$ models):
+
+# %% tags=["hide-input"]
 pd.DataFrame(benchmark.SURVEY_TABLE_1).T
 
 # %% [markdown]
@@ -215,8 +209,9 @@ pd.DataFrame(benchmark.SURVEY_TABLE_1).T
 #
 # Correlation with LOO, detection AUC and time (this table is not checked: it holds timings).
 
-# %%
-summary.set_index(["dataset", "estimator"])[["spearman_loo", "pearson_loo", "detection_auc", "seconds"]].round(3)
+# %% tags=["hide-input"]
+(summary.set_index(["dataset", "estimator"])[["spearman_loo", "pearson_loo", "detection_auc", "seconds"]]
+ .rename(columns={"spearman_loo": "Spearman", "pearson_loo": "Pearson", "detection_auc": "AUC"}).round(3))
 
 # %% [markdown]
 # ## A non-convex model: a one-hidden-layer MLP
@@ -228,10 +223,10 @@ summary.set_index(["dataset", "estimator"])[["spearman_loo", "pearson_loo", "det
 # (`mlp_hidden` `mlp_activation` units, L2 penalty `mlp_l2` on the weights in the sum-form
 # objective, biases unpenalised; hyper-parameters the survey does not fix, chosen here so that
 # the training seed matters). Training is deterministic given a seed: the seed draws the initial
-# weights, then full-batch damped Newton steps run to a gradient norm below `1e-8`
+# weights, then full-batch damped Newton steps run to a gradient norm below $10^{-8}$
 # (`lib.estimators.mlp`). Three ground truths, all by retraining:
 #
-# * **expected LOO** over `mlp_seeds` training seeds, `mean_s [U(D, s) - U(D \ i, s)]` with the
+# * **expected LOO** over `mlp_seeds` training seeds, $\operatorname{mean}_s [U(D, s) - U(D \setminus i, s)]$ with the
 #   same seed for the model with and without sample `i`. The seeds are *other* than the seed `seed`
 #   at which every estimator below is computed, so that the expectation is independent of it;
 # * **single-seed LOO** at `seed`: what one would measure with one retraining per sample;
@@ -280,13 +275,14 @@ with benchmark.torch_threads(1):
 mlp_summary = comp_mlp.table(None, flipped_mlp, self_mlp, references={
     "expected_loo": expected_mlp, "loo_one_seed": loo_one, "loo_warm": loo_warm})
 
-# %%
-# NBVAL_CHECK_OUTPUT
-print(f"MLP: {mtask.model.n_params} parameters, validation accuracy {mtask.model.score(mtask.X_val, mtask.y_val):.2f}; "
-      f"Hessian eigenvalues at seed {seed}: smallest {hessian_eigs[0]:.3f}, largest {hessian_eigs[-1]:.1f}")
+# %% tags=["nbval-check-output", "hide-input"]
+print(f"MLP: {mtask.model.n_params} parameters, validation accuracy {mtask.model.score(mtask.X_val, mtask.y_val):.2f}")
+print(f"Hessian eigenvalues at seed {seed}: smallest {hessian_eigs[0]:.3f}, largest {hessian_eigs[-1]:.1f}")
 noise = mlp.seed_agreement(loo_one, loo_one, per_seed)
-print(f"single-seed LOO vectors, mean pairwise Pearson over {mlp_seeds + 1} seeds: {noise['seed_to_seed_loo_pearson']:.2f}")
-print(f"Pearson single-seed LOO (seed {seed}) vs expected LOO (other seeds): {noise['pearson_loo_same_seed_expected_loo']:.2f}")
+print(f"single-seed LOO vectors, mean pairwise Pearson over {mlp_seeds + 1} seeds: "
+      f"{noise['seed_to_seed_loo_pearson']:.2f}")
+print(f"Pearson single-seed LOO (seed {seed}) vs expected LOO (other seeds): "
+      f"{noise['pearson_loo_same_seed_expected_loo']:.2f}")
 print(f"Pearson warm-start LOO vs single-seed LOO: {np.corrcoef(loo_warm, loo_one)[0, 1]:.2f}")
 
 # %% [markdown]
@@ -296,22 +292,26 @@ print(f"Pearson warm-start LOO vs single-seed LOO: {np.corrcoef(loo_warm, loo_on
 # ground truths. The rows `loo (one seed)` and `loo (warm start)` are retraining results themselves:
 # their correlation with the expected LOO says how well one retraining run estimates it.
 
-# %%
-# NBVAL_CHECK_OUTPUT
-cols = ["pearson_expected_loo", "spearman_expected_loo", "pearson_loo_one_seed", "spearman_loo_one_seed",
-        "pearson_loo_warm"]
-print(mlp_summary[cols].dropna().sort_values("pearson_expected_loo", ascending=False).round(2).to_string())
+# %% tags=["nbval-check-output", "hide-input"]
+truth_names = {"expected_loo": "expected LOO", "loo_one_seed": "single-seed LOO", "loo_warm": "warm-start LOO"}
+for stat in ("pearson", "spearman"):
+    table = (mlp_summary[[f"{stat}_{k}" for k in truth_names]].dropna().round(2)
+             .rename(columns={f"{stat}_{k}": v for k, v in truth_names.items()}))
+    print(f"{stat.capitalize()} correlation with:")  # sorted on the printed values: ties keep the estimator order
+    print(table.sort_values("expected LOO", ascending=False, kind="stable").to_string(), end="\n\n")
 
-# %%
+# %% tags=["hide-input"]
 long = (mlp_summary[["pearson_expected_loo", "pearson_loo_one_seed", "pearson_loo_warm"]].dropna()
         .rename(columns={"pearson_expected_loo": "expected LOO", "pearson_loo_one_seed": "single-seed LOO",
                          "pearson_loo_warm": "warm-start LOO"})
         .reset_index().melt(id_vars="estimator", var_name="ground truth", value_name="Pearson"))
 fig, ax = plt.subplots(figsize=(9, 6))
 sns.barplot(data=long, y="estimator", x="Pearson", hue="ground truth", ax=ax,
-            order=mlp_summary["pearson_expected_loo"].dropna().sort_values(ascending=False).index)
+            order=mlp_summary["pearson_expected_loo"].dropna().round(2)
+            .sort_values(ascending=False, kind="stable").index)
 ax.set(xlim=(-1, 1), ylabel="", xlabel=f"Pearson correlation (MLP, {mlp_dataset})")
 ax.axvline(0, color="k", lw=0.8)
+ax.legend(title="ground truth", loc="upper left", bbox_to_anchor=(1.01, 1))
 plt.show()
 
 # %%
@@ -320,12 +320,17 @@ pairs = [(loo_warm, IF_mlp, "warm-start LOO", "influence function"),
          (loo_one, IF_mlp, f"single-seed LOO (seed {seed})", "influence function"),
          (expected_mlp, IF_mlp, f"expected LOO ({mlp_seeds} other seeds)", "influence function"),
          (expected_mlp, loo_one, f"expected LOO ({mlp_seeds} other seeds)", f"single-seed LOO (seed {seed})")]
-fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
-for ax, (x, y, xl, yl) in zip(axes, pairs):
-    ax.scatter(x, y, s=9, c=np.isin(np.arange(len(x)), flipped_mlp), cmap="coolwarm", vmin=0, vmax=1)
+
+# %% tags=["hide-input"]
+fig, axes = plt.subplots(2, 2, figsize=(10, 8))
+mlp_flipped = np.isin(np.arange(len(IF_mlp)), flipped_mlp)
+for ax, (x, y, xl, yl) in zip(axes.flat, pairs, strict=True):
+    ax.scatter(x, y, s=9, c=np.where(mlp_flipped, "tab:red", "tab:blue"))
     ax.set(xlabel=xl, ylabel=yl, title=f"Pearson {np.corrcoef(x, y)[0, 1]:.2f}")
-fig.suptitle("MLP: red = flipped label", y=1.02)
-plt.tight_layout()
+fig.legend(handles=[Line2D([], [], ls="", marker="o", color="tab:blue", label="clean label"),
+                    Line2D([], [], ls="", marker="o", color="tab:red", label="flipped label")],
+           loc="lower center", ncol=2, bbox_to_anchor=(0.5, -0.03), frameon=False)
+fig.suptitle(f"MLP ({mlp_dataset}): influence function and retraining")
 plt.show()
 
 # %% [markdown]
@@ -334,11 +339,11 @@ plt.show()
 # Detection AUC as in the logistic section; seconds of this run (unchecked; the retraining rows
 # include all their fits: `1 + n_train` models per seed, trained together).
 
-# %%
-# NBVAL_CHECK_OUTPUT
-print(mlp_summary["detection_auc"].sort_values(ascending=False).round(3).to_string())
+# %% tags=["nbval-check-output", "hide-input"]
+# sorted on the printed values (ties keep the estimator order): the exact and the CG influence function agree
+print(mlp_summary["detection_auc"].round(3).sort_values(ascending=False, kind="stable").to_string())
 
-# %%
+# %% tags=["hide-input"]
 mlp_summary[["detection_auc", "seconds"]].sort_values("seconds").round(3)
 
 # %% [markdown]
@@ -357,13 +362,14 @@ main_row = pd.DataFrame([{"l2": mlp_l2, **mlp.seed_agreement(IF_mlp, loo_one, pe
                           "min_hessian_eigenvalue": hessian_eigs[0],
                           "val_accuracy": mtask.model.score(mtask.X_val, mtask.y_val)}]).set_index("l2")
 with benchmark.torch_threads(1):
-    sweep = pd.concat([mlp.l2_sweep(mtask, mlp_l2_sweep, mlp_sweep_seeds).drop(columns="seconds"), main_row]).sort_index()
+    sweep = pd.concat([mlp.l2_sweep(mtask, mlp_l2_sweep, mlp_sweep_seeds).drop(columns="seconds"),
+                       main_row]).sort_index()
 
-# %%
-# NBVAL_CHECK_OUTPUT
-print(sweep.round(2).to_string())
+# %% tags=["nbval-check-output", "hide-input"]
+print("one column per L2 penalty:")
+print(sweep.T.round(2).to_string())
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7, 4))
 for col, label in [("pearson_if_loo_same_seed", "IF vs LOO, same seed"),
                    ("pearson_if_expected_loo", "IF vs expected LOO"),
@@ -372,7 +378,7 @@ for col, label in [("pearson_if_loo_same_seed", "IF vs LOO, same seed"),
     ax.plot(sweep.index, sweep[col], marker="o", label=label)
 ax.set(xscale="log", xlabel="L2 penalty (sum form)", ylabel="Pearson correlation", ylim=(-0.2, 1.02),
        title=f"MLP ({mlp_hidden} {mlp_activation} units), {mlp_dataset}")
-ax.legend(fontsize=8)
+ax.legend(fontsize=8, loc="lower right")
 plt.show()
 
 # %% [markdown]
@@ -383,11 +389,11 @@ plt.show()
 #   LOO on both datasets (Pearson about 0.98 or more in the checked output), as Table 1's
 #   "estimates LOO" column says when convexity and stationarity hold.
 # * **Arnoldi's truncation costs accuracy on this problem.** Keeping only the top eigenpairs of
-#   `H` drops the small-eigenvalue directions, which `H^-1` amplifies most; with all eigenpairs
+#   $H$ drops the small-eigenvalue directions, which $H^{-1}$ amplifies most; with all eigenpairs
 #   it is exact (unit tests). Schioppa et al.'s speed-up matters for models with millions of
-#   parameters, not for these 31-65.
+#   parameters, not for the few dozen printed above.
 # * **Representer points, TracIn/TracInCP and fast HyDRA do not estimate LOO** and correlate
-#   with it only moderately: the representer values replace `H` by `l2 I`; the dynamic
+#   with it only moderately: the representer values replace $H$ by $\lambda I$; the dynamic
 #   estimators measure the loss reduction along the SGD trajectory, dominated by early steps.
 #   Fast HyDRA and TracIn are close to each other, as [S] Eq. 63 predicts.
 # * **Retraining-based estimators are noisy at quick budgets** and estimate other quantities
@@ -395,9 +401,9 @@ plt.show()
 #   permutations TMC- and Beta-Shapley barely correlate with LOO. kNN-Shapley is exact but for a
 #   different (kNN) model.
 # * **Flipped labels are easy to find for almost every estimator** (AUC far above 0.5, near the
-#   best possible `1 - flip_fraction/2` for influence functions and kNN-Shapley).
+#   best possible $1 - f/2$ for influence functions and kNN-Shapley).
 # * **Cost** (unchecked table): the retraining-based estimators take seconds where the static
-#   gradient-based ones take milliseconds, in line with Table 1's `O(nT)`/`O(2^n T)` vs `O(np)`.
+#   gradient-based ones take milliseconds, in line with Table 1's $O(nT)$ / $O(2^n T)$ vs $O(np)$.
 # * **On the MLP, retraining is noisy and LOO depends on the seed.** With the quick profile's
 #   penalty, the single-seed LOO vectors of different seeds correlate only weakly with each other
 #   (printed above), although every run converges to a strict local minimum (positive definite
@@ -420,103 +426,17 @@ plt.show()
 # ## The survey's claims and what we measured
 
 # %%
-def corr(a, b):
-    return float(np.corrcoef(a, b)[0, 1])
+corr = ch.survey_correlations(results)
 
+# %% tags=["nbval-check-output", "hide-input"]
+print("Pearson IF vs LOO:", ch.per(corr["if_loo"]))
+print("Pearson Arnoldi vs exact IF:", ch.per(corr["arnoldi_if"]))
+print("Pearson fast HyDRA vs TracIn:", ch.per(corr["hydra_tracin"]))
+print("Pearson TracInCP vs TracIn:", ch.per(corr["tracincp_tracin"]))
+auc_by = summary.set_index(["dataset", "estimator"])["detection_auc"]
+print("AUC GAS - AUC TracInCP:", ch.per({d: auc_by[(d, "gas")] - auc_by[(d, "tracin_cp")] for d in datasets}))
 
-def sp(name, est):
-    return float(summary.set_index(["dataset", "estimator"]).loc[(name, est), "spearman_loo"])
-
-
-def sec(name, est):
-    return float(summary.set_index(["dataset", "estimator"]).loc[(name, est), "seconds"])
-
-
-def det(name, est):
-    return float(summary.set_index(["dataset", "estimator"]).loc[(name, est), "detection_auc"])
-
-
-runs = {d: results[d]["comp"].runs for d in datasets}
-if_loo = {d: corr(runs[d]["influence_exact"].values, results[d]["loo"]) for d in datasets}
-arn_if = {d: corr(runs[d]["influence_arnoldi"].values, runs[d]["influence_exact"].values) for d in datasets}
-hyd_tr = {d: corr(runs[d]["hydra_fast"].values, runs[d]["tracin"].values) for d in datasets}
-cp_tr = {d: corr(runs[d]["tracin_cp"].values, runs[d]["tracin"].values) for d in datasets}
-
-
-def per(dct, fmt="{:.3f}"):
-    return ", ".join(f"{d}: " + fmt.format(v) for d, v in dct.items())
-
-
-# %%
-# NBVAL_CHECK_OUTPUT
-print("Pearson IF vs LOO:", per(if_loo))
-print("Pearson Arnoldi vs exact IF:", per(arn_if))
-print("Pearson fast HyDRA vs TracIn:", per(hyd_tr))
-print("Pearson TracInCP vs TracIn:", per(cp_tr))
-print("AUC GAS - AUC TracInCP:", per({d: det(d, "gas") - det(d, "tracin_cp") for d in datasets}))
-
-# %%
-claims = [
-    dict(claim="Influence functions estimate LOO (convex, stationary model; Table 1)", paper="yes (assumptions hold)",
-         measured="Pearson with actual LOO " + per(if_loo),
-         note="L2 logistic regression, Newton to convergence; noisy task (flipped labels)"),
-    dict(claim="Arnoldi IF: top eigen-space of H suffices (§5.1.1.3)", paper="3-4 orders faster on large models",
-         measured=f"top {arnoldi_top_k} of {arnoldi_iter} Ritz pairs: Pearson with exact IF " + per(arn_if),
-         note="H^-1 amplifies the *small* eigenvalues that truncation drops; exact when k = #params (tests)"),
-    dict(claim="Fast HyDRA ~ TracIn in practice (Eq. 63 vs 54)", paper="very similar",
-         measured="Pearson " + per(hyd_tr),
-         note="they differ only in using the final vs each step's validation gradient"),
-    dict(claim="TracInCP vs TracIn (§5.2.1)", paper="TracInCP closer to expected influence, often better",
-         measured="Pearson TracInCP vs TracIn " + per(cp_tr) + "; Spearman with LOO TracIn "
-         + per({d: sp(d, "tracin") for d in datasets}) + ", TracInCP " + per({d: sp(d, "tracin_cp") for d in datasets}),
-         note="dynamic estimators measure loss reduction along training, not LOO: early checkpoints dominate"),
-    dict(claim="Renormalisation helps rankings (GAS, §5.3)", paper="GAS 'particularly effective'",
-         measured="detection AUC GAS " + per({d: det(d, "gas") for d in datasets}) + " vs TracInCP "
-         + per({d: det(d, "tracin_cp") for d in datasets}),
-         note="measured by flipped-label detection; see the curves above"),
-    dict(claim="Representer point is orders of magnitude faster than IF and TracIn (§5.1.2.2)", paper="several orders",
-         measured="time ratio TracIn / representer " + per({d: sec(d, "tracin") / sec(d, "representer_point") for d in datasets}, "{:.0f}x")
-         + "; exact IF / representer " + per({d: sec(d, "influence_exact") / sec(d, "representer_point") for d in datasets}, "{:.0f}x"),
-         note="timings of this run (unchecked); tiny models make IF cheap here"),
-]
-claims.append(dict(claim="Retraining-based methods have a high upfront cost (Table 1)", paper="O(nT), O(KT), O(2^n T)",
-                   measured="seconds TMC-Shapley / exact IF " + per({d: sec(d, "tmc_shapley") / sec(d, "influence_exact") for d in datasets}, "{:.0f}x"),
-                   note=f"with only {tmc_permutations} permutations (quick profile)"))
-
-
-def mlp_p(est, truth="expected_loo"):
-    return float(mlp_summary.loc[est, f"pearson_{truth}"])
-
-
-exp_name = f"expected loo ({mlp_seeds} seeds)"
-claims += [
-    dict(claim="LOO is noisy for stochastic/non-convex training: the deletion's effect is hard to disentangle "
-               "from training's intrinsic variability (§4.1.2; §4 Remark 1)",
-         paper="retrain several times, average over seeds",
-         measured=f"MLP, l2={mlp_l2}: seed-to-seed Pearson of single-seed LOO {noise['seed_to_seed_loo_pearson']:.2f}; "
-                  f"single-seed vs expected LOO {noise['pearson_loo_same_seed_expected_loo']:.2f}",
-         note=f"deterministic full-batch training: the only randomness is the initialisation; "
-              f"expected LOO over {mlp_seeds} seeds other than the estimators' seed"),
-    dict(claim="IF accurate on convex and some shallow models; Hessian often not PD and accuracy sensitive "
-               "to weight decay on deep models (§5.1.1.2, Basu et al.)",
-         paper="fragile on non-convex models",
-         measured=f"Pearson IF vs LOO: logistic {if_loo[mlp_dataset]:.2f}; MLP (l2={mlp_l2}) vs warm-start LOO "
-                  f"{mlp_p('influence_exact', 'loo_warm'):.2f}, vs single-seed {mlp_p('influence_exact', 'loo_one_seed'):.2f}, "
-                  f"vs expected {mlp_p('influence_exact'):.2f}; sweep: IF vs same-seed LOO "
-                  + ", ".join(f"l2={l:g}: {v:.2f}" for l, v in sweep["pearson_if_loo_same_seed"].items()),
-         note=f"smallest Hessian eigenvalue at the seed-{seed} MLP over all penalties: "
-              f"{sweep['min_hessian_eigenvalue'].min():.3f} (no damping used); the gap to from-scratch LOO is the "
-              "warm-start gap (other basins), which a stronger penalty closes"),
-    dict(claim="Downsampling is a consistent estimator of the expected LOO (§4.2)",
-         paper="estimates influence on the training algorithm as a whole",
-         measured=f"MLP Pearson with expected LOO: downsampling {mlp_p('downsampling'):.2f} "
-                  f"({downsampling_models} models), single-seed LOO {mlp_p('loo (one seed)'):.2f}, IF {mlp_p('influence_exact'):.2f}",
-         note="here one seed for all submodels: it averages over 70% subsets, not over seeds"),
-    dict(claim="TracInCP estimates expected influence more closely than TracIn (§5.2.1); HyDRA beats IF on "
-               "non-convex models (§5.2.2)",
-         paper="TracInCP > TracIn; HyDRA > IF",
-         measured=f"MLP Pearson with expected LOO: TracInCP {mlp_p('tracin_cp'):.2f}, TracIn {mlp_p('tracin'):.2f}, "
-                  f"fast HyDRA {mlp_p('hydra_fast'):.2f}, IF {mlp_p('influence_exact'):.2f}",
-         note="fast HyDRA drops the Hessian terms of full HyDRA; the dynamic estimators follow their own SGD run"),
-]
-pages.claims_table(claims)
+# %% tags=["remove-input"]
+pages.claims_table(ch.claims(summary, corr, mlp_summary, noise, sweep, mlp_dataset=mlp_dataset, mlp_l2=mlp_l2,
+                             mlp_seeds=mlp_seeds, seed=seed, arnoldi_top_k=arnoldi_top_k, arnoldi_iter=arnoldi_iter,
+                             tmc_permutations=tmc_permutations, downsampling_models=downsampling_models))

@@ -1,14 +1,8 @@
-from lib._book import numerics
+import numpy as np
+import pytest
+import torch
 
-# nbval starts a kernel per executed page after this file is imported: pin the numerics the pages
-# were executed with (lib._book.numerics; BOOK_CPU_CAPABILITY=default re-executes them as "another machine")
-numerics.apply()
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from lib.reproducibility import torch_threads  # noqa: E402
+from lib.reproducibility import torch_threads
 
 torch.set_num_threads(2)
 

@@ -60,3 +60,16 @@ def test_table_against_several_ground_truths(rng):
     assert both.loc["a", "pearson_loo"] == pytest.approx(1.0) and both.loc["a", "pearson_truth"] == pytest.approx(-1.0)
     with pytest.raises(ValueError, match="ground truth"):
         comp.table(None, np.array([0, 1]))
+
+
+def test_detection_curve_ignores_floating_noise_between_equal_scores(rng):
+    """Two estimators equal in exact arithmetic (exact IF and converged CG) rank alike."""
+    eps = np.finfo(float).eps
+    s = np.repeat(rng.normal(size=25), 4)  # many exact ties
+    flipped = rng.choice(100, 10, replace=False)
+    ref = benchmark.detection_curve(s, flipped)
+    for _ in range(5):
+        noisy = s * (1 + 4 * eps * rng.standard_normal(100))
+        x, f, auc = benchmark.detection_curve(noisy, flipped)
+        np.testing.assert_array_equal(f, ref[1])
+        assert auc == ref[2]

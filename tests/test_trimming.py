@@ -97,3 +97,22 @@ def test_iv_rule_removes_the_samples_whose_removal_lowers_the_validation_loss_mo
     val_loss = lambda m, th: m.loss(Xv_t, yv, th).sum()  # noqa: E731
     actual = loo_effect(model, X, y, range(len(y)), [val_loss])[:, 0]
     assert set(np.argsort(actual)[:3]) == set(r.removed.tolist())
+
+
+def test_ties_from_floating_noise_keep_index_order(rng):
+    """Duplicated rows score equal in exact arithmetic; their computed scores differ in the last bits,
+    differently on another processor. Trimming must remove the same samples whatever the noise."""
+    eps = np.finfo(float).eps
+    base = rng.normal(size=40)
+    base[20:] = base[:20]  # rows 20.. duplicate rows 0..19
+    removed = set()
+    for _ in range(10):
+        noisy = base * (1 + 4 * eps * rng.standard_normal(40))
+        for rule in ("negative", "lowest", "highest"):
+            removed.add((rule, tuple(trim(noisy, 7, rule).removed)))
+    assert len(removed) == 3  # one removal set per rule
+    for _rule, r in removed:  # of each duplicated pair the lower index goes first
+        for i in r:
+            assert i < 20 or (i - 20) in r
+    # a score that is zero in exact arithmetic, computed as -1e-17, is not negative
+    assert trim(np.array([1.0, -1e-17, -0.5]), 3).removed.tolist() == [2]

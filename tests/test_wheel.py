@@ -6,6 +6,7 @@ into a fresh virtual environment whose dependencies come from this environment's
 source tree.
 """
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -30,9 +31,14 @@ def _public_modules() -> list[str]:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    """The wheel, built from a copy of the sources (setuptools writes a build/ folder beside them)."""
+    src = tmp_path_factory.mktemp("src")
+    shutil.copytree(ROOT / "lib", src / "lib", ignore=shutil.ignore_patterns("__pycache__"))  # links resolved
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out),
-                    str(ROOT)], check=True, capture_output=True, cwd=out)
+                    str(src)], check=True, capture_output=True, cwd=out)
     (whl,) = out.glob("perf_ceiling_book-*.whl")
     return whl
 

