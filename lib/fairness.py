@@ -132,23 +132,3 @@ def prediction_dp_gap(predictions: ArrayLike, groups: ArrayLike) -> float:
         raise ValueError("predictions must be a 1-D array of 0/1 labels")
     g1, g0 = _group_masks(groups, len(p))
     return float(p[g1].mean() - p[g0].mean())
-
-
-def label_gaps(y_true: ArrayLike, y_pred: ArrayLike, groups: ArrayLike) -> dict[str, float]:
-    """Group gaps of *hard* predictions, the numbers the authors' evaluator (``eval.py`` of
-    anshuman23/InfDataSel) reports in [CH] Fig. 2 and App. D.2:
-
-    * ``dp``: ``|P(yhat=1 | g=1) - P(yhat=1 | g=0)|`` (demographic parity of the predicted labels);
-    * ``eop``: ``|P(yhat=1 | y=1, g=1) - P(yhat=1 | y=1, g=0)|`` (equal opportunity: the gap of true
-      positive rates).
-
-    ``dp`` is ``abs(prediction_dp_gap(y_pred, groups))``. The influence quantities (:func:`dp_quantity`,
-    :func:`eop_quantity`) are their differentiable stand-ins: predicted probabilities for DP, the ``y=1``
-    loss for EOP ([CH] Eq. 2 and App. A).
-    """
-    y, p = np.asarray(y_true).astype(int).ravel(), np.asarray(y_pred).astype(int).ravel()
-    if p.shape != y.shape or not np.isin(p, (0, 1)).all():
-        raise ValueError(f"y_pred must be 0/1 predictions, one per label ({y.shape[0]}), got shape {p.shape}")
-    g1, g0 = _group_masks(groups, len(y))
-    pos1, pos0 = _group_masks(groups, len(y), y == 1)
-    return {"dp": float(abs(p[g1].mean() - p[g0].mean())), "eop": float(abs(p[pos1].mean() - p[pos0].mean()))}

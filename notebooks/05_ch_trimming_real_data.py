@@ -87,7 +87,7 @@ from lib import datasets
 from lib._book import pages
 from lib.datasets import tabular
 from lib.experiments import ch05_ch_trimming_real_data as ch
-from lib.trees import describe_leaf, draw_influence_tree, tree_leaves
+from lib.tree_rules import describe_leaf, draw_influence_tree, tree_leaves
 
 rng = lib.reproducibility.setup(seed, threads=1)  # small models: one thread is faster than two
 pages.setup_plots()

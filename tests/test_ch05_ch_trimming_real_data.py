@@ -165,3 +165,19 @@ def test_parallel_retraining_equals_serial(split):
     serial = ch.trimming_study(split, spec, [0, 10], targets=("dp",), random_seeds=(42,)).curves
     parallel = ch.trimming_study(split, spec, [0, 10], targets=("dp",), random_seeds=(42,), n_jobs=2).curves
     pd.testing.assert_frame_equal(serial, parallel, check_exact=True)
+
+
+def test_label_gaps_by_hand():
+    y = np.array([1, 1, 0, 0, 1, 1, 0, 0])
+    p = np.array([1, 0, 1, 0, 1, 1, 0, 0])
+    g = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    out = ch.label_gaps(y, p, g)
+    assert out["dp"] == pytest.approx(abs(2 / 4 - 2 / 4))
+    assert out["eop"] == pytest.approx(abs(1 / 2 - 2 / 2))  # true-positive rates 1/2 and 2/2
+    r = np.random.default_rng(0)
+    y, p, g = (r.random((3, 50)) < 0.5).astype(int)
+    assert ch.label_gaps(y, p, g) == ch.label_gaps(y, p, 1 - g)  # symmetric in the group coding
+    with pytest.raises(ValueError, match="0/1"):
+        ch.label_gaps(y, p + 1, g)
+    with pytest.raises(ValueError, match="one entry per sample"):
+        ch.label_gaps(y, p, g[:10])

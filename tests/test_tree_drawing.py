@@ -1,19 +1,11 @@
-"""lib.trees: reading an influence tree ([CH] Fig. 3 / App. F) -- leaves, rules, drawing."""
+"""lib.tree_rules: reading an influence tree ([CH] Fig. 3 / App. F) -- leaves, rules, drawing."""
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from lib.trees import (
-    Condition,
-    Leaf,
-    describe_condition,
-    describe_leaf,
-    draw_influence_tree,
-    fit_influence_tree,
-    regression_inputs,
-    tree_leaves,
-)
+from lib.tree_rules import Condition, Leaf, describe_condition, describe_leaf, draw_influence_tree, tree_leaves
+from lib.trees import fit_influence_tree, regression_inputs
 
 
 @pytest.fixture

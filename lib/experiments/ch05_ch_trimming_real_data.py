@@ -3,9 +3,9 @@
 Everything chapter 5 (``notebooks/05_ch_trimming_real_data.py``) computes, as functions of arrays
 and explicit seeds; the notebook loads data, calls these and plots. Building blocks:
 :mod:`lib.influence` (influence of removing a sample), :mod:`lib.fairness` (the [CH] quantities,
-the linear attack, hard-label gaps), :mod:`lib.trimming` (Algorithm 2 is ``rule="negative"``),
-:mod:`lib.trees` (Algorithm 1), :mod:`lib.surrogate` (the App. D.1 network and its convex
-surrogate), :mod:`lib.estimators.capped` (time-capped TMC-Shapley), :mod:`lib.ekfac` and
+the linear attack, hard-label DP gaps), :mod:`lib.trimming` (Algorithm 2 is ``rule="negative"``),
+:mod:`lib.trees` (Algorithm 1) and :mod:`lib.tree_rules` (reading the trees), :mod:`lib.surrogate` (the
+App. D.1 network and its convex surrogate), :mod:`lib.estimators.capped` (time-capped TMC-Shapley), :mod:`lib.ekfac` and
 :mod:`lib.deep` (App. H), :mod:`lib.parallel` (independent retrainings).
 
 Defaults the paper leaves out come from the authors' code (anshuman23/InfDataSel): budgets
@@ -189,11 +189,24 @@ def validation_quantities(z_val: np.ndarray, y_val: np.ndarray, g_val: np.ndarra
             "val_adv_loss": float((np.logaddexp(0.0, z_adv) - y * z_adv).sum())}
 
 
+def label_gaps(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray) -> dict[str, float]:
+    """Group gaps of *hard* predictions, the numbers the authors' evaluator (``eval.py`` of
+    anshuman23/InfDataSel) reports in [CH] Fig. 2 and App. D.2: ``dp`` = ``|P(yhat=1 | g=1) -
+    P(yhat=1 | g=0)|`` and ``eop`` = the same gap among the ``y = 1`` samples (of true-positive rates).
+    The influence quantities (:func:`lib.fairness.dp_quantity`, :func:`lib.fairness.eop_quantity`) are
+    their differentiable stand-ins: probabilities for DP, the ``y = 1`` loss for EOP (Eq. 2, App. A)."""
+    y, p, g = (np.asarray(a).ravel() for a in (y_true, y_pred, groups))
+    if not (y.shape == p.shape == g.shape):
+        raise ValueError(f"y_true, y_pred and groups need one entry per sample, got {y.shape}, {p.shape}, {g.shape}")
+    pos = y == 1
+    return {"dp": abs(fairness.prediction_dp_gap(p, g)), "eop": abs(fairness.prediction_dp_gap(p[pos], g[pos]))}
+
+
 def test_metrics(model: Model, split: Split, X_adv_test: np.ndarray) -> dict[str, float]:
     """What Fig. 2 / 8 / 9 plot, on the test set: accuracy, hard-label DP and EOP gaps (the authors'
-    evaluator, :func:`lib.fairness.label_gaps`), accuracy on the fixed adversarial test set."""
+    evaluator, :func:`label_gaps`), accuracy on the fixed adversarial test set."""
     pred = model.predict(split.X_test)
-    return {"accuracy": float((pred == split.y_test).mean()), **fairness.label_gaps(split.y_test, pred, split.g_test),
+    return {"accuracy": float((pred == split.y_test).mean()), **label_gaps(split.y_test, pred, split.g_test),
             "adv_accuracy": float((model.predict(X_adv_test) == split.y_test).mean())}
 
 
@@ -601,7 +614,7 @@ __all__ = [
     "DATASETS", "PAPER_FEATURES", "PAPER_ROWS", "PAPER_TABLE2", "QUANTITY", "RANDOM_SEEDS", "TARGETS",
     "DeepTrimming", "ModelSpec", "ShapleyComparison", "Split", "Study", "TreeFit", "attack", "deep_trimming",
     "distinct_partitions", "double_y_plot", "effect", "effects_table", "evaluate", "first_order_stop",
-    "first_order_stopped", "fit_model", "influence_tree", "prediction_agreement", "shapley_vs_influence",
+    "first_order_stopped", "fit_model", "influence_tree", "label_gaps", "prediction_agreement", "shapley_vs_influence",
     "split_dataset", "study_influence", "target_curves", "test_metrics", "trimming_budgets", "trimming_study",
     "validation_quantities",
 ]
