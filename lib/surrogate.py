@@ -10,7 +10,8 @@ head refitted. This module is that model:
 
 * :class:`ReLUMLP` -- input -> ``depth`` x (Linear, ReLU) -> one logit.
 * :func:`train_mlp` -- deterministic full-batch Adam in float64 on the weighted mean log-loss (the
-  initial weights come from ``seed``; a sample of weight 0 is removed exactly).
+  initial weights are drawn by NumPy from ``seed``, :func:`init_mlp`; a sample of weight 0 is removed
+  exactly).
 * :class:`SurrogateMLP` / :func:`fit_surrogate_mlp` -- the trained body plus a
   :class:`lib.models.LogisticRegression` head fitted to convergence on its embeddings. Its influence
   on any [CH] quantity is ``lib.influence.influence_on(model.head, model.embed(X_train), y_train, f)``
@@ -55,6 +56,18 @@ class ReLUMLP(nn.Module):
         return self.out(self.body(x))[:, 0]
 
 
+def init_mlp(d_in: int, hidden: int, depth: int, rng: np.random.Generator) -> ReLUMLP:
+    """A float64 :class:`ReLUMLP` whose weights and biases are ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (torch's
+    default ``nn.Linear`` distribution) drawn by NumPy: the same on every processor."""
+    net = ReLUMLP(d_in, hidden, depth).to(_DTYPE)
+    with torch.no_grad():
+        for layer in [m for m in net.body if isinstance(m, nn.Linear)] + [net.out]:
+            bound = 1.0 / np.sqrt(layer.in_features)
+            layer.weight.copy_(torch.as_tensor(rng.uniform(-bound, bound, tuple(layer.weight.shape))))
+            layer.bias.copy_(torch.as_tensor(rng.uniform(-bound, bound, tuple(layer.bias.shape))))
+    return net
+
+
 def _weights(sample_weight: ArrayLike | None, n: int) -> torch.Tensor:
     if sample_weight is None:
         return torch.ones(n, dtype=_DTYPE)
@@ -68,9 +81,12 @@ def train_mlp(X: ArrayLike, y: ArrayLike, *, seed: int, hidden: int = 32, depth:
               lr: float = 3e-3, weight_decay: float = 0.0, sample_weight: ArrayLike | None = None) -> ReLUMLP:
     """Full-batch Adam on ``sum_i w_i loss_i / sum_i w_i`` (binary log-loss) for ``epochs`` steps, float64.
 
-    The initial weights are torch's default initialisation drawn under ``torch.manual_seed(seed)`` (the
-    global generator is left as it was), so the same data, weights and seed give the same network;
-    a weight of 0 removes a sample exactly (the same gradients as training without it). ``weight_decay``
+    The initial weights and biases follow torch's default ``nn.Linear`` distribution,
+    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, drawn in float64 by ``np.random.default_rng(seed)``: torch's own
+    CPU initialisation draws in float32 with kernels compiled per instruction set, so the same seed would
+    give weights an ulp apart on different processors, which the Adam steps amplify. So the same data,
+    weights and seed give the same network on every machine (up to round-off); a weight of 0 removes a
+    sample exactly (the same gradients as training without it). ``weight_decay``
     is Adam's L2 term. The recipe (width, steps, learning rate) is ours: [CH] gives none, its code runs
     10,000 full-batch SGD steps on a GPU.
     """
@@ -83,9 +99,7 @@ def train_mlp(X: ArrayLike, y: ArrayLike, *, seed: int, hidden: int = 32, depth:
     if int(epochs) < 1 or not lr > 0:
         raise ValueError(f"need epochs >= 1 and lr > 0, got {epochs}, {lr}")
     w = _weights(sample_weight, len(y_t))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        net = ReLUMLP(X_t.shape[1], hidden, depth).to(_DTYPE)
+    net = init_mlp(X_t.shape[1], hidden, depth, np.random.default_rng(int(seed)))
     opt = torch.optim.Adam(net.parameters(), lr=float(lr), weight_decay=float(weight_decay))
     target = y_t.to(_DTYPE)
     for _ in range(int(epochs)):

@@ -7,7 +7,7 @@ from scipy.stats import pearsonr
 
 from lib import fairness, influence
 from lib.models import LogisticRegression
-from lib.surrogate import fit_surrogate_mlp, linearised_attack, train_mlp
+from lib.surrogate import fit_surrogate_mlp, init_mlp, linearised_attack, train_mlp
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -35,6 +35,12 @@ def test_training_is_deterministic_and_seeded(data):
     assert torch.equal(_params(a), _params(b))
     assert not torch.allclose(_params(a), _params(c))
     assert len(a.body) == 4  # two (Linear, ReLU) hidden layers
+    torch.manual_seed(123)  # torch's global generator plays no part
+    assert torch.equal(_params(train_mlp(X, y, seed=1, hidden=6, epochs=30)), _params(a))
+    net = init_mlp(5, 6, 2, np.random.default_rng(0))
+    assert all(p.dtype == torch.float64 for p in net.parameters())
+    assert float(net.body[0].weight.detach().abs().max()) <= 1 / np.sqrt(5)
+    assert float(net.out.weight.detach().abs().max()) <= 1 / np.sqrt(6)
 
 
 def test_zero_weight_removes_a_sample_exactly(data):
