@@ -217,8 +217,9 @@ def show_effects(table):
 
 lr_effects = ch.effects_table({(n, "logistic"): st for n, st in lr_studies.items()}, ["utility", "dp", "robustness"])
 show_effects(lr_effects)
-print("negative influences per function:",
-      {n: {t: int((v < 0).sum()) for t, v in st.influence.items() if t != "eop"} for n, st in lr_studies.items()})
+print("training samples with a negative influence:")
+print(pd.DataFrame({n: {t: int((v < 0).sum()) for t, v in st.influence.items() if t != "eop"}
+                    for n, st in lr_studies.items()}).to_string())
 
 
 def gap_table(studies, kind, target):
@@ -234,7 +235,7 @@ def gap_table(studies, kind, target):
 
 
 lr_dp_gaps = gap_table(lr_studies, "logistic", "dp")
-print("DP: validation gap of probabilities, test gap of labels before / at the largest budget / at the stop:")
+print("DP gap on validation (probabilities) and test (labels): before, at the largest budget, at the stop")
 print(lr_dp_gaps.round(3).to_string(index=False))
 
 # %% [markdown]
@@ -306,11 +307,10 @@ mlp_studies = {name: ch.trimming_study(sp, mlp_spec, budgets[name], gamma=gamma,
 fig2(mlp_studies, ["utility", "dp", "robustness"], "Two-hidden-layer ReLU network, last-layer surrogate (Fig. 8)")
 
 # %% tags=["nbval-check-output"]
-print("share of the adversarial test set whose prediction the attack flips:",
-      {n: round(st.flip_rate, 2) for n, st in mlp_studies.items()})
-print("test accuracy of the untrimmed models:",
-      {n: {"logistic": round(float(lr_studies[n].curves.accuracy.iloc[0]), 3),
-           "mlp": round(float(st.curves.accuracy.iloc[0]), 3)} for n, st in mlp_studies.items()})
+untrimmed = {n: {"test accuracy, logistic": round(float(lr_studies[n].curves.accuracy.iloc[0]), 3),
+                 "test accuracy, network": round(float(st.curves.accuracy.iloc[0]), 3),
+                 "attack flips (network)": round(st.flip_rate, 2)} for n, st in mlp_studies.items()}
+print(pd.DataFrame(untrimmed).to_string())
 mlp_effects = ch.effects_table({(n, "mlp"): st for n, st in mlp_studies.items()}, ["utility", "dp", "robustness"])
 show_effects(mlp_effects)
 mlp_dp_gaps = gap_table(mlp_studies, "mlp", "dp")
@@ -359,7 +359,7 @@ out = eop_effects[["dataset", "model", "before", "after", "change", "random chan
 out["z"] = out["z"].round(1)
 print(out.to_string(index=False))
 eop_gaps = pd.concat([gap_table(lr_studies, "logistic", "eop"), gap_table(mlp_studies, "mlp", "eop")])
-print("EOP: validation loss gap, test gap of true-positive rates before / at the largest budget / at the stop:")
+print("EOP gap on validation (losses) and test (true-positive rates): before, at the largest budget, at the stop")
 print(eop_gaps.round(3).to_string(index=False))
 
 # %% [markdown]
@@ -493,7 +493,8 @@ ax.legend(loc="lower left", fontsize=9)
 plt.show()
 
 # %% tags=["nbval-check-output"]
-curve10 = per_sub.groupby(["method", "budget"]).accuracy.mean().unstack().round(3)
+curve10 = per_sub.groupby(["budget", "method"]).accuracy.mean().unstack().round(3)
+print("test accuracy (mean over the subsamples) by budget:")
 print(curve10.to_string())
 gain10 = (per_sub[per_sub.budget > 0].groupby(["method", "subsample"]).accuracy.mean()
           - per_sub[per_sub.budget == 0].set_index(["method", "subsample"]).accuracy).groupby("method").mean()
