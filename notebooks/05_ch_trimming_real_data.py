@@ -359,7 +359,7 @@ out = eop_effects[["dataset", "model", "before", "after", "change", "random chan
 out["z"] = out["z"].round(1)
 print(out.to_string(index=False))
 eop_gaps = pd.concat([gap_table(lr_studies, "logistic", "eop"), gap_table(mlp_studies, "mlp", "eop")])
-print("EOP gap on validation (losses) and test (true-positive rates): before, at the largest budget, at the stop")
+print("EOP gap on validation (losses), test (true-positive rates): before, at the largest budget, at stop")
 print(eop_gaps.round(3).to_string(index=False))
 
 # %% [markdown]
@@ -498,7 +498,8 @@ print("test accuracy (mean over the subsamples) by budget:")
 print(curve10.to_string())
 gain10 = (per_sub[per_sub.budget > 0].groupby(["method", "subsample"]).accuracy.mean()
           - per_sub[per_sub.budget == 0].set_index(["method", "subsample"]).accuracy).groupby("method").mean()
-print("mean accuracy gain over the budgets > 0:", gain10.round(4).to_dict())
+print("mean test accuracy gain over the budgets > 0:")
+print(gain10.round(4).to_string())
 print("Spearman(influence, TMC-Shapley):",
       [round(float(pd.Series(r.influence).corr(pd.Series(r.shapley.values), method="spearman")), 2) for r in shap])
 print("negative values (influence, TMC-Shapley):",
@@ -556,8 +557,9 @@ plt.show()
 
 # %% tags=["nbval-check-output"]
 n_tr_text = deep.scores.shape[1]
-print(f"{text_dataset}: {len(text.y)} passages, {n_tr_text} training; union of negatively influential samples:",
-      f"{len(deep.union)} ({100 * len(deep.union) / n_tr_text:.0f}% of the training set)")
+print(f"{text_dataset}: {len(text.y)} passages, {n_tr_text} for training")
+print(f"union of the negatively influential samples: {len(deep.union)} "
+      f"({100 * len(deep.union) / n_tr_text:.0f}% of the training set)")
 print(summary_h.round(3).to_string())
 n_test_text = len(text.y) - n_tr_text - round(0.2 * len(text.y))
 p_test = summary_h.loc[("influence", 0.0), ("test accuracy", "mean")]
