@@ -128,9 +128,8 @@ budgets = {name: ch.trimming_budgets(sp.n_train, budget_fraction, budget_steps) 
 # %% tags=["nbval-check-output"]
 overview = pd.DataFrame({
     name: {"rows (all)": len(loaded[name]), "rows used": len(sp.y_train) + len(sp.y_val) + len(sp.y_test),
-           "paper rows": ch.PAPER_ROWS[name],
-           "train / val / test": f"{sp.n_train} / {len(sp.y_val)} / {len(sp.y_test)}",
-           "features": sp.X_train.shape[1], "paper features": ch.PAPER_FEATURES[name],
+           "paper rows": ch.PAPER_ROWS[name], "train": sp.n_train, "validation": len(sp.y_val),
+           "test": len(sp.y_test), "features": sp.X_train.shape[1], "paper features": ch.PAPER_FEATURES[name],
            "positive rate": round(float(sp.y_train.mean()), 3), "group share": round(float(sp.g_train.mean()), 3),
            "largest budget": max(budgets[name])}
     for name, sp in splits.items()})
@@ -204,14 +203,13 @@ fig2(lr_studies, ["utility", "dp", "robustness"], "Logistic regression (Fig. 2)"
 # change lies beyond the random mean, in the good direction.
 
 # %% tags=["nbval-check-output"]
-EFFECT_COLS = ["dataset", "target", "before", "after", "change", "random change", "random sd", "z"]
-
-
-def show_effects(table):
-    out = table[EFFECT_COLS].copy()
-    for col in ("before", "after", "change", "random change", "random sd"):
-        out[col] = out[col].round(3)
-    out["z"] = out["z"].round(1)
+def show_effects(table, by="target"):
+    """Before / after the largest budget, the change, random trimming's change (mean ± sd), z."""
+    out = pd.DataFrame({"set": table["dataset"], by: table[by], "before": table["before"].round(3),
+                        "after": table["after"].round(3), "change": table["change"].round(3),
+                        "random": [f"{m:+.3f} ± {sd:.3f}" for m, sd in zip(table["random change"],
+                                                                           table["random sd"], strict=True)],
+                        "z": table["z"].round(1)})
     print(out.to_string(index=False))
 
 
@@ -227,15 +225,15 @@ def gap_table(studies, kind, target):
     rows = []
     for name, st in studies.items():
         e, s = ch.effect(st.curves, target), ch.first_order_stopped(st, target)
-        rows.append({"dataset": name, "model": kind,
+        rows.append({"set": name, "model": kind,
                      "val gap": float(st.curves[st.curves.budget == 0][ch.QUANTITY[target]].iloc[0]),
-                     "test gap": e["before"], "at max budget": e["after"], "stop": s["stop"],
+                     "test gap": e["before"], f"at {budget_fraction:.0%}": e["after"], "stop": s["stop"],
                      "at stop": s[ch.TARGETS[target][0]]})
     return pd.DataFrame(rows)
 
 
 lr_dp_gaps = gap_table(lr_studies, "logistic", "dp")
-print("DP gap on validation (probabilities) and test (labels): before, at the largest budget, at the stop")
+print("DP gap on validation (probabilities) and test (labels), trimmed to the stop:")
 print(lr_dp_gaps.round(3).to_string(index=False))
 
 # %% [markdown]
@@ -355,11 +353,9 @@ plt.show()
 # %% tags=["nbval-check-output"]
 eop_effects = ch.effects_table({**{(n, "logistic"): st for n, st in lr_studies.items()},
                                 **{(n, "mlp"): st for n, st in mlp_studies.items()}}, ["eop"])
-out = eop_effects[["dataset", "model", "before", "after", "change", "random change", "random sd", "z"]].round(3)
-out["z"] = out["z"].round(1)
-print(out.to_string(index=False))
+show_effects(eop_effects, by="model")
 eop_gaps = pd.concat([gap_table(lr_studies, "logistic", "eop"), gap_table(mlp_studies, "mlp", "eop")])
-print("EOP gap on validation (losses), test (true-positive rates): before, at the largest budget, at stop")
+print("EOP gap on validation (losses) and test (true-positive rates), trimmed to the stop:")
 print(eop_gaps.round(3).to_string(index=False))
 
 # %% [markdown]
@@ -417,13 +413,13 @@ tree_table = pd.DataFrame(rows).set_index("tree")
 for tree_name, r in tree_table.iterrows():
     print(f"{tree_name}: sign agreement {r['sign agreement']}, R2 {r['R2']}")
     for side in ("harmful", "helpful"):
-        print(textwrap.fill(r[f"most {side} leaf"], 96, initial_indent=f"  {side}: ", subsequent_indent="      ",
+        print(textwrap.fill(r[f"most {side} leaf"], 76, initial_indent=f"  {side}: ", subsequent_indent="      ",
                             break_on_hyphens=False))
 for name, st in lr_studies.items():  # standardised features: the weights are comparable
     w = st.model.coef_[0]
     top = np.argsort(-np.abs(w))[:4]
     print(textwrap.fill(f"{name}: largest |weight| of the logistic regression: "
-                        + ", ".join(f"{splits[name].feature_names[j]} ({w[j]:+.2f})" for j in top), 96,
+                        + ", ".join(f"{splits[name].feature_names[j]} ({w[j]:+.2f})" for j in top), 76,
                         subsequent_indent="  "))
 
 # %% [markdown]
@@ -502,9 +498,9 @@ print("mean test accuracy gain over the budgets > 0:")
 print(gain10.round(4).to_string())
 print("Spearman(influence, TMC-Shapley):",
       [round(float(pd.Series(r.influence).corr(pd.Series(r.shapley.values), method="spearman")), 2) for r in shap])
-print("negative values (influence, TMC-Shapley):",
+print("negative values, influence and TMC:",
       [(int((r.influence < 0).sum()), int((r.shapley.values < 0).sum())) for r in shap])
-print(f"GZ19 stopping statistic after {shapley_permutations} permutations (they stop below 0.1):",
+print(f"GZ19 statistic after {shapley_permutations} permutations (stop < 0.1):",
       [f"{r.gz19_error:.2g}" for r in shap])
 
 # %% [markdown]
@@ -558,15 +554,15 @@ plt.show()
 # %% tags=["nbval-check-output"]
 n_tr_text = deep.scores.shape[1]
 print(f"{text_dataset}: {len(text.y)} passages, {n_tr_text} for training")
-print(f"union of the negatively influential samples: {len(deep.union)} "
-      f"({100 * len(deep.union) / n_tr_text:.0f}% of the training set)")
+print(f"union of negatively influential samples: {len(deep.union)} "
+      f"({100 * len(deep.union) / n_tr_text:.0f}% of training)")
 print(summary_h.round(3).to_string())
 n_test_text = len(text.y) - n_tr_text - round(0.2 * len(text.y))
 p_test = summary_h.loc[("influence", 0.0), ("test accuracy", "mean")]
 se_test = float(np.sqrt(p_test * (1 - p_test) / n_test_text))
 se_query = float(np.sqrt(0.25 / text_queries))  # the largest binomial error on the queries
-print(f"binomial standard error of an accuracy: test ({n_test_text} passages) {se_test:.3f}, "
-      f"queries ({text_queries}) at most {se_query:.3f}")
+print(f"binomial standard error: test accuracy ({n_test_text} passages) {se_test:.3f},")
+print(f"  query accuracy ({text_queries} queries) at most {se_query:.3f}")
 
 # %% [markdown]
 # **Paper:** test accuracy improves when BERT is retrained after influence trimming.
@@ -609,7 +605,7 @@ for kind, eff in (("logistic", lr_effects), ("mlp", mlp_effects)):
             "measured": "; ".join(f"{r.dataset}: {r.before:.3f} -> {r.after:.3f} (random {r['random change']:+.3f} "
                                   f"± {r['random sd']:.3f}, z = {r.z:.0f})" for _, r in sub.iterrows())
                         + ("" if t != "dp" else "; at the first-order stop: " + ", ".join(
-                            f"{g.dataset} {g['at stop']:.3f} (b = {g.stop})" for _, g in dp_gaps[kind].iterrows())),
+                            f"{g['set']} {g['at stop']:.3f} (b = {g['stop']})" for _, g in dp_gaps[kind].iterrows())),
             "verdict": "reproduced" if all(ok) and all(random_flat) else ("partly" if any(ok) else "not reproduced"),
             "why": f"better than random by > 2 sd on {sum(ok)} of {len(ok)} sets at b = 5%; random 'fails' when its "
                    f"gain is < 2 sd or < 1/4 of influence's (so on {sum(random_flat)} of {len(ok)})"})
