@@ -233,7 +233,7 @@ def gap_table(studies, kind, target):
 
 
 lr_dp_gaps = gap_table(lr_studies, "logistic", "dp")
-print("DP gap on validation (probabilities) and test (labels), trimmed to the stop:")
+print("DP gap, validation (probabilities) and test (labels):")
 print(lr_dp_gaps.round(3).to_string(index=False))
 
 # %% [markdown]
@@ -355,7 +355,7 @@ eop_effects = ch.effects_table({**{(n, "logistic"): st for n, st in lr_studies.i
                                 **{(n, "mlp"): st for n, st in mlp_studies.items()}}, ["eop"])
 show_effects(eop_effects, by="model")
 eop_gaps = pd.concat([gap_table(lr_studies, "logistic", "eop"), gap_table(mlp_studies, "mlp", "eop")])
-print("EOP gap on validation (losses) and test (true-positive rates), trimmed to the stop:")
+print("EOP gap, validation (losses) and test (true-positive rates):")
 print(eop_gaps.round(3).to_string(index=False))
 
 # %% [markdown]
@@ -500,8 +500,8 @@ print("Spearman(influence, TMC-Shapley):",
       [round(float(pd.Series(r.influence).corr(pd.Series(r.shapley.values), method="spearman")), 2) for r in shap])
 print("negative values, influence and TMC:",
       [(int((r.influence < 0).sum()), int((r.shapley.values < 0).sum())) for r in shap])
-print(f"GZ19 statistic after {shapley_permutations} permutations (stop < 0.1):",
-      [f"{r.gz19_error:.2g}" for r in shap])
+print(f"GZ19 statistic after {shapley_permutations} permutations (they stop below 0.1):")
+print(" ", [f"{r.gz19_error:.2g}" for r in shap])
 
 # %% [markdown]
 # **Paper:** TMC-Shapley takes 11.2 hours on Bank and more than 96 hours on the other sets, while
