@@ -29,7 +29,7 @@ class Condition:
 class Leaf:
     """A leaf of an influence tree: its node id, the path of conditions from the root, the number of
     training samples in it, the CART mean of their influence and the shrunk value (what
-    :meth:`InfluenceTree.predict` returns for every sample in the leaf)."""
+    :meth:`lib.trees.InfluenceTree.predict` returns for every sample in the leaf)."""
 
     node: int
     path: tuple[Condition, ...]
@@ -90,7 +90,7 @@ def draw_influence_tree(tree: InfluenceTree, feature_names: Sequence[str], ax=No
     thresholds through ``threshold_map``), leaf boxes with the shrunk influence value and the sample count,
     green for positive (helpful) and red for negative (harmful) leaves, shaded by magnitude.
 
-    ``feature_names`` names the columns of ``[x, y]`` (:func:`regression_inputs`: the label is last).
+    ``feature_names`` names the columns of ``[x, y]`` (:func:`lib.trees.regression_inputs`: the label is last).
     Returns :func:`tree_leaves` (the values drawn), so a caller can print or check them.
     """
     import matplotlib.pyplot as plt

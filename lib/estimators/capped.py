@@ -38,7 +38,7 @@ class CappedRun:
     ``marginals``: ``(P, n)`` marginal contribution of every sample in every completed permutation;
     ``seconds`` / ``evaluations``: wall time and utility evaluations of each completed permutation;
     ``partial_seconds`` / ``partial_evaluations``: those of the permutation the budget cut off (0 if none);
-    ``setup_seconds``: time for ``U(D)`` and ``U(empty)``; ``stopped``: one of :data:`STOP_REASONS`.
+    ``setup_seconds``: time for ``U(D)`` and ``U(empty)``; ``stopped``: ``"max_permutations"`` or ``"time_budget"``.
     """
 
     values: np.ndarray
