@@ -49,8 +49,10 @@ def machine_info() -> str:
     except OSError:
         pass
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"{cpu}; {os.cpu_count()} logical CPUs; torch {torch.__version__} with {THREADS} thread; "
-            f"Python {platform.python_version()}; load average at start {load}")
+    return (
+        f"{cpu}; {os.cpu_count()} logical CPUs; torch {torch.__version__} with {THREADS} thread; "
+        f"Python {platform.python_version()}; load average at start {load}"
+    )
 
 
 def split(name: str):
@@ -61,7 +63,7 @@ def split(name: str):
     n = ROWS[name]
     idx = np.random.default_rng(SEED).permutation(len(ds))[:n]
     n_tr, n_val = round(0.6 * n), round(0.2 * n)
-    tr, va = idx[:n_tr], idx[n_tr:n_tr + n_val]
+    tr, va = idx[:n_tr], idx[n_tr : n_tr + n_val]
     X_train, X_val = standardise(ds.X[tr], ds.X[va])
     return X_train, ds.y[tr], X_val, ds.y[va], ds.groups[va]
 
@@ -71,8 +73,11 @@ def influence_seconds(model, X_train, y_train, X_val, y_val, g_val) -> float:
 
     t0 = time.perf_counter()
     X_adv = fairness.linear_attack(model, X_val, 1.3)
-    fs = [fairness.utility_quantity(X_val, y_val), fairness.dp_quantity(X_val, g_val),
-          fairness.robustness_quantity(X_adv, y_val)]
+    fs = [
+        fairness.utility_quantity(X_val, y_val),
+        fairness.dp_quantity(X_val, g_val),
+        fairness.robustness_quantity(X_adv, y_val),
+    ]
     H = model.hessian(X_train, y_train)
     for f in fs:
         influence.influence_on(model, X_train, y_train, f, hessian=H)
@@ -89,50 +94,70 @@ def measure(name: str) -> dict:
     X_train, y_train, X_val, y_val, g_val = split(name)
     model = LogisticRegression().fit(X_train, y_train)
     infl = float(np.median([influence_seconds(model, X_train, y_train, X_val, y_val, g_val) for _ in range(3)]))
-    run = tmc_shapley_capped(prefix_utility(X_train, y_train, X_val, y_val, n_classes=2), len(y_train),
-                             np.random.default_rng(SEED), time_budget_s=TMC_BUDGET_S, truncation_tol=0.01,
-                             truncation_reference="value")
+    run = tmc_shapley_capped(
+        prefix_utility(X_train, y_train, X_val, y_val, n_classes=2),
+        len(y_train),
+        np.random.default_rng(SEED),
+        time_budget_s=TMC_BUDGET_S,
+        truncation_tol=0.01,
+        truncation_reference="value",
+    )
     per = run.seconds_per_permutation
     evals = float(run.evaluations.mean()) if run.n_permutations else float(run.partial_evaluations)
-    return {"dataset": name, "n_train": len(y_train), "features": X_train.shape[1], "influence_s": infl,
-            "tmc_budget_s": TMC_BUDGET_S, "tmc_permutations": run.n_permutations, "tmc_s_per_permutation": per,
-            "tmc_lower_bound": run.is_lower_bound, "tmc_evals_per_permutation": evals,
-            "tmc_100_h": run.estimated_seconds(100) / 3600, "tmc_n_h": run.estimated_seconds(len(y_train)) / 3600}
+    return {
+        "dataset": name,
+        "n_train": len(y_train),
+        "features": X_train.shape[1],
+        "influence_s": infl,
+        "tmc_budget_s": TMC_BUDGET_S,
+        "tmc_permutations": run.n_permutations,
+        "tmc_s_per_permutation": per,
+        "tmc_lower_bound": run.is_lower_bound,
+        "tmc_evals_per_permutation": evals,
+        "tmc_100_h": run.estimated_seconds(100) / 3600,
+        "tmc_n_h": run.estimated_seconds(len(y_train)) / 3600,
+    }
 
 
 def render(rows: list[dict], info: str) -> str:
     """The results page: one column per set (narrow enough for the book's text column)."""
+
     def cell(r: dict, key: str, fmt: str) -> str:
         lb = ">= " if r["tmc_lower_bound"] and key != "tmc_permutations" else ""
         return lb + format(r[key], fmt)
 
-    table = [("training samples", lambda r: f"{r['n_train']:,}"), ("features", lambda r: str(r["features"])),
-             ("influence, 3 functions (s)", lambda r: f"{r['influence_s']:.2f}"),
-             ("paper: influence", lambda r: PAPER[r["dataset"]][0]),
-             ("TMC permutations within the cap", lambda r: str(r["tmc_permutations"])),
-             ("TMC seconds per permutation", lambda r: cell(r, "tmc_s_per_permutation", ".0f")),
-             ("prefixes fitted per permutation", lambda r: cell(r, "tmc_evals_per_permutation", ".0f")),
-             ("estimate: 100 permutations (h)", lambda r: cell(r, "tmc_100_h", ".1f")),
-             ("estimate: n permutations (h)", lambda r: cell(r, "tmc_n_h", ",.0f")),
-             ("paper: TMC-Shapley", lambda r: PAPER[r["dataset"]][1])]
+    table = [
+        ("training samples", lambda r: f"{r['n_train']:,}"),
+        ("features", lambda r: str(r["features"])),
+        ("influence, 3 functions (s)", lambda r: f"{r['influence_s']:.2f}"),
+        ("paper: influence", lambda r: PAPER[r["dataset"]][0]),
+        ("TMC permutations within the cap", lambda r: str(r["tmc_permutations"])),
+        ("TMC seconds per permutation", lambda r: cell(r, "tmc_s_per_permutation", ".0f")),
+        ("prefixes fitted per permutation", lambda r: cell(r, "tmc_evals_per_permutation", ".0f")),
+        ("estimate: 100 permutations (h)", lambda r: cell(r, "tmc_100_h", ".1f")),
+        ("estimate: n permutations (h)", lambda r: cell(r, "tmc_n_h", ",.0f")),
+        ("paper: TMC-Shapley", lambda r: PAPER[r["dataset"]][1]),
+    ]
     lines = ["| | " + " | ".join(r["dataset"] for r in rows) + " |", "|---|" + "---:|" * len(rows)]
     lines += [f"| {label} | " + " | ".join(fn(r) for r in rows) + " |" for label, fn in table]
-    return "\n".join([
-        "# [CH] Table 2: influence vs TMC-Shapley",
-        "",
-        "Logistic regression at the paper's sizes (60% of the App. C.1 totals for training). Influence: the three "
-        "[CH] functions for every training sample (median of 3 runs; the fit is not timed). TMC-Shapley: GZ19's "
-        "game (validation accuracy of a logistic regression fitted on the coalition), truncated once a prefix "
-        "scores within 1% of the full set's accuracy (GZ19's tolerance 0.01), stopped after "
-        f"{rows[0]['tmc_budget_s']:.0f} s; `>=` marks a lower bound (no permutation finished within the cap). The "
-        "estimates are the measured time per permutation times 100 (the fewest permutations after which GZ19 "
-        "stop) and times n. Generated by `python -m benchmarks bench_ch_table2`.",
-        "",
-        f"Machine: {info}.",
-        "",
-        *lines,
-        "",
-    ])
+    return "\n".join(
+        [
+            "# [CH] Table 2: influence vs TMC-Shapley",
+            "",
+            "Logistic regression at the paper's sizes (60% of the App. C.1 totals for training). Influence: the three "
+            "[CH] functions for every training sample (median of 3 runs; the fit is not timed). TMC-Shapley: GZ19's "
+            "game (validation accuracy of a logistic regression fitted on the coalition), truncated once a prefix "
+            "scores within 1% of the full set's accuracy (GZ19's tolerance 0.01), stopped after "
+            f"{rows[0]['tmc_budget_s']:.0f} s; `>=` marks a lower bound (no permutation finished within the cap). The "
+            "estimates are the measured time per permutation times 100 (the fewest permutations after which GZ19 "
+            "stop) and times n. Generated by `python -m benchmarks bench_ch_table2`.",
+            "",
+            f"Machine: {info}.",
+            "",
+            *lines,
+            "",
+        ]
+    )
 
 
 def main() -> None:

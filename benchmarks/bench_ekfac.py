@@ -108,11 +108,11 @@ def main() -> Path:
             "parameters": n_par,
             "n_train": len(y),
             "n_val": len(yv),
-            "EKFAC s / 1k train": sec * 1000 / len(y),
-            "EKFAC peak MiB": mib,
-            "exact s / 1k train": float("nan"),
-            "exact peak MiB": float("nan"),
-            "Pearson(EKFAC, exact)": float("nan"),
+            "EKFAC s/1k": sec * 1000 / len(y),
+            "EKFAC MiB": mib,
+            "exact s/1k": float("nan"),
+            "exact MiB": float("nan"),
+            "r(EKFAC, exact)": float("nan"),
         }
         if n_par <= 5000:
             Pe, sec_e, mib_e = measure(
@@ -120,9 +120,9 @@ def main() -> Path:
             )
             row.update(
                 {
-                    "exact s / 1k train": sec_e * 1000 / len(y),
-                    "exact peak MiB": mib_e,
-                    "Pearson(EKFAC, exact)": float(np.mean([np.corrcoef(P[:, k], Pe[:, k])[0, 1] for k in range(K)])),
+                    "exact s/1k": sec_e * 1000 / len(y),
+                    "exact MiB": mib_e,
+                    "r(EKFAC, exact)": float(np.mean([np.corrcoef(P[:, k], Pe[:, k])[0, 1] for k in range(K)])),
                 }
             )
         rows.append(row)
@@ -134,7 +134,8 @@ def main() -> Path:
         "# EKFAC category-wise influence: cost per 1,000 training samples\n\n"
         "kronfluence EKFAC (factor fitting + pairwise scores, damping 0.1) against the explicit "
         "Gauss-Newton influence (`lib.ekfac.exact_category_influence`, only for <= 5,000 parameters). "
-        f"CPU, torch threads = {torch.get_num_threads()}; peak = resident-set growth during the call. "
+        f"CPU, torch threads = {torch.get_num_threads()}; s/1k = seconds per 1,000 training samples; "
+        "MiB = peak resident-set growth during the call. "
         "Exact influence scales with parameters^3 (solve) and n * K * parameters (Jacobians); "
         "EKFAC with the per-layer Kronecker factors.\n\n" + _markdown(df) + "\n"
     )

@@ -225,7 +225,7 @@ def main() -> None:
             if "P" not in ours:
                 raise RuntimeError(f"influence_vectors failed at n={n}: {ours}")
             P_ours = ours["P"]
-            rows.append(("lib influence_vectors (this book)", n, ours, _rel(P_ours, P_ref), 1.0, 0.0))
+            rows.append(("this book: influence_vectors", n, ours, _rel(P_ours, P_ref), 1.0, 0.0))
             print(n, "ours", {k: v for k, v in ours.items() if k != "P"}, flush=True)
             for method, (venv, label) in METHODS.items():
                 if method not in WANTED:
@@ -253,7 +253,7 @@ def write(rows, info: str, versions: dict[str, str]) -> None:
         return "" if x is None else format(x, fmt)
 
     lines = [
-        "| method | n train | time (s) | peak (MiB) | vs formula on its H | r vs our P | vs our P |",
+        "| method | n train | time (s) | peak (MiB) | vs formula, own H | r vs our P | vs our P |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for label, n, r, rel_ref, pearson, rel_ours in rows:
@@ -282,7 +282,7 @@ def write(rows, info: str, versions: dict[str, str]) -> None:
             "",
             f"One fitted softmax regression (float64, d = {D}, K = {K}, 510 parameters, default `l2`), exported "
             f"to `.npy` and loaded by every library in its own virtual environment; {N_VAL:,} validation samples; "
-            "`P` is the per-class influence matrix (n x K). *vs formula on its H*: largest difference from "
+            "`P` is the per-class influence matrix (n x K). *vs formula, own H*: largest difference from "
             "the book's formula evaluated on the peer's Hessian (every parameter damped with `l2`, the intercept "
             "included), relative to the largest |P|; *r vs our P* and *vs our P*: Pearson correlation with, and "
             "largest relative difference from, `influence_vectors` (intercept unpenalised): the intercept "

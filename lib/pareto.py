@@ -164,8 +164,15 @@ def pareto_weights(
         ``"cbc"`` (PuLP's CBC) or ``"highs"`` (SciPy's HiGHS: the same LP, about four times faster at
         ``n = 10,000``; where the optimum is not unique the two may return different optimal vertices).
 
-    Returns the weights ``w`` (``(n,)``). Raises :class:`InfeasibleLPError` naming the class
-    constraints (or bounds) to loosen.
+    Returns
+    -------
+    numpy.ndarray
+        The weights ``w``, shape ``(n,)``.
+
+    Raises
+    ------
+    InfeasibleLPError
+        Naming the class constraints (or bounds) to loosen.
     """
     import pulp
 

@@ -4,11 +4,11 @@ Li & Liu down-weight training samples so that a fairness gap ``f`` falls while t
 does not rise, using the first-order influence of each sample's weight. With the book's sign
 (``I_f(i)`` predicts ``f(without i) - f(with i)``, so removing a fraction ``delta_i`` of sample ``i``
 changes ``f`` by about ``delta_i * I_f(i)``), the weights ``w_i = 1 - delta_i`` solve the linear
-program
+program::
 
     min  sum_i delta_i
-    s.t. sum_i delta_i * I_fair(i) <= -alpha * f            (the gap falls by a fraction alpha)
-         sum_i delta_i * I_util(i) <= 0                     (no utility cost, to first order)
+    s.t. sum_i delta_i * I_fair(i) <= -alpha * f   (gap falls by alpha)
+         sum_i delta_i * I_util(i) <= 0            (no utility cost)
          0 <= delta_i <= 1.
 
 Li & Liu minimise a quadratic norm of the weight change; the L1 objective here keeps it a linear

@@ -77,8 +77,18 @@ def _weights(sample_weight: ArrayLike | None, n: int) -> torch.Tensor:
     return w
 
 
-def train_mlp(X: ArrayLike, y: ArrayLike, *, seed: int, hidden: int = 32, depth: int = 2, epochs: int = 100,
-              lr: float = 3e-3, weight_decay: float = 0.0, sample_weight: ArrayLike | None = None) -> ReLUMLP:
+def train_mlp(
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    seed: int,
+    hidden: int = 32,
+    depth: int = 2,
+    epochs: int = 100,
+    lr: float = 3e-3,
+    weight_decay: float = 0.0,
+    sample_weight: ArrayLike | None = None,
+) -> ReLUMLP:
     """Full-batch Adam on ``sum_i w_i loss_i / sum_i w_i`` (binary log-loss) for ``epochs`` steps, float64.
 
     The initial weights and biases follow torch's default ``nn.Linear`` distribution,
@@ -139,14 +149,33 @@ class SurrogateMLP(LogitClassifier):
         return self.head.loss(self.embed(X), y)
 
 
-def fit_surrogate_mlp(X: ArrayLike, y: ArrayLike, *, seed: int, sample_weight: ArrayLike | None = None,
-                      hidden: int = 32, depth: int = 2, epochs: int = 100, lr: float = 3e-3,
-                      weight_decay: float = 0.0, l2: float | str = "auto") -> SurrogateMLP:
+def fit_surrogate_mlp(
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    seed: int,
+    sample_weight: ArrayLike | None = None,
+    hidden: int = 32,
+    depth: int = 2,
+    epochs: int = 100,
+    lr: float = 3e-3,
+    weight_decay: float = 0.0,
+    l2: float | str = "auto",
+) -> SurrogateMLP:
     """Train the network (:func:`train_mlp`), then refit its last layer as ``LogisticRegression(l2)`` on
     the embeddings of the same (weighted) samples -- the authors' ``NNLastLayerIF`` (with an intercept
     and the book's Newton solver instead of scikit-learn's intercept-free ``newton-cg``)."""
-    net = train_mlp(X, y, seed=seed, hidden=hidden, depth=depth, epochs=epochs, lr=lr,
-                    weight_decay=weight_decay, sample_weight=sample_weight)
+    net = train_mlp(
+        X,
+        y,
+        seed=seed,
+        hidden=hidden,
+        depth=depth,
+        epochs=epochs,
+        lr=lr,
+        weight_decay=weight_decay,
+        sample_weight=sample_weight,
+    )
     with torch.no_grad():
         E = net.body(as_tensor(X)).numpy()
     head = LogisticRegression(l2=l2).fit(E, y, sample_weight=sample_weight, n_classes=2)

@@ -46,8 +46,15 @@ def tree_leaves(tree: InfluenceTree) -> list[Leaf]:
     def walk(node: int, path: tuple[Condition, ...]) -> None:
         left, right = t.children_left[node], t.children_right[node]
         if left == -1:
-            leaves.append(Leaf(int(node), path, int(t.n_node_samples[node]), float(t.value[node, 0, 0]),
-                               float(tree.node_values[node])))
+            leaves.append(
+                Leaf(
+                    int(node),
+                    path,
+                    int(t.n_node_samples[node]),
+                    float(t.value[node, 0, 0]),
+                    float(tree.node_values[node]),
+                )
+            )
             return
         f, thr = int(t.feature[node]), float(t.threshold[node])
         walk(int(left), path + (Condition(f, "<=", thr),))
@@ -60,8 +67,13 @@ def tree_leaves(tree: InfluenceTree) -> list[Leaf]:
 ThresholdMap = Callable[[int, float], float]
 
 
-def describe_condition(c: Condition, feature_names: Sequence[str], threshold_map: ThresholdMap | None = None,
-                       categories: Mapping[int, tuple[str, str]] | None = None, digits: int = 3) -> str:
+def describe_condition(
+    c: Condition,
+    feature_names: Sequence[str],
+    threshold_map: ThresholdMap | None = None,
+    categories: Mapping[int, tuple[str, str]] | None = None,
+    digits: int = 3,
+) -> str:
     """``c`` in words: ``"age <= 28.5"`` (``digits`` significant digits; thresholds of ``10**digits`` and above
     as whole numbers, ``"capital_gain > 7,073"``), or ``"sex_Female = 1"`` for a feature listed in ``categories``
     (``{feature: (label of the <= side, label of the > side)}``, e.g. one-hot columns and the class label).
@@ -70,22 +82,33 @@ def describe_condition(c: Condition, feature_names: Sequence[str], threshold_map
     if categories and c.feature in categories:
         return f"{name} = {categories[c.feature][0 if c.op == '<=' else 1]}"
     thr = threshold_map(c.feature, c.threshold) if threshold_map else c.threshold
-    shown = f"{thr:,.0f}" if abs(thr) >= 10 ** digits else f"{thr:.{digits}g}"  # 7,070 rather than 7.07e+03
+    shown = f"{thr:,.0f}" if abs(thr) >= 10**digits else f"{thr:.{digits}g}"  # 7,070 rather than 7.07e+03
     return f"{name} {c.op} {shown}"
 
 
-def describe_leaf(leaf: Leaf, feature_names: Sequence[str], threshold_map: ThresholdMap | None = None,
-                  categories: Mapping[int, tuple[str, str]] | None = None) -> str:
+def describe_leaf(
+    leaf: Leaf,
+    feature_names: Sequence[str],
+    threshold_map: ThresholdMap | None = None,
+    categories: Mapping[int, tuple[str, str]] | None = None,
+) -> str:
     """The leaf's region as one rule: ``"age <= 28.5 and label = 1"`` (``"all samples"`` for a stump)."""
     if not leaf.path:
         return "all samples"
     return " and ".join(describe_condition(c, feature_names, threshold_map, categories) for c in leaf.path)
 
 
-def draw_influence_tree(tree: InfluenceTree, feature_names: Sequence[str], ax=None, *,
-                        threshold_map: ThresholdMap | None = None,
-                        categories: Mapping[int, tuple[str, str]] | None = None,
-                        value_format: str = "{:+.2f}", fontsize: float = 7.5, title: str | None = None) -> list[Leaf]:
+def draw_influence_tree(
+    tree: InfluenceTree,
+    feature_names: Sequence[str],
+    ax=None,
+    *,
+    threshold_map: ThresholdMap | None = None,
+    categories: Mapping[int, tuple[str, str]] | None = None,
+    value_format: str = "{:+.2f}",
+    fontsize: float = 7.5,
+    title: str | None = None,
+) -> list[Leaf]:
     """Draw the tree on ``ax`` (a new figure if ``None``): split boxes ``feature <= t`` (left branch = yes,
     thresholds through ``threshold_map``), leaf boxes with the shrunk influence value and the sample count,
     green for positive (helpful) and red for negative (harmful) leaves, shaded by magnitude.
@@ -97,8 +120,9 @@ def draw_influence_tree(tree: InfluenceTree, feature_names: Sequence[str], ax=No
 
     t = tree.tree.tree_
     if len(feature_names) != tree.tree.n_features_in_:
-        raise ValueError(f"need {tree.tree.n_features_in_} feature names (features and the label), "
-                         f"got {len(feature_names)}")
+        raise ValueError(
+            f"need {tree.tree.n_features_in_} feature names (features and the label), got {len(feature_names)}"
+        )
     if ax is None:
         _, ax = plt.subplots(figsize=(12, 3.5))
     leaves = tree_leaves(tree)
@@ -126,20 +150,39 @@ def draw_influence_tree(tree: InfluenceTree, feature_names: Sequence[str], ax=No
             if categories and c.feature in categories:
                 text = f"{feature_names[c.feature]}: {categories[c.feature][0]}?"
             text += f"\nn={int(t.n_node_samples[node])}"
-            ax.text(x, y, text, ha="center", va="center", fontsize=fontsize,
-                    bbox={"boxstyle": "round", "fc": "#f0f0f0", "ec": "grey"})
+            ax.text(
+                x,
+                y,
+                text,
+                ha="center",
+                va="center",
+                fontsize=fontsize,
+                bbox={"boxstyle": "round", "fc": "#f0f0f0", "ec": "grey"},
+            )
             for child, label in ((int(left), "yes"), (int(right), "no")):
                 cx, cy = xpos[child], -depth[child]
-                ax.annotate("", xy=(cx, cy + 0.25), xytext=(x, y - 0.25),
-                            arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.8})
-                ax.text(0.5 * (x + cx), 0.5 * (y + cy), label, fontsize=fontsize - 1, color="grey",
-                        ha="center", va="center")
+                ax.annotate(
+                    "",
+                    xy=(cx, cy + 0.25),
+                    xytext=(x, y - 0.25),
+                    arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.8},
+                )
+                ax.text(
+                    0.5 * (x + cx), 0.5 * (y + cy), label, fontsize=fontsize - 1, color="grey", ha="center", va="center"
+                )
         else:
             v = float(tree.node_values[node])
             alpha = 0.25 + 0.75 * abs(v) / vmax
             colour = (0.3, 0.7, 0.4, alpha) if v >= 0 else (0.85, 0.3, 0.3, alpha)
-            ax.text(x, y, value_format.format(v) + f"\nn={int(t.n_node_samples[node])}", ha="center", va="center",
-                    fontsize=fontsize, bbox={"boxstyle": "round", "fc": colour, "ec": "black", "lw": 0.5})
+            ax.text(
+                x,
+                y,
+                value_format.format(v) + f"\nn={int(t.n_node_samples[node])}",
+                ha="center",
+                va="center",
+                fontsize=fontsize,
+                bbox={"boxstyle": "round", "fc": colour, "ec": "black", "lw": 0.5},
+            )
     ax.set_xlim(-0.6, len(leaves) - 0.4)
     ax.set_ylim(-max_depth - 0.6, 0.6)
     ax.axis("off")

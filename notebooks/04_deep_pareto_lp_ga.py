@@ -128,9 +128,11 @@ pages.parameters_table(globals(), "04_deep_pareto_lp_ga")
 #    prescribes: as printed it is unbounded, and its $\alpha$ form flips meaning when
 #    $\sum_i P_{ik} < 0$). With
 #    $\bar P_{ik} = P_{ik} / n^{val}_k$,
-#    $$\max_w \sum_{k \in C_{target}} \sum_i (w_i - 1) \bar P_{ik} \quad \text{s.t.} \quad
-#    \sum_i (w_i - 1) \bar P_{ik} \ge -\varepsilon_k \;\; \forall k, \quad 0 \le w_i \le w_{max},
-#    \quad \sum_i |w_i - 1| \le \rho\, n .$$
+#    $$\begin{aligned}
+#    \max_w \;& \sum_{k \in C_{target}} \sum_i (w_i - 1) \bar P_{ik} \\
+#    \text{s.t.} \;& \sum_i (w_i - 1) \bar P_{ik} \ge -\varepsilon_k \;\; \forall k, \\
+#    & 0 \le w_i \le w_{max}, \quad \sum_i |w_i - 1| \le \rho\, n .
+#    \end{aligned}$$
 # 3. **Fit** (line 5, $\text{TRAINONEEPOCH}(\theta^e, T, w)$): the epoch-$e$ model is rebuilt from
 #    the checkpoint and trained for one epoch with per-sample loss weights $w$, the run's own batch
 #    order of epoch $e+1$ and a fixed seed — every candidate differs from the others only by its
@@ -351,12 +353,14 @@ def shown(name, setting):
     st = studies[name]
     table = ch.headline(st, setting)
     if table.empty:
-        print(f"{name}, {setting}: not run (no epoch qualified)")
+        pages.echo(f"{name}, {setting}: not run (no epoch qualified)")
         return
     steps = [r.steps[setting] for r in st.seeds if r.steps.get(setting) is not None]
-    print(f"{name}, {setting}: epoch {sorted({s.epoch for s in steps})}, targets per seed {[s.targets for s in steps]}")
-    print(f"test split, accuracy points, mean ± sd over {len(steps)} seeds")
-    print(table.to_string())
+    pages.echo(
+        f"{name}, {setting}: epoch {sorted({s.epoch for s in steps})}, targets per seed {[s.targets for s in steps]}"
+    )
+    pages.echo(f"test split, accuracy points, mean ± sd over {len(steps)} seeds")
+    pages.echo(table.to_string(line_width=pages.TEXT_WIDTH))
     paper = {
         "DI": ("Table 1", ch.PAPER_TABLE1["DI"], "epoch 10"),
         "CC": ("Table 1", ch.PAPER_TABLE1["CC"], "standard epoch 16"),
@@ -364,15 +368,15 @@ def shown(name, setting):
     }[setting]
     ours = ch.per_seed_summary(st, setting)
     ours = ours[ours.method == "pareto_lp_ga"]["target relative % (paper's)"].mean()
-    print(
+    pages.echo(
         f"paper ({paper[0]}, CIFAR-10): "
         + ", ".join(f"class {k} {v:+.2f} %" for k, v in paper[1].items())
         + f" vs {paper[2]}"
     )
-    print(f"ours (PARETO-LP-GA, same comparison): {ours:+.1f} % (relative change of the targets' mean accuracy)")
+    pages.echo(f"ours (PARETO-LP-GA, same comparison): {ours:+.1f} % (relative change of the targets' mean accuracy)")
     for against in ("standard", "upweight"):
         v = ch.verdict(st, setting, against)
-        print(
+        pages.echo(
             f"PARETO-LP-GA vs {ch.METHOD_NAMES[against]}: {v['gain']:+.1f} points "
             f"(s.e. {v['se']:.1f}, one-epoch noise sd {v['noise']:.1f}) -> {v['call']}"
         )
@@ -399,7 +403,7 @@ plot_curves()
 
 # %%
 for name in names:
-    print(f"--- {name}")
+    pages.echo(f"--- {name}")
     display(ch.paper_layout(studies[name], "DI"))
 
 # %% [markdown]
@@ -415,7 +419,7 @@ for name in names:
 # %% tags=["nbval-check-output"]
 for name in names:
     shown(name, "DI")
-    print()
+    pages.echo()
 
 # %%
 plot_classes(names[0])
@@ -447,13 +451,13 @@ plot_classes(names[0])
 
 # %%
 for name in names:
-    print(f"--- {name}")
+    pages.echo(f"--- {name}")
     display(ch.paper_layout(studies[name], "CC"))
 
 # %% tags=["nbval-check-output"]
 for name in names:
     shown(name, "CC")
-    print()
+    pages.echo()
 
 # %% [markdown]
 # **Paper:** CC turns the drops of classes 5, 7 and 9 into gains of +1.65 %, +1.31 % and +2.77 %
@@ -479,13 +483,13 @@ for name in names:
 
 # %%
 for name in names:
-    print(f"--- {name}")
+    pages.echo(f"--- {name}")
     display(ch.paper_layout(studies[name], "polish"))
 
 # %% tags=["nbval-check-output"]
 for name in names:
     shown(name, "polish")
-    print()
+    pages.echo()
 
 # %% [markdown]
 # **Paper (Table 3):** re-weighting the final epoch lifts the weak classes by up to +4.88 %.
@@ -525,7 +529,7 @@ for name in names:
 
 # %% tags=["nbval-check-output"]
 ceilings = pd.concat({name: ch.ceiling_table(studies[name]) for name in names}, names=["data", "setting"])
-print(ceilings.round(3).to_string())
+pages.echo(ceilings.round(3).to_string(line_width=pages.TEXT_WIDTH))
 
 # %% [markdown]
 # **Measured:** every deep $P$ is below the first-order ceiling ($t^* > 0$) and the paper's PCA ratio
@@ -549,7 +553,7 @@ weights = pd.concat(
     },
     names=["data", "setting"],
 )
-print(weights.round(3).to_string())
+pages.echo(weights.round(3).to_string(line_width=pages.TEXT_WIDTH))
 
 # %% [markdown]
 # The LP optimum is a vertex ({ref}`conventions §2 <conventions-repairs>`): almost every weight sits
@@ -565,7 +569,7 @@ print(weights.round(3).to_string())
 
 # %% tags=["nbval-check-output"]
 ga_table = pd.concat({name: ch.ga_summary(studies[name]) for name in names}, names=["data", "setting"])
-print(ga_table.round(3).to_string())
+pages.echo(ga_table.round(3).to_string(line_width=pages.TEXT_WIDTH))
 
 # %%
 hist = pd.concat({name: ch.ga_history(studies[name]) for name in names}, names=["data"]).reset_index(level=0)

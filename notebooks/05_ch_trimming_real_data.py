@@ -121,18 +121,31 @@ pages.parameters_table(globals(), "05_ch_trimming_real_data")
 for name in tabular_sets:
     getattr(tabular, f"fetch_{name}")()  # a no-op when the checksummed files are in data/cache
 loaded = {name: datasets.load(name) for name in tabular_sets}
-splits = {name: ch.split_dataset(ds, n_rows[name], np.random.default_rng([seed, k]))
-          for k, (name, ds) in enumerate(loaded.items())}
+splits = {
+    name: ch.split_dataset(ds, n_rows[name], np.random.default_rng([seed, k]))
+    for k, (name, ds) in enumerate(loaded.items())
+}
 budgets = {name: ch.trimming_budgets(sp.n_train, budget_fraction, budget_steps) for name, sp in splits.items()}
 
 # %% tags=["nbval-check-output"]
-overview = pd.DataFrame({
-    name: {"rows (all)": len(loaded[name]), "rows used": len(sp.y_train) + len(sp.y_val) + len(sp.y_test),
-           "paper rows": ch.PAPER_ROWS[name], "train": sp.n_train, "validation": len(sp.y_val),
-           "test": len(sp.y_test), "features": sp.X_train.shape[1], "paper features": ch.PAPER_FEATURES[name],
-           "positive rate": round(float(sp.y_train.mean()), 3), "group share": round(float(sp.g_train.mean()), 3),
-           "largest budget": max(budgets[name])}
-    for name, sp in splits.items()})
+overview = pd.DataFrame(
+    {
+        name: {
+            "rows (all)": len(loaded[name]),
+            "rows used": len(sp.y_train) + len(sp.y_val) + len(sp.y_test),
+            "paper rows": ch.PAPER_ROWS[name],
+            "train": sp.n_train,
+            "validation": len(sp.y_val),
+            "test": len(sp.y_test),
+            "features": sp.X_train.shape[1],
+            "paper features": ch.PAPER_FEATURES[name],
+            "positive rate": round(float(sp.y_train.mean()), 3),
+            "group share": round(float(sp.g_train.mean()), 3),
+            "largest budget": max(budgets[name]),
+        }
+        for name, sp in splits.items()
+    }
+)
 print(overview.to_string())
 
 # %% [markdown]
@@ -164,18 +177,24 @@ print(overview.to_string())
 # says that they count fairness values below zero as zero, which hides this overshoot.
 
 # %%
-TITLES = {"utility": "utility: test accuracy", "dp": "fairness: DP gap (labels)",
-          "eop": "fairness: EOP gap (labels)", "robustness": "robustness: adversarial accuracy"}
+TITLES = {
+    "utility": "utility: test accuracy",
+    "dp": "fairness: DP gap (labels)",
+    "eop": "fairness: EOP gap (labels)",
+    "robustness": "robustness: adversarial accuracy",
+}
 lr_spec = ch.ModelSpec("logistic", l2=l2)
-lr_studies = {name: ch.trimming_study(sp, lr_spec, budgets[name], gamma=gamma, random_seeds=random_seeds,
-                                      n_jobs=n_jobs)
-              for name, sp in splits.items()}
+lr_studies = {
+    name: ch.trimming_study(sp, lr_spec, budgets[name], gamma=gamma, random_seeds=random_seeds, n_jobs=n_jobs)
+    for name, sp in splits.items()
+}
 
 
 def stops_of(studies, target):
     """First-order stop of a gap target per set: where the summed influence closes the validation gap."""
-    before = {name: float(st.curves[st.curves.budget == 0][ch.QUANTITY[target]].iloc[0])
-              for name, st in studies.items()}
+    before = {
+        name: float(st.curves[st.curves.budget == 0][ch.QUANTITY[target]].iloc[0]) for name, st in studies.items()
+    }
     return {name: ch.first_order_stop(st.influence[target], before[name]) for name, st in studies.items()}
 
 
@@ -185,8 +204,14 @@ def fig2(studies, targets, suptitle):
     handles = None
     for r, (name, st) in enumerate(studies.items()):
         for c, t in enumerate(targets):
-            _, h = ch.double_y_plot(axes[r, c], st.curves, t, f"{name}: {TITLES[t]}", legend=(r == 0 and c == 0),
-                                    stop=stops[t][name] if t in stops else None)
+            _, h = ch.double_y_plot(
+                axes[r, c],
+                st.curves,
+                t,
+                f"{name}: {TITLES[t]}",
+                legend=(r == 0 and c == 0),
+                stop=stops[t][name] if t in stops else None,
+            )
             handles = h or handles
     fig.suptitle(suptitle, fontsize=11)
     fig.legend(*handles, loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.02), fontsize=9)
@@ -202,22 +227,34 @@ fig2(lr_studies, ["utility", "dp", "robustness"], "Logistic regression (Fig. 2)"
 # the change over the 5 random seeds, and $z$: how many random standard deviations the influence
 # change lies beyond the random mean, in the good direction.
 
+
 # %% tags=["nbval-check-output"]
 def show_effects(table, by="target"):
     """Before / after the largest budget, the change, random trimming's change (mean ± sd), z."""
-    out = pd.DataFrame({"set": table["dataset"], by: table[by], "before": table["before"].round(3),
-                        "after": table["after"].round(3), "change": table["change"].round(3),
-                        "random": [f"{m:+.3f} ± {sd:.3f}" for m, sd in zip(table["random change"],
-                                                                           table["random sd"], strict=True)],
-                        "z": table["z"].round(1)})
+    out = pd.DataFrame(
+        {
+            "set": table["dataset"],
+            by: table[by],
+            "before": table["before"].round(3),
+            "after": table["after"].round(3),
+            "change": table["change"].round(3),
+            "random": [
+                f"{m:+.3f} ± {sd:.3f}" for m, sd in zip(table["random change"], table["random sd"], strict=True)
+            ],
+            "z": table["z"].round(1),
+        }
+    )
     print(out.to_string(index=False))
 
 
 lr_effects = ch.effects_table({(n, "logistic"): st for n, st in lr_studies.items()}, ["utility", "dp", "robustness"])
 show_effects(lr_effects)
 print("training samples with a negative influence:")
-print(pd.DataFrame({n: {t: int((v < 0).sum()) for t, v in st.influence.items() if t != "eop"}
-                    for n, st in lr_studies.items()}).to_string())
+print(
+    pd.DataFrame(
+        {n: {t: int((v < 0).sum()) for t, v in st.influence.items() if t != "eop"} for n, st in lr_studies.items()}
+    ).to_string()
+)
 
 
 def gap_table(studies, kind, target):
@@ -225,10 +262,17 @@ def gap_table(studies, kind, target):
     rows = []
     for name, st in studies.items():
         e, s = ch.effect(st.curves, target), ch.first_order_stopped(st, target)
-        rows.append({"set": name, "model": kind,
-                     "val gap": float(st.curves[st.curves.budget == 0][ch.QUANTITY[target]].iloc[0]),
-                     "test gap": e["before"], f"at {budget_fraction:.0%}": e["after"], "stop": s["stop"],
-                     "at stop": s[ch.TARGETS[target][0]]})
+        rows.append(
+            {
+                "set": name,
+                "model": kind,
+                "val gap": float(st.curves[st.curves.budget == 0][ch.QUANTITY[target]].iloc[0]),
+                "test gap": e["before"],
+                f"at {budget_fraction:.0%}": e["after"],
+                "stop": s["stop"],
+                "at stop": s[ch.TARGETS[target][0]],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -242,10 +286,14 @@ print(lr_dp_gaps.round(3).to_string(index=False))
 # change over the 10 budgets and their ratio (actual / predicted) at the largest budget (1 = the
 # first-order estimate is exact for a 5% group removal).
 
+
 # %% tags=["nbval-check-output"]
 def agreement_table(studies, targets):
-    rows = [{"dataset": n, "target": t, **ch.prediction_agreement(st.curves, t)}
-            for n, st in studies.items() for t in targets]
+    rows = [
+        {"dataset": n, "target": t, **ch.prediction_agreement(st.curves, t)}
+        for n, st in studies.items()
+        for t in targets
+    ]
     return pd.DataFrame(rows).round(2)
 
 
@@ -299,15 +347,21 @@ print(lr_agree.to_string(index=False))
 
 # %%
 mlp_spec = ch.ModelSpec("mlp", l2=l2, hidden=mlp_hidden, depth=mlp_depth, epochs=mlp_epochs, lr=mlp_lr, seed=mlp_seed)
-mlp_studies = {name: ch.trimming_study(sp, mlp_spec, budgets[name], gamma=gamma, random_seeds=random_seeds,
-                                       n_jobs=n_jobs)
-               for name, sp in splits.items()}
+mlp_studies = {
+    name: ch.trimming_study(sp, mlp_spec, budgets[name], gamma=gamma, random_seeds=random_seeds, n_jobs=n_jobs)
+    for name, sp in splits.items()
+}
 fig2(mlp_studies, ["utility", "dp", "robustness"], "Two-hidden-layer ReLU network, last-layer surrogate (Fig. 8)")
 
 # %% tags=["nbval-check-output"]
-untrimmed = {n: {"test accuracy, logistic": round(float(lr_studies[n].curves.accuracy.iloc[0]), 3),
-                 "test accuracy, network": round(float(st.curves.accuracy.iloc[0]), 3),
-                 "attack flips (network)": round(st.flip_rate, 2)} for n, st in mlp_studies.items()}
+untrimmed = {
+    n: {
+        "test accuracy, logistic": round(float(lr_studies[n].curves.accuracy.iloc[0]), 3),
+        "test accuracy, network": round(float(st.curves.accuracy.iloc[0]), 3),
+        "attack flips (network)": round(st.flip_rate, 2),
+    }
+    for n, st in mlp_studies.items()
+}
 print(pd.DataFrame(untrimmed).to_string())
 mlp_effects = ch.effects_table({(n, "mlp"): st for n, st in mlp_studies.items()}, ["utility", "dp", "robustness"])
 show_effects(mlp_effects)
@@ -351,8 +405,10 @@ fig.suptitle("EOP trimming, logistic regression (top) and network (bottom) (Fig.
 plt.show()
 
 # %% tags=["nbval-check-output"]
-eop_effects = ch.effects_table({**{(n, "logistic"): st for n, st in lr_studies.items()},
-                                **{(n, "mlp"): st for n, st in mlp_studies.items()}}, ["eop"])
+eop_effects = ch.effects_table(
+    {**{(n, "logistic"): st for n, st in lr_studies.items()}, **{(n, "mlp"): st for n, st in mlp_studies.items()}},
+    ["eop"],
+)
 show_effects(eop_effects, by="model")
 eop_gaps = pd.concat([gap_table(lr_studies, "logistic", "eop"), gap_table(mlp_studies, "mlp", "eop")])
 print("EOP gap, validation (losses) and test (true-positive rates):")
@@ -391,11 +447,18 @@ tree_fits = {}
 for k, (name, st) in enumerate(lr_studies.items()):
     fig, axes = plt.subplots(3, 1, figsize=(12, 9.6))
     for ax, t in zip(axes, ["utility", "dp", "robustness"], strict=True):
-        tf = ch.influence_tree(splits[name], st.influence[t], np.random.default_rng([seed, 7, k]), tree_lambda,
-                               tree_depth)
+        tf = ch.influence_tree(
+            splits[name], st.influence[t], np.random.default_rng([seed, 7, k]), tree_lambda, tree_depth
+        )
         tree_fits[(name, t)] = tf
-        draw_influence_tree(tf.tree, tf.names, ax, threshold_map=tf.threshold_map(splits[name]),
-                            categories=tf.categories, title=f"{name}: {t} influence / max |I| (logistic regression)")
+        draw_influence_tree(
+            tf.tree,
+            tf.names,
+            ax,
+            threshold_map=tf.threshold_map(splits[name]),
+            categories=tf.categories,
+            title=f"{name}: {t} influence / max |I| (logistic regression)",
+        )
     plt.show()
 
 # %% tags=["nbval-check-output"]
@@ -404,23 +467,41 @@ for (name, t), tf in tree_fits.items():
     leaves = tree_leaves(tf.tree)
     worst, best = min(leaves, key=lambda lf: lf.value), max(leaves, key=lambda lf: lf.value)
     tmap = tf.threshold_map(splits[name])
-    rows.append({"tree": f"{name} / {t}", "sign agreement": round(tf.sign_agreement, 2), "R2": round(tf.r2, 2),
-                 "most harmful leaf": f"{describe_leaf(worst, tf.names, tmap, tf.categories)} "
-                                      f"({worst.value:+.2f}, n={worst.n_samples})",
-                 "most helpful leaf": f"{describe_leaf(best, tf.names, tmap, tf.categories)} "
-                                      f"({best.value:+.2f}, n={best.n_samples})"})
+    rows.append(
+        {
+            "tree": f"{name} / {t}",
+            "sign agreement": round(tf.sign_agreement, 2),
+            "R2": round(tf.r2, 2),
+            "most harmful leaf": f"{describe_leaf(worst, tf.names, tmap, tf.categories)} "
+            f"({worst.value:+.2f}, n={worst.n_samples})",
+            "most helpful leaf": f"{describe_leaf(best, tf.names, tmap, tf.categories)} "
+            f"({best.value:+.2f}, n={best.n_samples})",
+        }
+    )
 tree_table = pd.DataFrame(rows).set_index("tree")
 for tree_name, r in tree_table.iterrows():
     print(f"{tree_name}: sign agreement {r['sign agreement']}, R2 {r['R2']}")
     for side in ("harmful", "helpful"):
-        print(textwrap.fill(r[f"most {side} leaf"], 76, initial_indent=f"  {side}: ", subsequent_indent="      ",
-                            break_on_hyphens=False))
+        print(
+            textwrap.fill(
+                r[f"most {side} leaf"],
+                76,
+                initial_indent=f"  {side}: ",
+                subsequent_indent="      ",
+                break_on_hyphens=False,
+            )
+        )
 for name, st in lr_studies.items():  # standardised features: the weights are comparable
     w = st.model.coef_[0]
     top = np.argsort(-np.abs(w))[:4]
-    print(textwrap.fill(f"{name}: largest |weight| of the logistic regression: "
-                        + ", ".join(f"{splits[name].feature_names[j]} ({w[j]:+.2f})" for j in top), 76,
-                        subsequent_indent="  "))
+    print(
+        textwrap.fill(
+            f"{name}: largest |weight| of the logistic regression: "
+            + ", ".join(f"{splits[name].feature_names[j]} ({w[j]:+.2f})" for j in top),
+            76,
+            subsequent_indent="  ",
+        )
+    )
 
 # %% [markdown]
 # **What the trees say** (figures and rules above). The class label lies on the path to most leaves:
@@ -456,9 +537,13 @@ for name, st in lr_studies.items():  # standardised features: the weights are co
 
 # %% tags=["remove-input"]
 table2_file = Path("benchmarks/results/ch_table2.md")
-display(Markdown("\n".join(line for line in table2_file.read_text().splitlines() if not line.startswith("# "))
-                 if table2_file.exists() else
-                 "*`benchmarks/results/ch_table2.md` is missing: run `python -m benchmarks bench_ch_table2`.*"))
+display(
+    Markdown(
+        "\n".join(line for line in table2_file.read_text().splitlines() if not line.startswith("# "))
+        if table2_file.exists()
+        else "*`benchmarks/results/ch_table2.md` is missing: run `python -m benchmarks bench_ch_table2`.*"
+    )
+)
 
 # %% [markdown]
 # **Fig. 10, trimming by influence vs by TMC-Shapley** on `shapley_n_train` = 100 Bank samples, as the
@@ -472,10 +557,21 @@ display(Markdown("\n".join(line for line in table2_file.read_text().splitlines()
 
 # %%
 bank = loaded["bank"] if "bank" in loaded else datasets.load("bank")
-shap = [ch.shapley_vs_influence(bank.X, bank.y, np.random.default_rng([seed, 11, s]), n_train=shapley_n_train,
-                                n_val=shapley_n_val, n_test=shapley_n_test, max_fraction=shapley_max_fraction,
-                                l2=shapley_l2, permutations=shapley_permutations, random_seeds=random_seeds)
-        for s in shapley_seeds]
+shap = [
+    ch.shapley_vs_influence(
+        bank.X,
+        bank.y,
+        np.random.default_rng([seed, 11, s]),
+        n_train=shapley_n_train,
+        n_val=shapley_n_val,
+        n_test=shapley_n_test,
+        max_fraction=shapley_max_fraction,
+        l2=shapley_l2,
+        permutations=shapley_permutations,
+        random_seeds=random_seeds,
+    )
+    for s in shapley_seeds
+]
 fig10 = pd.concat([r.curves.assign(subsample=s) for s, r in zip(shapley_seeds, shap, strict=True)], ignore_index=True)
 per_sub = fig10.groupby(["method", "subsample", "budget"]).accuracy.mean().reset_index()
 fig, ax = plt.subplots(figsize=(7, 4))
@@ -483,8 +579,11 @@ for method, colour in (("influence", "tab:blue"), ("tmc-shapley", "tab:green"), 
     g = per_sub[per_sub.method == method].groupby("budget").accuracy
     ax.plot(g.mean().index, g.mean(), "o-", ms=3, color=colour, label=method)
     ax.fill_between(g.mean().index, g.min(), g.max(), color=colour, alpha=0.15)
-ax.set(xlabel=f"samples trimmed (of {shapley_n_train})", ylabel="test accuracy",
-       title=f"Bank, {shapley_n_train} training samples, {len(shapley_seeds)} subsamples (Fig. 10)")
+ax.set(
+    xlabel=f"samples trimmed (of {shapley_n_train})",
+    ylabel="test accuracy",
+    title=f"Bank, {shapley_n_train} training samples, {len(shapley_seeds)} subsamples (Fig. 10)",
+)
 ax.legend(loc="lower left", fontsize=9)
 plt.show()
 
@@ -492,14 +591,24 @@ plt.show()
 curve10 = per_sub.groupby(["budget", "method"]).accuracy.mean().unstack().round(3)
 print("test accuracy (mean over the subsamples) by budget:")
 print(curve10.to_string())
-gain10 = (per_sub[per_sub.budget > 0].groupby(["method", "subsample"]).accuracy.mean()
-          - per_sub[per_sub.budget == 0].set_index(["method", "subsample"]).accuracy).groupby("method").mean()
+gain10 = (
+    (
+        per_sub[per_sub.budget > 0].groupby(["method", "subsample"]).accuracy.mean()
+        - per_sub[per_sub.budget == 0].set_index(["method", "subsample"]).accuracy
+    )
+    .groupby("method")
+    .mean()
+)
 print("mean test accuracy gain over the budgets > 0:")
 print(gain10.round(4).to_string())
-print("Spearman(influence, TMC-Shapley):",
-      [round(float(pd.Series(r.influence).corr(pd.Series(r.shapley.values), method="spearman")), 2) for r in shap])
-print("negative values, influence and TMC:",
-      [(int((r.influence < 0).sum()), int((r.shapley.values < 0).sum())) for r in shap])
+print(
+    "Spearman(influence, TMC-Shapley):",
+    [round(float(pd.Series(r.influence).corr(pd.Series(r.shapley.values), method="spearman")), 2) for r in shap],
+)
+print(
+    "negative values, influence and TMC:",
+    [(int((r.influence < 0).sum()), int((r.shapley.values < 0).sum())) for r in shap],
+)
 print(f"GZ19 statistic after {shapley_permutations} permutations (they stop below 0.1):")
 print(" ", [f"{r.gz19_error:.2g}" for r in shap])
 
@@ -538,9 +647,19 @@ print(" ", [f"{r.gz19_error:.2g}" for r in shap])
 
 # %%
 text = datasets.load(text_dataset, per_class=text_per_class)
-deep = ch.deep_trimming(text.X, text.y, text.n_classes, np.random.default_rng([seed, 13]), fractions=text_fractions,
-                        seeds=text_seeds, n_queries=text_queries, hidden=text_hidden, epochs=text_epochs, lr=text_lr,
-                        weight_decay=text_weight_decay)
+deep = ch.deep_trimming(
+    text.X,
+    text.y,
+    text.n_classes,
+    np.random.default_rng([seed, 13]),
+    fractions=text_fractions,
+    seeds=text_seeds,
+    n_queries=text_queries,
+    hidden=text_hidden,
+    epochs=text_epochs,
+    lr=text_lr,
+    weight_decay=text_weight_decay,
+)
 summary_h = deep.curves.groupby(["method", "fraction"])[["test accuracy", "query accuracy"]].agg(["mean", "std"])
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 for ax, col in zip(axes, ["test accuracy", "query accuracy"], strict=True):
@@ -554,8 +673,9 @@ plt.show()
 # %% tags=["nbval-check-output"]
 n_tr_text = deep.scores.shape[1]
 print(f"{text_dataset}: {len(text.y)} passages, {n_tr_text} for training")
-print(f"union of negatively influential samples: {len(deep.union)} "
-      f"({100 * len(deep.union) / n_tr_text:.0f}% of training)")
+print(
+    f"union of negatively influential samples: {len(deep.union)} ({100 * len(deep.union) / n_tr_text:.0f}% of training)"
+)
 print(summary_h.round(3).to_string())
 n_test_text = len(text.y) - n_tr_text - round(0.2 * len(text.y))
 p_test = summary_h.loc[("influence", 0.0), ("test accuracy", "mean")]
@@ -577,124 +697,27 @@ print(f"  query accuracy ({text_queries} queries) at most {se_query:.3f}")
 # %% [markdown]
 # ## Paper vs. this book
 
-# %%
-def pick(table, **kw):
-    mask = np.ones(len(table), bool)
-    for k, v in kw.items():
-        mask &= (table[k] == v).to_numpy()
-    return table[mask].iloc[0]
 
-
-def improves_beyond_random(row, z_min=2.0):
-    return bool(row["improves"] and row["z"] > z_min)
-
-
-claims = []
-dp_gaps = {"logistic": lr_dp_gaps, "mlp": mlp_dp_gaps}
-for kind, eff in (("logistic", lr_effects), ("mlp", mlp_effects)):
-    fig_name = "Fig. 2" if kind == "logistic" else "App. D.1 (Fig. 8)"
-    for t, label in (("dp", "fairness (DP)"), ("robustness", "robustness (adversarial accuracy)")):
-        sub = eff[eff.target == t]
-        ok = [improves_beyond_random(r) for _, r in sub.iterrows()]
-        sign = 1 if t == "robustness" else -1  # the good direction of the metric
-        random_flat = [sign * r["random change"] < max(2 * r["random sd"], 0.25 * sign * r["change"])
-                       for _, r in sub.iterrows()]
-        claims.append({
-            "claim": f"{fig_name}, {kind}: trimming improves {label}, random trimming does not",
-            "paper": "significant improvement on all sets; random fails",
-            "measured": "; ".join(f"{r.dataset}: {r.before:.3f} -> {r.after:.3f} (random {r['random change']:+.3f} "
-                                  f"± {r['random sd']:.3f}, z = {r.z:.0f})" for _, r in sub.iterrows())
-                        + ("" if t != "dp" else "; at the first-order stop: " + ", ".join(
-                            f"{g['set']} {g['at stop']:.3f} (b = {g['stop']})" for _, g in dp_gaps[kind].iterrows())),
-            "verdict": "reproduced" if all(ok) and all(random_flat) else ("partly" if any(ok) else "not reproduced"),
-            "why": f"better than random by > 2 sd on {sum(ok)} of {len(ok)} sets at b = 5%; random 'fails' when its "
-                   f"gain is < 2 sd or < 1/4 of influence's (so on {sum(random_flat)} of {len(ok)})"})
-u = lr_effects[lr_effects.target == "utility"]
-claims.append({"claim": "Fig. 2: trimming does not improve accuracy much on most sets",
-               "paper": "little change except Bank",
-               "measured": "; ".join(f"{r.dataset}: {100 * r.change:+.1f} pts" for _, r in u.iterrows()),
-               "verdict": "reproduced" if (u.change.abs() < 0.02).sum() >= 2 else "not reproduced",
-               "why": "changes of test accuracy at b = 5% under 2 points"})
-ub = pick(lr_effects, dataset="bank", target="utility") if "bank" in splits else None
-if ub is not None:
-    claims.append({"claim": "Fig. 2: Bank, trimming gives a 10% accuracy increase", "paper": "+10%",
-                   "measured": f"{100 * ub.change:+.1f} pts ({ub.before:.3f} -> {ub.after:.3f})",
-                   "verdict": "reproduced" if ub.change >= 0.05 else "not reproduced",
-                   "why": "our Bank file and split differ from the authors'; the untrimmed model is already near 90%"})
-mu = mlp_effects[mlp_effects.target == "utility"]
-claims.append({"claim": "App. D.1: with the MLP, trimming improves utility on every set",
-               "paper": "improves; random does not",
-               "measured": "; ".join(f"{r.dataset}: {100 * r.change:+.1f} pts (z = {r.z:.1f})"
-                                     for _, r in mu.iterrows()),
-               "verdict": "reproduced" if all(improves_beyond_random(r) for _, r in mu.iterrows())
-               else ("partly" if any(improves_beyond_random(r) for _, r in mu.iterrows()) else "not reproduced"),
-               "why": "last-layer surrogate, whole network retrained; z = distance from random in random sds"})
-ok_eop = [improves_beyond_random(r) for _, r in eop_effects.iterrows()]
-claims.append({"claim": "App. D.2: EOP trimming improves fairness for both models on all sets",
-               "paper": "significant improvement everywhere",
-               "measured": "; ".join(f"{r.dataset}/{r.model}: {r.before:.3f} -> {r.after:.3f}"
-                                     for _, r in eop_effects.iterrows()),
-               "verdict": "reproduced" if all(ok_eop) else ("partly" if any(ok_eop) else "not reproduced"),
-               "why": f"better than random on {sum(ok_eop)} of {len(ok_eop)}; fixed budgets overshoot small gaps "
-                      "(the authors clip negative gaps to 0); at the first-order stop lower than before on "
-                      f"{int((eop_gaps['at stop'] < eop_gaps['test gap']).sum())} of {len(eop_gaps)}"})
-trees_good = bool(tree_table["R2"].median() >= 0.5 and tree_table["sign agreement"].median() >= 0.75)
-claims.append({"claim": "Fig. 3 / App. F: trees show which feature ranges help or hurt",
-               "paper": "descriptive trees, no numbers",
-               "measured": f"sign agreement {tree_table['sign agreement'].min():.2f}-"
-                           f"{tree_table['sign agreement'].max():.2f}, "
-                           f"R2 {tree_table['R2'].min():.2f}-{tree_table['R2'].max():.2f} (depth {tree_depth})",
-               "verdict": "reproduced" if trees_good else "partly",
-               "why": "readable rules; median R2 and sign agreement of the depth-3 trees "
-                      f"{tree_table['R2'].median():.2f} and {tree_table['sign agreement'].median():.2f}"})
-claims.append({"claim": "Fig. 10: influence trimming outperforms TMC-Shapley trimming (Bank, 100 samples)",
-               "paper": "influence better",
-               "measured": ", ".join(f"{m} {100 * v:+.2f} pts" for m, v in gain10.items())
-                           + " (mean gain over budgets)",
-               "verdict": "reproduced" if gain10["influence"] > gain10["tmc-shapley"] + 0.005
-               else ("partly" if gain10["influence"] >= gain10["tmc-shapley"] - 0.005 else "not reproduced"),
-               "why": f"within 0.5 pts counts as partly (as good, not better); {len(shapley_seeds)} subsamples, "
-                      f"{shapley_permutations} permutations, GZ19 not converged"})
-if table2_file.exists():
-    t2 = pd.read_csv(table2_file.with_suffix(".csv")).set_index("dataset")
-    speedup = t2.tmc_100_h * 3600 / t2.influence_s  # lower bound: 100 permutations at the measured rate
-    claims.append({"claim": "Table 2: influence is orders of magnitude faster than TMC-Shapley",
-                   "paper": "; ".join(f"{n}: {' vs '.join(ch.PAPER_TABLE2[n])}" for n in t2.index),
-                   "measured": "; ".join(f"{n}: {r.influence_s:.2f} s vs >= {r.tmc_100_h:.1f} h"
-                                         for n, r in t2.iterrows()),
-                   "verdict": "reproduced" if (speedup >= 100).all() else "partly",
-                   "why": f"TMC-Shapley >= {speedup.min():,.0f}x slower (100 permutations at the measured rate); "
-                          "benchmark machine, estimates, not converged runs"})
-    if "bank" in t2.index:
-        r = t2.loc["bank"]
-        inside = r.tmc_100_h <= 11.2 <= r.tmc_n_h
-        claims.append({"claim": "Table 2: TMC-Shapley takes 11.2 hours on Bank", "paper": "11.2 h",
-                       "measured": f"{r.tmc_s_per_permutation:.1f} s per permutation: {r.tmc_100_h:.2f} h for 100, "
-                                   f"{r.tmc_n_h:.0f} h for n = {r.n_train:,} permutations",
-                       "verdict": "partly" if inside else "not reproduced",
-                       "why": ("11.2 h lies between our two estimates" if inside else "outside our two estimates")
-                              + "; no run to GZ19's convergence"})
-f_max = max(text_fractions)
-
-
-def h_gain(method, col):
-    """Mean change from no trimming to the largest fraction, and the seeds' sd at the largest fraction."""
-    return (summary_h.loc[(method, f_max), (col, "mean")] - summary_h.loc[(method, 0.0), (col, "mean")],
-            summary_h.loc[(method, f_max), (col, "std")])
-
-
-(t_inf, t_sd), (t_rnd, _) = h_gain("influence", "test accuracy"), h_gain("random", "test accuracy")
-(q_inf, q_sd), (q_rnd, _) = h_gain("influence", "query accuracy"), h_gain("random", "query accuracy")
-test_up = t_inf > max(t_rnd, 0) + max(t_sd, se_test)
-query_up = q_inf > max(q_rnd, 0) + max(q_sd, se_query)
-claims.append({"claim": "App. H: influence trimming raises a deep model's test accuracy",
-               "paper": "BERT on SST-2: test accuracy improves",
-               "measured": f"MLP head on MiniLM ({text_dataset}), {100 * f_max:.0f}% trimmed: held-out test "
-                           f"{t_inf:+.3f} (random {t_rnd:+.3f}), the 50 queries {q_inf:+.3f} (random {q_rnd:+.3f})",
-               "verdict": "reproduced" if test_up else ("partly" if query_up else "not reproduced"),
-               "why": "a gain counts when it exceeds random's by more than the seeds' sd and the binomial error; "
-                      "the queries are the samples the influence was computed for; SST-2/BERT not offline"})
-claims.append({"claim": "Jigsaw Toxicity (Fig. 2, 8, 9, App. F) and BERT/SST-2 (App. H)", "paper": "four sets, BERT",
-               "measured": "not run", "verdict": "not reproduced",
-               "why": "no offline source for Jigsaw, SST-2 or BERT weights"})
-pages.claims_table(claims)
+# %% tags=["remove-input"]
+pages.claims_table(
+    ch.claims(
+        lr_effects=lr_effects,
+        mlp_effects=mlp_effects,
+        lr_dp_gaps=lr_dp_gaps,
+        mlp_dp_gaps=mlp_dp_gaps,
+        splits=splits,
+        eop_effects=eop_effects,
+        eop_gaps=eop_gaps,
+        tree_table=tree_table,
+        tree_depth=tree_depth,
+        gain10=gain10,
+        shapley_seeds=shapley_seeds,
+        shapley_permutations=shapley_permutations,
+        table2_file=table2_file,
+        text_fractions=text_fractions,
+        summary_h=summary_h,
+        se_test=se_test,
+        se_query=se_query,
+        text_dataset=text_dataset,
+    )
+)

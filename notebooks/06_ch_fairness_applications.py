@@ -190,7 +190,7 @@ table = pd.DataFrame(
         "accuracy change": delta.accuracy,
     }
 ).loc[SHIFT_NAMES]
-print(table.round(2).to_string())
+pages.echo(table.round(2).to_string(line_width=pages.TEXT_WIDTH))
 vanilla_after = (
     shift[(shift.method == "vanilla LR") & (shift.variant == "influence trimming")].groupby("shift").dp.mean()
 )
@@ -199,7 +199,7 @@ interventions = (
     .groupby("shift")
     .dp.max()
 )
-print(
+pages.echo(
     f"points removed per shift: {sorted(shift[shift.variant == 'influence trimming'].removed.unique().tolist())} "
     f"of {shift_train}"
 )
@@ -267,12 +267,12 @@ poison = {
 ours = pd.concat(
     {name: ex.table1(r)[["|DP|", "|DP| sd", "accuracy", "accuracy sd", "budget"]] for name, r in poison.items()}, axis=1
 )
-print(
+pages.echo(
     f"Ours (mean, sd over {poison_seeds} seeds; |DP| of hard test predictions; trimming budget chosen on validation):"
 )
-print(ours.round(3).to_string())
-print("\n[CH] Table 1 (signed DP, one run):")
-print(ex.PAPER_TABLE1.to_string())
+pages.echo(ours.round(3).to_string(line_width=pages.TEXT_WIDTH))
+pages.echo("\n[CH] Table 1 (signed DP, one run):")
+pages.echo(ex.PAPER_TABLE1.to_string(line_width=pages.TEXT_WIDTH))
 
 # %% tags=["remove-input"]
 fig, axes = plt.subplots(len(poison), 2, figsize=(11, 3.6 * len(poison)), squeeze=False)
@@ -311,8 +311,8 @@ found = pd.concat(
     }
 )
 found["poison share of removed"] = found.poison_removed / found.removed.where(found.removed > 0)
-print("How many of the trimmed points are poison (mean over seeds):")
-print(found.round(2).to_string())
+pages.echo("How many of the trimmed points are poison (mean over seeds):")
+pages.echo(found.round(2).to_string(line_width=pages.TEXT_WIDTH))
 
 # %% [markdown]
 # **Paper:** "Our trimming approach is useful for combating fairness-reducing poisoning attacks, as
@@ -402,16 +402,16 @@ cols = (
 )
 summary = evasion.groupby("dataset", sort=False)[cols].mean().T
 summary.index = summary.index.str.replace("(test set as validation)", "", regex=False)
-print(
+pages.echo(
     f"Mean test accuracy over {evasion_runs} runs (attacked fraction {evasion['attacked fraction'].mean():.2f} "
     "on average):"
 )
-print(summary.round(3).to_string())
+pages.echo(summary.round(3).to_string(line_width=pages.TEXT_WIDTH))
 beyond = {
     name: int((g[[f"{d}: attacked" for d in DEFENCE_NAMES[:3]]].max(axis=1) > g["pre-attack"]).sum())
     for name, g in evasion.groupby("dataset", sort=False)
 }
-print(f"runs in which any influence defence beats the pre-attack accuracy: {beyond}")
+pages.echo(f"runs in which any influence defence beats the pre-attack accuracy: {beyond}")
 
 # %% [markdown]
 # **Paper:** "trimming the training set after the attack can be a viable defense. With just 2.5 %

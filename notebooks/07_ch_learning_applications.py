@@ -147,14 +147,14 @@ plt.show()
 
 # %% tags=["nbval-check-output"]
 summary = ex.online_summary(online)
-print(
+pages.echo(
     f"Test accuracy after the last batch (mean, sd over {online_seeds} seeds) and the share of flipped "
     "labels among the trimmed samples:"
 )
-print(summary.round(2).T.to_string())
+pages.echo(summary.round(2).T.to_string(line_width=pages.TEXT_WIDTH))
 wins = ex.online_wins(online)
-print("\nIn how many (seed, batch) steps influence trimming beats no trimming / random trimming:")
-print(wins.to_string())
+pages.echo("\nIn how many (seed, batch) steps influence trimming beats no trimming / random trimming:")
+pages.echo(wins.to_string(line_width=pages.TEXT_WIDTH))
 
 # %% [markdown]
 # **Paper:** "trimming combined with our influence estimation model can lead to much better
@@ -217,9 +217,11 @@ curves, queried = ex.active_experiment(
 
 # %% tags=["nbval-check-output"]
 agree = ex.uncertainty_baselines_agree(queried)
-print(f"entropy, margin and uncertainty sampling labelled the same samples in the same order in every run: {agree}")
+pages.echo(
+    f"entropy, margin and uncertainty sampling labelled the same samples in the same order in every run: {agree}"
+)
 bc_summary = ex.active_summary(curves)
-print(bc_summary.round(3).to_string())
+pages.echo(bc_summary.round(3).to_string(line_width=pages.TEXT_WIDTH))
 
 # %% tags=["remove-input"]
 LABELS = {
@@ -306,7 +308,7 @@ plt.show()
 
 # %% tags=["nbval-check-output"]
 appg_summary = ex.active_summary(appg_curves)
-print(appg_summary.round(3).to_string())
+pages.echo(appg_summary.round(3).to_string(line_width=pages.TEXT_WIDTH))
 
 # %% [markdown]
 # **Paper:** influence-based sampling is "superlative to the other active baselines for all

@@ -26,23 +26,38 @@ def test_same_values_as_tmc_shapley_game():
     w = np.random.default_rng(0).random(n)
     game = _game(n, w)
     for tol in (0.0, 0.05):
-        run = tmc_shapley_capped(game, n, np.random.default_rng(1), time_budget_s=1e9, max_permutations=30,
-                                 truncation_tol=tol)
+        run = tmc_shapley_capped(
+            game, n, np.random.default_rng(1), time_budget_s=1e9, max_permutations=30, truncation_tol=tol
+        )
         ref = tmc_shapley_game(game, n, np.random.default_rng(1), n_permutations=30, truncation_tol=tol)
         np.testing.assert_allclose(run.values, ref, rtol=1e-12, atol=1e-12)
         assert run.n_permutations == 30 and run.stopped == "max_permutations"
     # without truncation every permutation's marginals add up to U(D) - U(empty) (efficiency)
-    full = tmc_shapley_capped(game, n, np.random.default_rng(2), time_budget_s=1e9, max_permutations=5,
-                              truncation_tol=0.0)
+    full = tmc_shapley_capped(
+        game, n, np.random.default_rng(2), time_budget_s=1e9, max_permutations=5, truncation_tol=0.0
+    )
     np.testing.assert_allclose(full.marginals.sum(1), game(np.arange(n)) - game([]), rtol=1e-12)
     assert (full.evaluations == n - 1).all()  # U(D) and U(empty) are computed once, up front
     # GZ19's code truncates relative to U(D) itself (here U(empty) = 2, so |U(D)| > |U(D) - U(empty)|)
     shifted = lambda S: 2.0 + game(S)
     u_d, u_0 = shifted(np.arange(n)), shifted([])
-    value = tmc_shapley_capped(shifted, n, np.random.default_rng(2), time_budget_s=1e9, max_permutations=5,
-                               truncation_tol=0.05, truncation_reference="value")
-    ranged = tmc_shapley_capped(shifted, n, np.random.default_rng(2), time_budget_s=1e9, max_permutations=5,
-                                truncation_tol=0.05 * u_d / (u_d - u_0))
+    value = tmc_shapley_capped(
+        shifted,
+        n,
+        np.random.default_rng(2),
+        time_budget_s=1e9,
+        max_permutations=5,
+        truncation_tol=0.05,
+        truncation_reference="value",
+    )
+    ranged = tmc_shapley_capped(
+        shifted,
+        n,
+        np.random.default_rng(2),
+        time_budget_s=1e9,
+        max_permutations=5,
+        truncation_tol=0.05 * u_d / (u_d - u_0),
+    )
     np.testing.assert_allclose(value.values, ranged.values)
     np.testing.assert_array_equal(value.evaluations, ranged.evaluations)
     assert value.evaluations.sum() < full.evaluations.sum()

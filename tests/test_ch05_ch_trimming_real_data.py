@@ -17,8 +17,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def _dataset(n=500, seed=0):
     r = np.random.default_rng(seed)
     g = (r.random(n) < 0.4).astype(int)
-    X = np.column_stack([r.standard_normal(n) + 0.8 * g, r.standard_normal(n), g.astype(float),
-                         (r.random(n) < 0.5).astype(float)])
+    X = np.column_stack(
+        [r.standard_normal(n) + 0.8 * g, r.standard_normal(n), g.astype(float), (r.random(n) < 0.5).astype(float)]
+    )
     y = (r.random(n) < 1 / (1 + np.exp(-(1.5 * X[:, 0] - X[:, 1])))).astype(int)
     return Dataset("toy", X, y, ("0", "1"), groups=g, meta={"feature_names": ["a", "b", "group", "coin"]})
 
@@ -55,10 +56,12 @@ def test_validation_quantities_are_lib_fairness(split):
     X_adv = fairness.linear_attack(m, split.X_val)
     q = ch.validation_quantities(ch.logits_of(m, split.X_val), split.y_val, split.g_val, ch.logits_of(m, X_adv))
     with torch.no_grad():
-        ref = {"val_loss": fairness.utility_quantity(split.X_val, split.y_val)(m, m.theta_),
-               "val_dp": fairness.dp_quantity(split.X_val, split.g_val)(m, m.theta_),
-               "val_eop": fairness.eop_quantity(split.X_val, split.y_val, split.g_val)(m, m.theta_),
-               "val_adv_loss": fairness.robustness_quantity(X_adv, split.y_val)(m, m.theta_)}
+        ref = {
+            "val_loss": fairness.utility_quantity(split.X_val, split.y_val)(m, m.theta_),
+            "val_dp": fairness.dp_quantity(split.X_val, split.g_val)(m, m.theta_),
+            "val_eop": fairness.eop_quantity(split.X_val, split.y_val, split.g_val)(m, m.theta_),
+            "val_adv_loss": fairness.robustness_quantity(X_adv, split.y_val)(m, m.theta_),
+        }
     for k, v in ref.items():
         assert q[k] == pytest.approx(float(v), rel=1e-10)
 
@@ -137,8 +140,17 @@ def test_complementary_one_hot_columns_are_dropped_for_trees():
 
 def test_shapley_vs_influence_curves():
     d = _dataset(400, seed=3)
-    r = ch.shapley_vs_influence(d.X, d.y, np.random.default_rng(0), n_train=40, n_val=100, n_test=100,
-                                permutations=5, l2=1.0, random_seeds=(42, 1))
+    r = ch.shapley_vs_influence(
+        d.X,
+        d.y,
+        np.random.default_rng(0),
+        n_train=40,
+        n_val=100,
+        n_test=100,
+        permutations=5,
+        l2=1.0,
+        random_seeds=(42, 1),
+    )
     c = r.curves
     assert set(c.method) == {"influence", "tmc-shapley", "random"}
     assert sorted(c.budget.unique()) == list(range(6))  # 12.5% of 40
@@ -151,8 +163,19 @@ def test_deep_trimming_protocol():
     r = np.random.default_rng(0)
     y = np.repeat(np.arange(3), 40)
     X = r.standard_normal((120, 8)) + y[:, None] * 0.8
-    out = ch.deep_trimming(X, y, 3, np.random.default_rng(1), fractions=[0.0, 0.1], seeds=[0], n_queries=5, hidden=6,
-                           epochs=3, batch_size=16, damping=0.1)
+    out = ch.deep_trimming(
+        X,
+        y,
+        3,
+        np.random.default_rng(1),
+        fractions=[0.0, 0.1],
+        seeds=[0],
+        n_queries=5,
+        hidden=6,
+        epochs=3,
+        batch_size=16,
+        damping=0.1,
+    )
     assert out.scores.shape == (5, 72)
     assert set(out.order) == set(out.union) and set(out.union) == set(np.flatnonzero((out.scores < 0).any(0)))
     total = out.scores.sum(0)[out.order]

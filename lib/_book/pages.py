@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -37,6 +38,35 @@ def setup_plots() -> None:
         set_matplotlib_formats("png")
     except Exception:  # pragma: no cover - outside a kernel
         pass
+
+
+TEXT_WIDTH = 78
+"""Characters of a printed line that fit the book's text column (monospace, without a scroll bar)."""
+
+
+def echo(*values: Any, sep: str = " ", width: int = TEXT_WIDTH) -> None:
+    """``print`` for the book's pages: output that fits the text column.
+
+    A one-line value longer than ``width`` is wrapped at spaces (continuation lines indented by two);
+    a multi-line value (a table from ``DataFrame.to_string``) is printed as it is, and a
+    :class:`pandas.DataFrame` or :class:`pandas.Series` is laid out in column blocks of at most
+    ``width`` characters (``to_string(line_width=width)``).
+    """
+    parts = []
+    for v in values:
+        if isinstance(v, pd.DataFrame):
+            parts.append(v.to_string(line_width=width))
+        elif isinstance(v, pd.Series):
+            parts.append(v.to_string())
+        else:
+            parts.append(str(v))
+    text = sep.join(parts)
+    body = text.lstrip("\n")
+    if "\n" in body.rstrip("\n") or len(body) <= width:
+        print(text)
+        return
+    lead = "\n" * (len(text) - len(body))
+    print(lead + textwrap.fill(body, width, subsequent_indent="  ", break_on_hyphens=False, break_long_words=False))
 
 
 def parameters_table(namespace: Mapping[str, Any], name: str) -> pd.DataFrame:

@@ -80,10 +80,17 @@ class CappedRun:
         return self.marginals.std(0, ddof=1) / np.sqrt(P)
 
 
-def tmc_shapley_capped(utility_fn: UtilityFn, n: int, rng: np.random.Generator, *, time_budget_s: float,
-                       max_permutations: int | None = None, truncation_tol: float = 0.01,
-                       truncation_reference: str = "range",
-                       clock: Callable[[], float] = time.perf_counter) -> CappedRun:
+def tmc_shapley_capped(
+    utility_fn: UtilityFn,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    time_budget_s: float,
+    max_permutations: int | None = None,
+    truncation_tol: float = 0.01,
+    truncation_reference: str = "range",
+    clock: Callable[[], float] = time.perf_counter,
+) -> CappedRun:
     """TMC-Shapley (GZ19, Algorithm 1; [S] §4.3.3) until ``time_budget_s`` seconds or ``max_permutations``.
 
     Permutation sampling exactly as :func:`lib.estimators.valuation.tmc_shapley_game` (one
@@ -143,10 +150,17 @@ def tmc_shapley_capped(utility_fn: UtilityFn, n: int, rng: np.random.Generator, 
         evaluations.append(evals)
     marginals = np.array(rows).reshape(len(rows), n)
     values = marginals.mean(0) if rows else np.full(n, np.nan)
-    return CappedRun(values=values, marginals=marginals, seconds=np.array(seconds, dtype=float),
-                     evaluations=np.array(evaluations, dtype=int), partial_seconds=float(partial_s),
-                     partial_evaluations=int(partial_e), setup_seconds=float(setup),
-                     time_budget_s=float(time_budget_s), stopped=stopped)
+    return CappedRun(
+        values=values,
+        marginals=marginals,
+        seconds=np.array(seconds, dtype=float),
+        evaluations=np.array(evaluations, dtype=int),
+        partial_seconds=float(partial_s),
+        partial_evaluations=int(partial_e),
+        setup_seconds=float(setup),
+        time_budget_s=float(time_budget_s),
+        stopped=stopped,
+    )
 
 
 def gz19_error(marginals: np.ndarray, window: int = 100) -> float:
@@ -163,8 +177,15 @@ def gz19_error(marginals: np.ndarray, window: int = 100) -> float:
     return float(np.max(np.mean(np.abs(last - last[-1:]) / (np.abs(last[-1:]) + 1e-12), axis=1)))
 
 
-def prefix_utility(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, *,
-                   l2: float | str = "auto", n_classes: int | None = None) -> UtilityFn:
+def prefix_utility(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    *,
+    l2: float | str = "auto",
+    n_classes: int | None = None,
+) -> UtilityFn:
     """GZ19's game: ``U(S)`` = validation accuracy of ``LogisticRegression(l2)`` fitted on the rows ``S``
     alone (cold start, like their ``clone``). The empty set and a subset that lacks a class are worth the
     accuracy of always predicting the validation set's majority class (GZ19's value of an untrained

@@ -181,7 +181,7 @@ def lissa_solve(
 def arnoldi(
     hvp: Callable[[torch.Tensor], torch.Tensor], dim: int, n_iter: int, top_k: int, rng: np.random.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-``top_k`` (largest |lambda|) eigenpairs of ``H`` by Arnoldi iteration (Schioppa et al. 2022).
+    """Top-``top_k`` (largest ``|lambda|``) eigenpairs of ``H`` by Arnoldi iteration (Schioppa et al. 2022).
 
     Builds an orthonormal Krylov basis ``Q`` (``n_iter`` HVPs, full re-orthogonalisation) from a
     random start, diagonalises the small Hessenberg matrix ``Q^T H Q`` and returns the Ritz values

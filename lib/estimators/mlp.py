@@ -134,9 +134,10 @@ def expected_loo(
     warm_start: bool = False,
     return_per_seed: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """Expected leave-one-out influence over training seeds ([S] §3 item 5; §4 Remark 1; [KS21]):
+    """Expected leave-one-out influence over training seeds ([S] §3 item 5; §4 Remark 1; [KS21])::
 
-        E_s[ U(D, s) - U(D \\ {i}, s) ]  estimated by  (1/|seeds|) sum_s [U(D, s) - U(D \\ {i}, s)],
+        E_s[ U(D, s) - U(D \\ {i}, s) ]
+          ~ (1/|seeds|) sum_s [U(D, s) - U(D \\ {i}, s)],
 
     the *same* seed ``s`` (initialisation) for the model with and the model without ``i``. With
     one seed it is plain LOO of that seed's deterministic training. For each seed the ``1 + n``
