@@ -133,7 +133,7 @@ shown = [m for m in ("fi", "entropy", "bald", "iv") if m in methods]
 ncols = min(2, len(shown))
 nrows = -(-len(shown) // ncols)
 fig, axes = plt.subplots(nrows, ncols, figsize=(5.4 * ncols, 4.0 * nrows), sharex=True, sharey=True, squeeze=False)
-for ax, m in zip(axes.flat, shown, strict=True):  # a 2 x 2 grid may hold fewer panels
+for ax, m in zip(axes.flat, shown, strict=False):  # a 2 x 2 grid may hold fewer panels
     picks = fa.select_top(scores_m[m].to_numpy(), moons_acquisition)
     sc = ax.scatter(raw_m["pool"][:, 0], raw_m["pool"][:, 1], c=scores_m[m], cmap="viridis", s=12)
     fig.colorbar(sc, ax=ax, label=f"{m} score")

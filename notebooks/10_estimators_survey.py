@@ -154,7 +154,7 @@ ncols = 3
 nrows = -(-len(show) // ncols)
 fig, axes = plt.subplots(nrows, ncols, figsize=(11, 3.3 * nrows), squeeze=False)
 is_flipped = np.isin(np.arange(len(results[first]["loo"])), results[first]["flipped"])
-for ax, est in zip(axes.flat, show, strict=True):  # the grid may hold more axes than panels
+for ax, est in zip(axes.flat, show, strict=False):  # the grid may hold more axes than panels
     ax.scatter(
         results[first]["loo"],
         results[first]["comp"].runs[est].values,
