@@ -105,14 +105,14 @@ def main() -> Path:
         )
         row = {
             "model": name,
-            "parameters": n_par,
-            "n_train": len(y),
-            "n_val": len(yv),
+            "params": n_par,
+            "train": len(y),
+            "val": len(yv),
             "EKFAC s/1k": sec * 1000 / len(y),
             "EKFAC MiB": mib,
             "exact s/1k": float("nan"),
             "exact MiB": float("nan"),
-            "r(EKFAC, exact)": float("nan"),
+            "r vs exact": float("nan"),
         }
         if n_par <= 5000:
             Pe, sec_e, mib_e = measure(
@@ -122,7 +122,7 @@ def main() -> Path:
                 {
                     "exact s/1k": sec_e * 1000 / len(y),
                     "exact MiB": mib_e,
-                    "r(EKFAC, exact)": float(np.mean([np.corrcoef(P[:, k], Pe[:, k])[0, 1] for k in range(K)])),
+                    "r vs exact": float(np.mean([np.corrcoef(P[:, k], Pe[:, k])[0, 1] for k in range(K)])),
                 }
             )
         rows.append(row)

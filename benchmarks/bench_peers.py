@@ -253,7 +253,7 @@ def write(rows, info: str, versions: dict[str, str]) -> None:
         return "" if x is None else format(x, fmt)
 
     lines = [
-        "| method | n train | time (s) | peak (MiB) | vs formula, own H | r vs our P | vs our P |",
+        "| method | n | s | MiB | own-H err | r, our P | our-P err |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for label, n, r, rel_ref, pearson, rel_ours in rows:
@@ -282,11 +282,12 @@ def write(rows, info: str, versions: dict[str, str]) -> None:
             "",
             f"One fitted softmax regression (float64, d = {D}, K = {K}, 510 parameters, default `l2`), exported "
             f"to `.npy` and loaded by every library in its own virtual environment; {N_VAL:,} validation samples; "
-            "`P` is the per-class influence matrix (n x K). *vs formula, own H*: largest difference from "
+            "`P` is the per-class influence matrix (n x K). *own-H err*: largest difference from "
             "the book's formula evaluated on the peer's Hessian (every parameter damped with `l2`, the intercept "
-            "included), relative to the largest |P|; *r vs our P* and *vs our P*: Pearson correlation with, and "
+            "included), relative to the largest |P|; *r, our P* and *our-P err*: Pearson correlation with, and "
             "largest relative difference from, `influence_vectors` (intercept unpenalised): the intercept "
-            "damping. Time: from the model to `P`, data in memory, imports done; peak: resident memory beyond "
+            "damping. *n*: training samples; *s*: seconds from the model to `P`, data in memory, imports done; "
+            "*MiB*: peak resident memory beyond "
             f"what the process held before. Fresh process per run, {THREADS} torch threads; a run past "
             f"{MEM_LIMIT_GIB:.0f} GiB or {TIMEOUT_S} s is stopped. Versions: "
             + "; ".join(sorted(set(versions.values())))

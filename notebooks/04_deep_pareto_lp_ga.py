@@ -249,6 +249,7 @@ if text_dataset is not None:
     )
     studies[text_dataset] = ch.study(data, spec, di_epoch=text_di_epoch, **common)
 names = list(studies)
+text_names = [text_dataset] if text_dataset in studies else []  # the MLP head on fixed embeddings
 
 
 # %% tags=["remove-input"]
@@ -416,10 +417,22 @@ for name in names:
 # orders) and call PARETO-LP-GA better or worse only when the seed mean exceeds twice its standard
 # error *and* the one-epoch noise divided by $\sqrt{\text{seeds}}$.
 
-# %% tags=["nbval-check-output"]
+# %%
 for name in names:
     shown(name, "DI")
     pages.echo()
+
+# %% [markdown]
+# The image CNN's numbers move with the last bit of its SGD training: on another processor's
+# instruction set (AVX2 against the portable kernels) the same seeds give tables that differ by a
+# few tenths of a point to a few points, enough to move a verdict that sits near its threshold (the
+# three seeds are too few to outvote that noise). What survives, and what the regression test
+# checks, is each seed's epoch and target classes, and every number of the MLP head on fixed
+# embeddings, whose training is the same on every processor:
+
+# %% tags=["nbval-check-output"]
+for name in names:
+    shown(name, "DI") if name in text_names else pages.echo(ch.step_line(studies[name], "DI"))
 
 # %%
 plot_classes(names[0])
@@ -454,10 +467,14 @@ for name in names:
     pages.echo(f"--- {name}")
     display(ch.paper_layout(studies[name], "CC"))
 
-# %% tags=["nbval-check-output"]
+# %%
 for name in names:
     shown(name, "CC")
     pages.echo()
+
+# %% tags=["nbval-check-output"]
+for name in names:
+    shown(name, "CC") if name in text_names else pages.echo(ch.step_line(studies[name], "CC"))
 
 # %% [markdown]
 # **Paper:** CC turns the drops of classes 5, 7 and 9 into gains of +1.65 %, +1.31 % and +2.77 %
@@ -486,10 +503,14 @@ for name in names:
     pages.echo(f"--- {name}")
     display(ch.paper_layout(studies[name], "polish"))
 
-# %% tags=["nbval-check-output"]
+# %%
 for name in names:
     shown(name, "polish")
     pages.echo()
+
+# %% tags=["nbval-check-output"]
+for name in names:
+    shown(name, "polish") if name in text_names else pages.echo(ch.step_line(studies[name], "polish"))
 
 # %% [markdown]
 # **Paper (Table 3):** re-weighting the final epoch lifts the weak classes by up to +4.88 %.
@@ -527,9 +548,12 @@ for name in names:
 # with $t^* > 0$), `flatness` ($s_{min}/s_{max}$), `normal_pos` (share with a positive normal),
 # `pca_min` and `pca_mean` (the paper's ratio); means over seeds.
 
-# %% tags=["nbval-check-output"]
+# %%
 ceilings = pd.concat({name: ch.ceiling_table(studies[name]) for name in names}, names=["data", "setting"])
 pages.echo(ceilings.round(3).to_string(line_width=pages.TEXT_WIDTH))
+
+# %% tags=["nbval-check-output"]
+pages.echo(ch.exact_rows(ceilings, text_names).round(3).to_string(line_width=pages.TEXT_WIDTH))
 
 # %% [markdown]
 # **Measured:** every deep $P$ is below the first-order ceiling ($t^* > 0$) and the paper's PCA ratio
@@ -545,7 +569,7 @@ pages.echo(ceilings.round(3).to_string(line_width=pages.TEXT_WIDTH))
 # $\sum_i |w_i - 1| / n$ (the trust region's bound is $\rho$), and the share of up-weighted samples
 # that belong to a target class.
 
-# %% tags=["nbval-check-output"]
+# %%
 weights = pd.concat(
     {
         name: ch.weight_stats(studies[name]).groupby("setting", sort=False).mean(numeric_only=True).drop(columns="seed")
@@ -554,6 +578,9 @@ weights = pd.concat(
     names=["data", "setting"],
 )
 pages.echo(weights.round(3).to_string(line_width=pages.TEXT_WIDTH))
+
+# %% tags=["nbval-check-output"]
+pages.echo(ch.exact_rows(weights, text_names).round(3).to_string(line_width=pages.TEXT_WIDTH))
 
 # %% [markdown]
 # The LP optimum is a vertex ({ref}`conventions §2 <conventions-repairs>`): almost every weight sits
@@ -567,9 +594,12 @@ pages.echo(weights.round(3).to_string(line_width=pages.TEXT_WIDTH))
 # (`penalised`), and in how many seeds the returned candidate raised every target on the validation
 # split (`seeds_all_targets_up`).
 
-# %% tags=["nbval-check-output"]
+# %%
 ga_table = pd.concat({name: ch.ga_summary(studies[name]) for name in names}, names=["data", "setting"])
 pages.echo(ga_table.round(3).to_string(line_width=pages.TEXT_WIDTH))
+
+# %% tags=["nbval-check-output"]
+pages.echo(ch.exact_rows(ga_table, text_names).round(3).to_string(line_width=pages.TEXT_WIDTH))
 
 # %%
 hist = pd.concat({name: ch.ga_history(studies[name]) for name in names}, names=["data"]).reset_index(level=0)

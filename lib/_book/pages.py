@@ -40,7 +40,7 @@ def setup_plots() -> None:
         pass
 
 
-TEXT_WIDTH = 78
+TEXT_WIDTH = 74
 """Characters of a printed line that fit the book's text column (monospace, without a scroll bar)."""
 
 

@@ -578,3 +578,19 @@ def text_spec(
         dtype=dtype,
         device=device,
     )
+
+
+def step_line(study, setting: str) -> str:
+    """One line with a setting's epoch and each seed's target classes: the discrete choices of a
+    study that do not move with the last-bit noise of SGD (the accuracies do)."""
+    steps = [r.steps[setting] for r in study.seeds if r.steps.get(setting) is not None]
+    if not steps:
+        return f"{study.data.name}, {setting}: not run (no epoch qualified)"
+    epochs = sorted({s.epoch for s in steps})
+    return f"{study.data.name}, {setting}: epoch {epochs}, targets per seed {[s.targets for s in steps]}"
+
+
+def exact_rows(table, names):
+    """The rows of a ``(data, setting)``-indexed table whose data set is in ``names`` (the studies whose
+    training is identical on every processor), for a checked cell."""
+    return table[table.index.get_level_values("data").isin(list(names))]
