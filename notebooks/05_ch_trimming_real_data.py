@@ -190,16 +190,8 @@ lr_studies = {
 }
 
 
-def stops_of(studies, target):
-    """First-order stop of a gap target per set: where the summed influence closes the validation gap."""
-    before = {
-        name: float(st.curves[st.curves.budget == 0][ch.QUANTITY[target]].iloc[0]) for name, st in studies.items()
-    }
-    return {name: ch.first_order_stop(st.influence[target], before[name]) for name, st in studies.items()}
-
-
 def fig2(studies, targets, suptitle):
-    stops = {t: stops_of(studies, t) for t in targets if t in ("dp", "eop")}
+    stops = {t: ch.first_order_stops(studies, t) for t in targets if t in ("dp", "eop")}
     fig, axes = plt.subplots(len(studies), len(targets), figsize=(12, 3.2 * len(studies)), squeeze=False)
     handles = None
     for r, (name, st) in enumerate(studies.items()):
@@ -229,26 +221,8 @@ fig2(lr_studies, ["utility", "dp", "robustness"], "Logistic regression (Fig. 2)"
 
 
 # %% tags=["nbval-check-output"]
-def show_effects(table, by="target"):
-    """Before / after the largest budget, the change, random trimming's change (mean ± sd), z."""
-    out = pd.DataFrame(
-        {
-            "set": table["dataset"],
-            by: table[by],
-            "before": table["before"].round(3),
-            "after": table["after"].round(3),
-            "change": table["change"].round(3),
-            "random": [
-                f"{m:+.3f} ± {sd:.3f}" for m, sd in zip(table["random change"], table["random sd"], strict=True)
-            ],
-            "z": table["z"].round(1),
-        }
-    )
-    print(out.to_string(index=False))
-
-
 lr_effects = ch.effects_table({(n, "logistic"): st for n, st in lr_studies.items()}, ["utility", "dp", "robustness"])
-show_effects(lr_effects)
+ch.show_effects(lr_effects)
 print("training samples with a negative influence:")
 print(
     pd.DataFrame(
@@ -257,26 +231,7 @@ print(
 )
 
 
-def gap_table(studies, kind, target):
-    """The gap target at the largest budget and with Algorithm 2 stopped at the first-order stop."""
-    rows = []
-    for name, st in studies.items():
-        e, s = ch.effect(st.curves, target), ch.first_order_stopped(st, target)
-        rows.append(
-            {
-                "set": name,
-                "model": kind,
-                "val gap": float(st.curves[st.curves.budget == 0][ch.QUANTITY[target]].iloc[0]),
-                "test gap": e["before"],
-                f"at {budget_fraction:.0%}": e["after"],
-                "stop": s["stop"],
-                "at stop": s[ch.TARGETS[target][0]],
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-lr_dp_gaps = gap_table(lr_studies, "logistic", "dp")
+lr_dp_gaps = ch.gap_table(lr_studies, "logistic", "dp", budget_fraction)
 print("DP gap, validation (probabilities) and test (labels):")
 print(lr_dp_gaps.round(3).to_string(index=False))
 
@@ -288,16 +243,7 @@ print(lr_dp_gaps.round(3).to_string(index=False))
 
 
 # %% tags=["nbval-check-output"]
-def agreement_table(studies, targets):
-    rows = [
-        {"dataset": n, "target": t, **ch.prediction_agreement(st.curves, t)}
-        for n, st in studies.items()
-        for t in targets
-    ]
-    return pd.DataFrame(rows).round(2)
-
-
-lr_agree = agreement_table(lr_studies, ["utility", "dp", "robustness"])
+lr_agree = ch.agreement_table(lr_studies, ["utility", "dp", "robustness"])
 print(lr_agree.to_string(index=False))
 
 # %% [markdown]
@@ -364,10 +310,10 @@ untrimmed = {
 }
 print(pd.DataFrame(untrimmed).to_string())
 mlp_effects = ch.effects_table({(n, "mlp"): st for n, st in mlp_studies.items()}, ["utility", "dp", "robustness"])
-show_effects(mlp_effects)
-mlp_dp_gaps = gap_table(mlp_studies, "mlp", "dp")
+ch.show_effects(mlp_effects)
+mlp_dp_gaps = ch.gap_table(mlp_studies, "mlp", "dp", budget_fraction)
 print(mlp_dp_gaps.round(3).to_string(index=False))
-mlp_agree = agreement_table(mlp_studies, ["utility", "dp", "robustness"])
+mlp_agree = ch.agreement_table(mlp_studies, ["utility", "dp", "robustness"])
 print(mlp_agree.to_string(index=False))
 
 # %% [markdown]
@@ -398,7 +344,7 @@ print(mlp_agree.to_string(index=False))
 # %%
 fig, axes = plt.subplots(2, len(splits), figsize=(12, 6.4), squeeze=False)
 for r, (kind, studies) in enumerate((("logistic", lr_studies), ("mlp", mlp_studies))):
-    stops = stops_of(studies, "eop")
+    stops = ch.first_order_stops(studies, "eop")
     for c, (name, st) in enumerate(studies.items()):
         ch.double_y_plot(axes[r, c], st.curves, "eop", f"{name}, {kind}: {TITLES['eop']}", stop=stops[name])
 fig.suptitle("EOP trimming, logistic regression (top) and network (bottom) (Fig. 9)", fontsize=11)
@@ -409,8 +355,13 @@ eop_effects = ch.effects_table(
     {**{(n, "logistic"): st for n, st in lr_studies.items()}, **{(n, "mlp"): st for n, st in mlp_studies.items()}},
     ["eop"],
 )
-show_effects(eop_effects, by="model")
-eop_gaps = pd.concat([gap_table(lr_studies, "logistic", "eop"), gap_table(mlp_studies, "mlp", "eop")])
+ch.show_effects(eop_effects, by="model")
+eop_gaps = pd.concat(
+    [
+        ch.gap_table(lr_studies, "logistic", "eop", budget_fraction),
+        ch.gap_table(mlp_studies, "mlp", "eop", budget_fraction),
+    ]
+)
 print("EOP gap, validation (losses) and test (true-positive rates):")
 print(eop_gaps.round(3).to_string(index=False))
 

@@ -992,3 +992,55 @@ def claims(
         }
     )
     return claims
+
+
+def first_order_stops(studies: dict, target: str) -> dict:
+    """First-order stop of a gap target per set: where the summed influence closes the validation gap."""
+    before = {name: float(st.curves[st.curves.budget == 0][QUANTITY[target]].iloc[0]) for name, st in studies.items()}
+    return {name: first_order_stop(st.influence[target], before[name]) for name, st in studies.items()}
+
+
+def show_effects(table: pd.DataFrame, by: str = "target") -> None:
+    """Before / after the largest budget, the change, random trimming's change (mean ± sd), z."""
+    out = pd.DataFrame(
+        {
+            "set": table["dataset"],
+            by: table[by],
+            "before": table["before"].round(3),
+            "after": table["after"].round(3),
+            "change": table["change"].round(3),
+            "random": [
+                f"{m:+.3f} ± {sd:.3f}" for m, sd in zip(table["random change"], table["random sd"], strict=True)
+            ],
+            "z": table["z"].round(1),
+        }
+    )
+    print(out.to_string(index=False))
+
+
+def gap_table(studies: dict, kind: str, target: str, budget_fraction: float) -> pd.DataFrame:
+    """The gap target at the largest budget and with Algorithm 2 stopped at the first-order stop."""
+    rows = []
+    for name, st in studies.items():
+        e, s = effect(st.curves, target), first_order_stopped(st, target)
+        rows.append(
+            {
+                "set": name,
+                "model": kind,
+                "val gap": float(st.curves[st.curves.budget == 0][QUANTITY[target]].iloc[0]),
+                "test gap": e["before"],
+                f"at {budget_fraction:.0%}": e["after"],
+                "stop": s["stop"],
+                "at stop": s[TARGETS[target][0]],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def agreement_table(studies: dict, targets: Sequence[str]) -> pd.DataFrame:
+    """Pearson correlation and ratio of predicted and actual change per set and target
+    (:func:`prediction_agreement`), rounded for a checked cell."""
+    rows = [
+        {"dataset": n, "target": t, **prediction_agreement(st.curves, t)} for n, st in studies.items() for t in targets
+    ]
+    return pd.DataFrame(rows).round(2)
