@@ -280,7 +280,7 @@ def plot_curves():
 def plot_classes(name):
     st = studies[name]
     present = [s for s in ch.SETTINGS if not ch.bar_data(st, s).empty]
-    _, axes = plt.subplots(len(present), 1, figsize=(12, 3.6 * len(present)), squeeze=False)
+    _, axes = plt.subplots(len(present), 1, figsize=(9, 3.8 * len(present)), squeeze=False)
     labels = short(st.data.classes)
     for ax, setting in zip(axes[:, 0], present, strict=True):
         df = ch.bar_data(st, setting)
@@ -292,16 +292,18 @@ def plot_classes(name):
         ax.set_xticks(
             range(len(labels)),
             [lab + (f"\n(target {counts[k]}x)" if k in counts.index else "") for k, lab in enumerate(labels)],
-            fontsize=7,
+            fontsize=8,
         )
         ax.axhline(0, color="k", lw=0.7)
         ax.set(
             ylabel="vs standard (points)",
             xlabel="",
-            title=f"{name}, {setting}: change against the standard epoch (mean ± sd over seeds; "
-            "grey: ± one-epoch noise sd)",
         )
-        ax.legend(fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.22))
+        ax.set_title(
+            f"{name}, {setting}: change against the standard epoch\n(mean ± sd over seeds; grey: ± one-epoch noise sd)",
+            fontsize=10,
+        )
+        ax.legend(fontsize=8, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.24))
     plt.show()
 
 
