@@ -359,9 +359,7 @@ def shown(name, setting):
         pages.echo(f"{name}, {setting}: not run (no epoch qualified)")
         return
     steps = [r.steps[setting] for r in st.seeds if r.steps.get(setting) is not None]
-    pages.echo(
-        f"{name}, {setting}: epoch {sorted({s.epoch for s in steps})}, targets per seed {[s.targets for s in steps]}"
-    )
+    pages.echo(ch.step_line(st, setting))
     pages.echo(f"test split, accuracy points, mean ± sd over {len(steps)} seeds")
     pages.echo(table.to_string(line_width=pages.TEXT_WIDTH))
     paper = {

@@ -378,6 +378,13 @@ def first_order_stop(scores: np.ndarray, value: float) -> int:
     return int(reached[0] + 1) if len(reached) else len(neg)
 
 
+def validation_gap(study: Study, target: str) -> float:
+    """The gap quantity of ``target`` on the validation set before trimming (budget 0: the untrimmed
+    model, the same in every row of that budget)."""
+    base = study.curves[(study.curves.target == "random") & (study.curves.budget == 0)].iloc[0]
+    return float(base[QUANTITY[target]])
+
+
 def first_order_stopped(study: Study, target: str) -> dict[str, float]:
     """Algorithm 2 with the budget set by :func:`first_order_stop` (a choice made on the validation set
     only): retrain once with the ``stop`` most negative samples removed and return ``stop`` and the test
@@ -385,8 +392,7 @@ def first_order_stopped(study: Study, target: str) -> dict[str, float]:
     first-order prediction closes the validation gap."""
     if target not in ("dp", "eop"):
         raise ValueError(f"the first-order stop is defined for the gap targets 'dp' and 'eop', got {target!r}")
-    base = study.curves[(study.curves.target == "random") & (study.curves.budget == 0)].iloc[0]
-    b = first_order_stop(study.influence[target], float(base[QUANTITY[target]]))
+    b = first_order_stop(study.influence[target], validation_gap(study, target))
     keep = trim(study.influence[target], b, "negative").keep_mask.astype(float)
     warm = study.model.theta_ if isinstance(study.model, LogisticRegression) else None
     model = fit_model(study.spec, study.split.X_train, study.split.y_train, keep, warm)
@@ -996,8 +1002,7 @@ def claims(
 
 def first_order_stops(studies: dict, target: str) -> dict:
     """First-order stop of a gap target per set: where the summed influence closes the validation gap."""
-    before = {name: float(st.curves[st.curves.budget == 0][QUANTITY[target]].iloc[0]) for name, st in studies.items()}
-    return {name: first_order_stop(st.influence[target], before[name]) for name, st in studies.items()}
+    return {name: first_order_stop(st.influence[target], validation_gap(st, target)) for name, st in studies.items()}
 
 
 def show_effects(table: pd.DataFrame, by: str = "target") -> None:
@@ -1027,7 +1032,7 @@ def gap_table(studies: dict, kind: str, target: str, budget_fraction: float) -> 
             {
                 "set": name,
                 "model": kind,
-                "val gap": float(st.curves[st.curves.budget == 0][QUANTITY[target]].iloc[0]),
+                "val gap": validation_gap(st, target),
                 "test gap": e["before"],
                 f"at {budget_fraction:.0%}": e["after"],
                 "stop": s["stop"],
